@@ -1,0 +1,102 @@
+"""Console translation, pure: script lines → normalized events; messages → text.
+
+A line is ``NAME: TEXT`` (what person NAME types). ``\\n`` inside TEXT is a new line; a line without
+a name speaks as the previous speaker; a line starting with ``#`` is a comment.
+
+TEXT forms:
+  ``/cmd args`` or ``!cmd args``   a command
+  ``@m3 press ACTION``             press a button of message m3 (``like``, ``ack``, ``vote:2``, …)
+  ``@m3 react 👍`` / ``unreact 👍`` add or remove a reaction on message m3
+  ``@m3 TEXT``                     reply to message m3
+anything else is chat and is ignored by the bot.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from adapters.base import (
+    Action,
+    ActionPressed,
+    ChatRef,
+    CommandIssued,
+    Event,
+    MessageRef,
+    OutboundMessage,
+    ReactionAdded,
+    ReactionRemoved,
+    ReplyPosted,
+    UserRef,
+)
+from adapters.markup import render_plain
+
+PLATFORM = "console"
+_SPEAKER = re.compile(r"^(?P<name>[A-Za-z][A-Za-z0-9_.-]{0,63}):(?:\s|$)(?P<text>.*)$")
+_TARGETED = re.compile(r"^@(?P<msg>m\d+)\s+(?P<rest>.+)$", re.DOTALL)
+# Words that start option lines of a post; never taken for a speaker's name.
+_NOT_NAMES = frozenset({"cta", "to", "kind", "http", "https"})
+
+
+@dataclass
+class ScriptState:
+    """What the parser remembers between lines."""
+
+    speaker: str | None = None
+    line_no: int = 0
+
+
+def parse_line(line: str, state: ScriptState, chat: ChatRef) -> Event | None:
+    """One script line → at most one event. Updates ``state`` (speaker, line number)."""
+    state.line_no += 1
+    stripped = line.rstrip("\r\n")
+    if not stripped.strip() or stripped.lstrip().startswith("#"):
+        return None
+    match = _SPEAKER.match(stripped)
+    if match and match.group("name").lower() not in _NOT_NAMES:
+        state.speaker = match.group("name")
+        text = match.group("text")
+    else:
+        text = stripped
+    if state.speaker is None:
+        return None
+    text = text.replace("\\n", "\n").strip()
+    user = UserRef(PLATFORM, state.speaker.lower(), state.speaker)
+    event_id = f"line-{state.line_no}"
+    if text[:1] in ("/", "!") and len(text) > 1:
+        head, _, args = text[1:].partition(" ")
+        if "\n" in head:
+            head, _, rest = head.partition("\n")
+            args = rest + (" " + args if args else "")
+        name = head.split("@", 1)[0].lower()
+        message = MessageRef(chat, event_id)
+        return CommandIssued(event_id, user, chat, name, args.strip(), private_chat=False, message=message)
+    targeted = _TARGETED.match(text)
+    if targeted:
+        ref = MessageRef(chat, targeted.group("msg"))
+        verb, _, arg = targeted.group("rest").partition(" ")
+        arg = arg.strip()
+        if verb == "press" and arg:
+            return ActionPressed(event_id, user, ref, arg)
+        if verb == "react" and arg:
+            return ReactionAdded(event_id, user, ref, arg)
+        if verb == "unreact" and arg:
+            return ReactionRemoved(event_id, user, ref, arg)
+        return ReplyPosted(event_id, user, ref, targeted.group("rest"), MessageRef(chat, event_id))
+    return None
+
+
+def action_label(action: Action) -> str:
+    count = f" ({action.count})" if action.count is not None else ""
+    if action.url:
+        return f"{action.label}: {action.url}"
+    return f"[{action.action_id}] {action.label}{count}"
+
+
+def render_message(message_id: str, message: OutboundMessage) -> str:
+    """The text a console reader sees for a posted message."""
+    body = render_plain(message.markup)
+    lines = [body]
+    if message.actions:
+        lines.append("  ".join(action_label(a) for a in message.actions))
+    return "\n".join(lines)

@@ -1,0 +1,274 @@
+"""Configuration: one TOML file plus ``PRIKBORD_<SECTION>__<KEY>`` environment overrides.
+
+No file at all is the embedded default: SQLite at ./prikbord.db, the console adapter with one
+channel ``console`` tagged ``everyone``, web off.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PLATFORMS = ("console", "telegram", "slack", "matrix")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseConfig(Section):
+    url: str = "sqlite:///./prikbord.db"
+
+
+class WebConfig(Section):
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=0, le=65535, description="None keeps the web app off")
+    admin_token: SecretStr | None = None
+    public_url: str | None = None
+
+
+class ConsoleConfig(Section):
+    # None: on when no messenger is configured, so a bare install has something to talk to.
+    enabled: bool | None = None
+
+
+class TelegramConfig(Section):
+    token: SecretStr | None = None
+    api_base_url: str = "https://api.telegram.org/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_secret: SecretStr | None = None
+
+
+class SlackConfig(Section):
+    bot_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    api_base_url: str = "https://slack.com/api/"
+    app_token: SecretStr | None = None
+
+
+class MatrixConfig(Section):
+    homeserver: str | None = None
+    user_id: str | None = None
+    access_token: SecretStr | None = None
+    password: SecretStr | None = None
+    device_id: str | None = None
+    command_prefix: str = "!"
+    allowed_servers: list[str] = Field(default_factory=list)
+
+
+class ChannelConfig(Section):
+    name: str = Field(min_length=1)
+    platform: Literal["console", "telegram", "slack", "matrix"]
+    chat_id: str = Field(min_length=1)
+    tags: list[str] = Field(default_factory=lambda: ["everyone"])
+
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _chat_id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+class ModerationConfig(Section):
+    moderators: list[str] = Field(default_factory=list, description="platform:user_id")
+    admins: list[str] = Field(default_factory=list)
+    require_call_to_action: bool = False
+    open_posting: bool = False
+
+    @field_validator("moderators", "admins")
+    @classmethod
+    def _platform_ids(cls, values: list[str]) -> list[str]:
+        for value in values:
+            platform, sep, user = value.partition(":")
+            if not sep or platform not in PLATFORMS or not user:
+                raise ValueError(f"{value!r} is not platform:user_id (platform one of {', '.join(PLATFORMS)})")
+        return values
+
+
+class SourceConfig(Section):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["http", "csv", "static"] = "http"
+    url: str | None = None
+    path: str | None = None
+    value: Any = None
+
+
+class StatusPostConfig(Section):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    cron: str
+    timezone: str | None = None
+    to: list[str] = Field(default_factory=lambda: ["everyone"])
+    template: str
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+
+
+class QuietHoursConfig(Section):
+    start: str | None = None
+    end: str | None = None
+    timezone: str | None = None
+    weekends: bool = False
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str | None) -> str | None:
+        if value is not None and not _HHMM.match(value):
+            raise ValueError("use HH:MM, for example 18:00")
+        return value
+
+
+class FeedConfig(Section):
+    url: str
+    interval: int = Field(default=3600, ge=60, description="seconds")
+    kind: Literal["news", "agenda", "kb"] = "news"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PRIKBORD_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    timezone: str = "UTC"
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+    matrix: MatrixConfig = Field(default_factory=MatrixConfig)
+    channels: list[ChannelConfig] = Field(default_factory=list)
+    moderation: ModerationConfig = Field(default_factory=ModerationConfig)
+    status_posts: list[StatusPostConfig] = Field(default_factory=list)
+    quiet_hours: QuietHoursConfig = Field(default_factory=QuietHoursConfig)
+    feeds: list[FeedConfig] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use a name like Europe/Amsterdam)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _channels_consistent(self) -> Settings:
+        names: set[str] = set()
+        for channel in self.channels:
+            if channel.name in names:
+                raise ValueError(f"channel name {channel.name!r} is used twice")
+            names.add(channel.name)
+        if self.telegram.mode == "webhook" and self.telegram.token and not self.telegram.webhook_secret:
+            raise ValueError("telegram.mode = 'webhook' needs telegram.webhook_secret")
+        return self
+
+    # -- what runs -------------------------------------------------------------------------
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram.token is not None
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack.bot_token is not None
+
+    @property
+    def matrix_enabled(self) -> bool:
+        return self.matrix.homeserver is not None
+
+    @property
+    def console_enabled(self) -> bool:
+        if self.console.enabled is not None:
+            return self.console.enabled
+        return not (self.telegram_enabled or self.slack_enabled or self.matrix_enabled)
+
+    @property
+    def web_enabled(self) -> bool:
+        return self.web.port is not None
+
+    def enabled_platforms(self) -> list[str]:
+        flags = {
+            "console": self.console_enabled,
+            "telegram": self.telegram_enabled,
+            "slack": self.slack_enabled,
+            "matrix": self.matrix_enabled,
+        }
+        return [p for p in PLATFORMS if flags[p]]
+
+    def effective_channels(self) -> list[ChannelConfig]:
+        """Configured channels; with the console on and no console channel, the default one."""
+        channels = list(self.channels)
+        if self.console_enabled and not any(c.platform == "console" for c in channels):
+            channels.append(ChannelConfig(name="console", platform="console", chat_id="console"))
+        return channels
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = settings_cls.model_config.get("toml_file")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+class ConfigError(Exception):
+    """An operator-facing message: names the file, the key and what is wrong."""
+
+
+def _describe(error: ValidationError, origin: str) -> str:
+    lines = [f"invalid configuration in {origin}:"]
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (see config.example.toml for the keys there are)"
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
+
+
+def resolve_config_path(explicit: str | Path | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get("PRIKBORD_CONFIG")
+    return Path(from_env) if from_env else None
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Load and validate. Raises :class:`ConfigError` with an operator-facing message."""
+    config_path = resolve_config_path(path)
+    origin = "the environment (no config file)"
+    settings_cls: type[Settings] = Settings
+    if config_path is not None:
+        origin = str(config_path)
+        if not config_path.is_file():
+            raise ConfigError(f"config file {config_path} does not exist (check --config or PRIKBORD_CONFIG)")
+        try:
+            with config_path.open("rb") as handle:
+                tomllib.load(handle)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path} is not valid TOML: {exc}") from None
+        settings_cls = type(
+            "FileSettings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": config_path}}
+        )
+    try:
+        return settings_cls()
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origin)) from None

@@ -1,0 +1,258 @@
+"""ORM models of the content store. Every change here needs an Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC on every backend, always returned timezone-aware (UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[str]: JSON}
+
+
+class PostKind(StrEnum):
+    NEWS = "news"
+    STATUS = "status"
+    AGENDA = "agenda"
+    KB = "kb"
+
+
+FEED_KINDS = frozenset({PostKind.NEWS, PostKind.STATUS})
+
+
+class PostState(StrEnum):
+    DRAFT = "draft"
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+    RETRACTED = "retracted"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+
+
+class CtaKind(StrEnum):
+    NONE = "none"
+    LIKE = "like"
+    ACKNOWLEDGE = "acknowledge"
+    RSVP = "rsvp"
+    POLL = "poll"
+    REPLY = "reply"
+    LINK = "link"
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    RETRACTED = "retracted"
+
+
+class ResponseKind(StrEnum):
+    LIKE = "like"
+    ACK = "ack"
+    RSVP = "rsvp"
+    VOTE = "vote"
+    REPLY = "reply"
+    CLICK = "click"
+
+
+# One of these per person and post; the latest RSVP or vote replaces the earlier one.
+SINGLE_KINDS = frozenset({ResponseKind.LIKE, ResponseKind.ACK, ResponseKind.RSVP, ResponseKind.VOTE})
+
+
+class Employee(Base):
+    __tablename__ = "employees"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    department: Mapped[str | None] = mapped_column(String(200))
+    # Personal quiet hours for private messages, "HH:MM" local time; None means none.
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    optout_reminders: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    optout_all: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    created_at: Mapped[datetime]
+
+
+class Identity(Base):
+    """A messenger account. Each belongs to an employee (created on first sight if unlinked)."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("platform", "platform_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    platform_user_id: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"), index=True)
+    # The private chat with the bot, where one exists (Telegram after /start, Matrix DM room).
+    private_chat_id: Mapped[str | None] = mapped_column(String(255))
+
+
+class Channel(Base):
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("platform", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(255))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    member_count: Mapped[int | None] = mapped_column(Integer)
+
+
+class Post(Base):
+    __tablename__ = "posts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default=PostKind.NEWS)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    cta_kind: Mapped[str] = mapped_column(String(16), default=CtaKind.NONE)
+    cta_options: Mapped[list[str]] = mapped_column(JSON, default=list)
+    cta_url: Mapped[str | None] = mapped_column(Text)
+    cta_deadline: Mapped[datetime | None]
+    audience: Mapped[list[str]] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(16), default=PostState.DRAFT, index=True)
+    publish_at: Mapped[datetime | None] = mapped_column(index=True)
+    published_at: Mapped[datetime | None]
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    author: Mapped[str | None] = mapped_column(String(300))  # "platform:user_id" or "cli", "api"
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(String(100))
+    source_key: Mapped[str | None] = mapped_column(String(500), unique=True)
+    click_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Delivery(Base):
+    """The outbox: one row per (post, channel)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("post_id", "channel_id"),
+        Index("ix_deliveries_due", "state", "next_attempt_at"),
+        Index("ix_deliveries_message", "channel_id", "platform_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(32))  # denormalized: workers claim per platform
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    platform_message_id: Mapped[str | None] = mapped_column(String(255))
+    # Extra message ids when a long post was split into several messages (JSON list).
+    extra_message_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+
+
+class Response(Base):
+    __tablename__ = "responses"
+    __table_args__ = (
+        # One like/ack/rsvp/vote per identity and post; replies and clicks may repeat.
+        Index(
+            "uq_responses_single",
+            "post_id",
+            "identity_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("kind IN ('like','ack','rsvp','vote')"),
+            postgresql_where=text("kind IN ('like','ack','rsvp','vote')"),
+        ),
+        Index("ix_responses_post_kind", "post_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"), index=True)
+    employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str | None] = mapped_column(Text)
+    platform: Mapped[str] = mapped_column(String(32))
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+
+class ProcessedEvent(Base):
+    """Inbound platform event ids already handled: a retry or replay is recognised here."""
+
+    __tablename__ = "processed_events"
+
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    received_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(300))
+    action: Mapped[str] = mapped_column(String(50))
+    post_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AdapterState(Base):
+    """Small durable key/value state of adapters (Matrix next_batch, tokens obtained by login)."""
+
+    __tablename__ = "adapter_state"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

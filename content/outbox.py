@@ -1,0 +1,218 @@
+"""The outbox: deliveries written with the post, claimed by workers, marked after the send.
+
+Claims are atomic: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, and on SQLite one
+``UPDATE … RETURNING`` inside a ``BEGIN IMMEDIATE`` transaction (one writer at a time), so two
+workers never hold the same delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from content.db import Store
+from content.models import Channel, Delivery, DeliveryState, UTCDateTime
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    id: int
+    post_id: int
+    channel_id: int
+    chat_id: str
+    attempts: int
+    platform_message_id: str | None
+
+
+def add_deliveries(session: AsyncSession, post_id: int, channels: Iterable[Channel], now: datetime) -> int:
+    """Queue one delivery per channel (in the caller's transaction). Returns how many."""
+    rows = [
+        Delivery(
+            post_id=post_id,
+            channel_id=c.id,
+            platform=c.platform,
+            state=DeliveryState.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            extra_message_ids=[],
+        )
+        for c in channels
+    ]
+    session.add_all(rows)
+    return len(rows)
+
+
+_CLAIM_SQLITE = text(
+    """
+    UPDATE deliveries
+       SET state = 'sending', claimed_by = :me, lease_until = :lease, attempts = attempts + 1
+     WHERE id IN (SELECT id FROM deliveries
+                   WHERE platform = :platform AND state = 'pending' AND next_attempt_at <= :now
+                   ORDER BY next_attempt_at, id LIMIT :n)
+    RETURNING id, post_id, channel_id, attempts, platform_message_id
+    """
+).bindparams(bindparam("lease", type_=UTCDateTime()), bindparam("now", type_=UTCDateTime()))
+
+_CLAIM_POSTGRES = text(
+    """
+    UPDATE deliveries AS d
+       SET state = 'sending', claimed_by = :me, lease_until = :lease, attempts = d.attempts + 1
+      FROM (SELECT id FROM deliveries
+             WHERE platform = :platform AND state = 'pending' AND next_attempt_at <= :now
+             ORDER BY next_attempt_at, id LIMIT :n
+             FOR UPDATE SKIP LOCKED) AS due
+     WHERE d.id = due.id
+    RETURNING d.id, d.post_id, d.channel_id, d.attempts, d.platform_message_id
+    """
+).bindparams(bindparam("lease", type_=UTCDateTime()), bindparam("now", type_=UTCDateTime()))
+
+
+async def claim_due(
+    store: Store, platform: str, instance: str, limit: int, now: datetime, lease: timedelta
+) -> list[ClaimedDelivery]:
+    statement = _CLAIM_POSTGRES if store.is_postgres else _CLAIM_SQLITE
+    params = {
+        "me": instance,
+        "lease": now + lease,
+        "platform": platform,
+        "now": now,
+        "n": limit,
+    }
+    async with store.transaction() as session:
+        rows = (await session.execute(statement, params)).all()
+        if not rows:
+            return []
+        chats = dict(
+            (
+                await session.execute(
+                    select(Channel.id, Channel.chat_id).where(Channel.id.in_({r.channel_id for r in rows}))
+                )
+            ).all()
+        )
+    return sorted(
+        (
+            ClaimedDelivery(r.id, r.post_id, r.channel_id, chats[r.channel_id], r.attempts, r.platform_message_id)
+            for r in rows
+        ),
+        key=lambda d: d.id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    delivery_id: int
+    state: DeliveryState
+    message_id: str | None = None
+    extra_message_ids: tuple[str, ...] = ()
+    error: str | None = None
+    retry_at: datetime | None = None
+    # Do not count this try against the delivery (a 429 is the platform pacing us, not a failure).
+    refund_attempt: bool = False
+
+
+async def record_outcomes(store: Store, outcomes: Sequence[SendOutcome], instance: str, now: datetime) -> None:
+    """Write the results of a batch of sends in one transaction (executemany per kind)."""
+    if not outcomes:
+        return
+    sent = [o for o in outcomes if o.state == DeliveryState.SENT]
+    retry = [o for o in outcomes if o.state == DeliveryState.PENDING]
+    failed = [o for o in outcomes if o.state == DeliveryState.FAILED]
+    table = Delivery.__table__
+    async with store.transaction() as session:
+        if sent:
+            await session.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"), table.c.claimed_by == instance)
+                .values(
+                    state=DeliveryState.SENT,
+                    platform_message_id=bindparam("b_message"),
+                    extra_message_ids=bindparam("b_extra"),
+                    sent_at=now,
+                    lease_until=None,
+                    last_error=None,
+                ),
+                [{"b_id": o.delivery_id, "b_message": o.message_id, "b_extra": list(o.extra_message_ids)} for o in sent],
+            )
+        if retry:
+            await session.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"), table.c.claimed_by == instance)
+                .values(
+                    state=DeliveryState.PENDING,
+                    next_attempt_at=bindparam("b_at"),
+                    last_error=bindparam("b_error"),
+                    lease_until=None,
+                    attempts=table.c.attempts - bindparam("b_refund"),
+                ),
+                [
+                    {
+                        "b_id": o.delivery_id,
+                        "b_at": o.retry_at or now,
+                        "b_error": o.error,
+                        "b_refund": 1 if o.refund_attempt else 0,
+                    }
+                    for o in retry
+                ],
+            )
+        if failed:
+            await session.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"), table.c.claimed_by == instance)
+                .values(state=DeliveryState.FAILED, last_error=bindparam("b_error"), lease_until=None),
+                [{"b_id": o.delivery_id, "b_error": o.error} for o in failed],
+            )
+
+
+async def stale_sending(session: AsyncSession, now: datetime) -> list[Delivery]:
+    """Deliveries a crashed process left in ``sending`` (their lease ran out)."""
+    result = await session.execute(
+        select(Delivery)
+        .where(Delivery.state == DeliveryState.SENDING, Delivery.lease_until < now)
+        .with_for_update(skip_locked=True)
+    )
+    return list(result.scalars())
+
+
+async def fail_pending_for_channel(session: AsyncSession, channel_id: int, reason: str) -> int:
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.channel_id == channel_id, Delivery.state == DeliveryState.PENDING)
+        .values(state=DeliveryState.FAILED, last_error=reason)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def outstanding(session: AsyncSession, platforms: Sequence[str]) -> int:
+    """Deliveries still to send on these platforms (pending or in flight)."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(
+                Delivery.platform.in_(platforms),
+                Delivery.state.in_((DeliveryState.PENDING, DeliveryState.SENDING)),
+            )
+        )
+        or 0
+    )
+
+
+async def next_due_at(session: AsyncSession, platform: str) -> datetime | None:
+    return await session.scalar(
+        select(func.min(Delivery.next_attempt_at)).where(
+            Delivery.platform == platform, Delivery.state == DeliveryState.PENDING
+        )
+    )
+
+
+async def delivery_for_message(session: AsyncSession, platform: str, chat_id: str, message_id: str) -> Delivery | None:
+    result = await session.execute(
+        select(Delivery)
+        .join(Channel, Channel.id == Delivery.channel_id)
+        .where(Channel.platform == platform, Channel.chat_id == chat_id, Delivery.platform_message_id == message_id)
+    )
+    return result.scalars().first()

@@ -1,0 +1,168 @@
+"""Queries on posts, channels and the audit log, as named functions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from content.models import (
+    FEED_KINDS,
+    AuditEntry,
+    Channel,
+    Delivery,
+    Post,
+    PostKind,
+    PostState,
+)
+
+
+async def get_post(session: AsyncSession, post_id: int) -> Post | None:
+    return await session.get(Post, post_id)
+
+
+async def posts_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Post]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Post).where(Post.id.in_(set(ids))))
+    return {p.id: p for p in rows.scalars()}
+
+
+async def due_scheduled(session: AsyncSession, now: datetime, limit: int = 500) -> list[Post]:
+    rows = await session.execute(
+        select(Post)
+        .where(Post.state == PostState.SCHEDULED, Post.publish_at <= now)
+        .order_by(Post.publish_at, Post.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(rows.scalars())
+
+
+async def next_scheduled_at(session: AsyncSession) -> datetime | None:
+    return await session.scalar(select(func.min(Post.publish_at)).where(Post.state == PostState.SCHEDULED))
+
+
+async def pending_posts(session: AsyncSession) -> list[Post]:
+    rows = await session.execute(
+        select(Post).where(Post.state.in_((PostState.PENDING, PostState.SCHEDULED))).order_by(Post.id)
+    )
+    return list(rows.scalars())
+
+
+async def recent_posts(session: AsyncSession, limit: int = 50) -> list[Post]:
+    rows = await session.execute(select(Post).order_by(Post.id.desc()).limit(limit))
+    return list(rows.scalars())
+
+
+async def search_posts(session: AsyncSession, words: str, kinds: Sequence[str] | None = None, limit: int = 10) -> list[Post]:
+    """Posts whose title or body contains every word (case-insensitive), newest first."""
+    statement = select(Post).where(Post.state.in_((PostState.PUBLISHED, PostState.EXPIRED)))
+    if kinds:
+        statement = statement.where(Post.kind.in_(kinds))
+    for word in words.split():
+        pattern = f"%{word.lower()}%"
+        statement = statement.where(or_(func.lower(Post.title).like(pattern), func.lower(Post.body).like(pattern)))
+    rows = await session.execute(statement.order_by(Post.id.desc()).limit(limit))
+    return list(rows.scalars())
+
+
+async def reference_posts(session: AsyncSession, kind: PostKind, now: datetime, limit: int = 20) -> list[Post]:
+    """Agenda items from today on (soonest first), or knowledge-base articles (newest first)."""
+    statement = select(Post).where(Post.kind == kind, Post.state == PostState.PUBLISHED)
+    if kind == PostKind.AGENDA:
+        statement = statement.where(or_(Post.cta_deadline.is_(None), Post.cta_deadline >= now)).order_by(
+            Post.publish_at, Post.id
+        )
+    else:
+        statement = statement.order_by(Post.id.desc())
+    rows = await session.execute(statement.limit(limit))
+    return list(rows.scalars())
+
+
+async def open_must_reads(session: AsyncSession, employee_id: int, now: datetime) -> list[Post]:
+    """Published acknowledge posts this person has not acknowledged yet."""
+    from content.models import CtaKind, Response, ResponseKind
+
+    acked = select(Response.post_id).where(Response.employee_id == employee_id, Response.kind == ResponseKind.ACK)
+    rows = await session.execute(
+        select(Post)
+        .where(
+            Post.state == PostState.PUBLISHED,
+            Post.cta_kind == CtaKind.ACKNOWLEDGE,
+            Post.kind.in_(list(FEED_KINDS)),
+            Post.id.not_in(acked),
+        )
+        .order_by(Post.cta_deadline.is_(None), Post.cta_deadline, Post.id)
+    )
+    return list(rows.scalars())
+
+
+# ---------------------------------------------------------------------------------------------
+# Channels
+
+
+async def all_channels(session: AsyncSession) -> list[Channel]:
+    return list((await session.execute(select(Channel).order_by(Channel.id))).scalars())
+
+
+async def channel_by_chat(session: AsyncSession, platform: str, chat_id: str) -> Channel | None:
+    rows = await session.execute(select(Channel).where(Channel.platform == platform, Channel.chat_id == chat_id))
+    return rows.scalars().first()
+
+
+def channels_for_audience(channels: Sequence[Channel], audience: Sequence[str], platforms: Sequence[str]) -> list[Channel]:
+    """Enabled channels on running platforms that carry at least one of the audience tags."""
+    wanted = set(audience) or {"everyone"}
+    return [c for c in channels if c.enabled and c.platform in platforms and wanted & set(c.tags)]
+
+
+async def sync_channels(session: AsyncSession, configured: Sequence[tuple[str, str, str, list[str]]]) -> None:
+    """Make the channels table match config (name, platform, chat_id, tags); keeps ids and history.
+
+    A channel disabled at run time (bot removed) stays disabled until an operator re-enables it.
+    """
+    existing = {c.name: c for c in await all_channels(session)}
+    by_chat = {(c.platform, c.chat_id): c for c in existing.values()}
+    for name, platform, chat_id, tags in configured:
+        channel = existing.get(name) or by_chat.get((platform, chat_id))
+        if channel is None:
+            session.add(Channel(name=name, platform=platform, chat_id=chat_id, tags=list(tags), enabled=True))
+        else:
+            channel.name, channel.platform, channel.chat_id, channel.tags = name, platform, chat_id, list(tags)
+    await session.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# Deliveries and audit
+
+
+async def deliveries_of(session: AsyncSession, post_id: int) -> list[Delivery]:
+    rows = await session.execute(select(Delivery).where(Delivery.post_id == post_id).order_by(Delivery.id))
+    return list(rows.scalars())
+
+
+async def delivery_states(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    result: dict[int, dict[str, int]] = {pid: {} for pid in post_ids}
+    if not post_ids:
+        return result
+    rows = await session.execute(
+        select(Delivery.post_id, Delivery.state, func.count())
+        .where(Delivery.post_id.in_(post_ids))
+        .group_by(Delivery.post_id, Delivery.state)
+    )
+    for post_id, state, n in rows.all():
+        result[post_id][state] = int(n)
+    return result
+
+
+def audit(session: AsyncSession, at: datetime, actor: str, action: str, post_id: int | None, **detail: Any) -> None:
+    session.add(AuditEntry(at=at, actor=actor, action=action, post_id=post_id, detail=detail))
+
+
+async def audit_entries(session: AsyncSession, limit: int = 100) -> list[AuditEntry]:
+    rows = await session.execute(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
+    return list(rows.scalars())

@@ -1,0 +1,15 @@
+"""Per-adapter harnesses for the adapter contract suite (tests/adapters/test_contract.py).
+
+Each entry maps an adapter name to an async context manager factory yielding an
+:class:`~tests.adapters.harnesses.base.AdapterHarness` whose adapter is started and talks to its
+platform (or loopback peer). Platform adapters add themselves here.
+"""
+
+from __future__ import annotations
+
+from tests.adapters.harnesses.base import HarnessFactory
+from tests.adapters.harnesses.console import console_harness
+
+HARNESSES: dict[str, HarnessFactory] = {
+    "console": console_harness,
+}

@@ -219,6 +219,16 @@ class AdapterAuthError(DeliveryError):
 
 
 @dataclass(frozen=True, slots=True)
+class HttpReply:
+    """What an adapter that receives HTTP (Slack events, Telegram webhook) answers; the web app
+    in ``bot/`` mounts the adapter's ``handle_http`` and sends this back unchanged."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
 class CheckResult:
     ok: bool
     detail: str

@@ -260,6 +260,19 @@ class Adapter(abc.ABC):
     async def reply(self, command: CommandIssued, text: str, private: bool = True) -> None:
         """Answer a command: privately (ephemeral/DM) where the platform can, else in the chat."""
 
+    def validate(self, message: OutboundMessage) -> None:
+        """Raise :class:`MessageTooLong` when ``message`` cannot be sent here, even split.
+
+        Pure and cheap: the core calls it for every target platform before storing a post.
+        The default checks the plain text against ``limits.text_length``, split at paragraphs.
+        """
+        from adapters.markup import TooLong, render_plain, split_document
+
+        try:
+            split_document(message.markup, self.limits.text_length, lambda d: len(render_plain(d)))
+        except TooLong as exc:
+            raise MessageTooLong(str(exc)) from None
+
     async def send_private(self, user: UserRef, text: str) -> bool:
         """A private message to one person (reminders). False where no private chat exists."""
         return False

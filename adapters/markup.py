@@ -226,9 +226,7 @@ def _merge_text(nodes: list[Inline]) -> list[Inline]:
 def inline_plain(nodes: Sequence[Inline]) -> str:
     parts: list[str] = []
     for n in nodes:
-        if isinstance(n, Text):
-            parts.append(n.text)
-        elif isinstance(n, Code):
+        if isinstance(n, Text | Code):
             parts.append(n.text)
         elif isinstance(n, LineBreak):
             parts.append("\n")
@@ -357,7 +355,7 @@ def split_document(doc: Document, limit: int, measure: Callable[[Document], int]
         single = measure(Document((block,)))
         if single > limit:
             raise TooLong(f"one paragraph is {single} characters; the limit is {limit}: shorten it or split it")
-        candidate = Document(tuple(current) + (block,))
+        candidate = Document((*current, block))
         if current and measure(candidate) > limit:
             parts.append(Document(tuple(current)))
             current = [block]

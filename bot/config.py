@@ -269,6 +269,10 @@ def load_settings(path: str | Path | None = None) -> Settings:
             "FileSettings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": config_path}}
         )
     try:
-        return settings_cls()
+        settings = settings_cls()
     except ValidationError as exc:
         raise ConfigError(_describe(exc, origin)) from None
+    if config_path is None and not (settings.moderation.moderators or settings.moderation.admins):
+        # The embedded default is for trying prikbord out: the console's `mod` may moderate.
+        settings.moderation.moderators = ["console:mod"]
+    return settings

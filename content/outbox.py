@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.db import Store
-from content.models import Channel, Delivery, DeliveryState, UTCDateTime
+from content.models import Channel, Delivery, DeliveryState, UTCDateTime, table_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +112,8 @@ class SendOutcome:
     retry_at: datetime | None = None
     # Do not count this try against the delivery (a 429 is the platform pacing us, not a failure).
     refund_attempt: bool = False
+    # The chat itself is gone or rejected the bot: no later post can reach it either.
+    disable_channel: bool = False
 
 
 async def record_outcomes(store: Store, outcomes: Sequence[SendOutcome], instance: str, now: datetime) -> None:
@@ -121,7 +123,7 @@ async def record_outcomes(store: Store, outcomes: Sequence[SendOutcome], instanc
     sent = [o for o in outcomes if o.state == DeliveryState.SENT]
     retry = [o for o in outcomes if o.state == DeliveryState.PENDING]
     failed = [o for o in outcomes if o.state == DeliveryState.FAILED]
-    table = Delivery.__table__
+    table = table_of(Delivery)
     async with store.transaction() as session:
         if sent:
             await session.execute(
@@ -135,7 +137,10 @@ async def record_outcomes(store: Store, outcomes: Sequence[SendOutcome], instanc
                     lease_until=None,
                     last_error=None,
                 ),
-                [{"b_id": o.delivery_id, "b_message": o.message_id, "b_extra": list(o.extra_message_ids)} for o in sent],
+                [
+                    {"b_id": o.delivery_id, "b_message": o.message_id, "b_extra": list(o.extra_message_ids)}
+                    for o in sent
+                ],
             )
         if retry:
             await session.execute(
@@ -196,6 +201,17 @@ async def outstanding(session: AsyncSession, platforms: Sequence[str]) -> int:
                 Delivery.platform.in_(platforms),
                 Delivery.state.in_((DeliveryState.PENDING, DeliveryState.SENDING)),
             )
+        )
+        or 0
+    )
+
+
+async def sending_count(session: AsyncSession, platforms: Sequence[str]) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.platform.in_(platforms), Delivery.state == DeliveryState.SENDING)
         )
         or 0
     )

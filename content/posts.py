@@ -58,7 +58,9 @@ async def recent_posts(session: AsyncSession, limit: int = 50) -> list[Post]:
     return list(rows.scalars())
 
 
-async def search_posts(session: AsyncSession, words: str, kinds: Sequence[str] | None = None, limit: int = 10) -> list[Post]:
+async def search_posts(
+    session: AsyncSession, words: str, kinds: Sequence[str] | None = None, limit: int = 10
+) -> list[Post]:
     """Posts whose title or body contains every word (case-insensitive), newest first."""
     statement = select(Post).where(Post.state.in_((PostState.PUBLISHED, PostState.EXPIRED)))
     if kinds:
@@ -114,7 +116,9 @@ async def channel_by_chat(session: AsyncSession, platform: str, chat_id: str) ->
     return rows.scalars().first()
 
 
-def channels_for_audience(channels: Sequence[Channel], audience: Sequence[str], platforms: Sequence[str]) -> list[Channel]:
+def channels_for_audience(
+    channels: Sequence[Channel], audience: Sequence[str], platforms: Sequence[str]
+) -> list[Channel]:
     """Enabled channels on running platforms that carry at least one of the audience tags."""
     wanted = set(audience) or {"everyone"}
     return [c for c in channels if c.enabled and c.platform in platforms and wanted & set(c.tags)]

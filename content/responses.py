@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from content.models import SINGLE_KINDS, ProcessedEvent, Response, ResponseKind
+from content.models import SINGLE_KINDS, ProcessedEvent, Response, ResponseKind, table_of
 
 
 class Op(StrEnum):
@@ -60,8 +60,8 @@ async def _new_event_ids(session: AsyncSession, items: Sequence[Interaction], no
             wanted.setdefault((item.platform, item.event_id), None)
     if not wanted:
         return set()
-    table = ProcessedEvent.__table__
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    table = table_of(ProcessedEvent)
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     new: set[tuple[str, str]] = set()
     keys = list(wanted)
     # Chunked to stay under parameter limits (SQLite 32k, asyncpg 32k).
@@ -146,9 +146,9 @@ async def apply_batch(session: AsyncSession, items: Sequence[Interaction], now: 
             updates.append({"b_post": key[0], "b_identity": key[1], "b_kind": key[2], "b_value": state[key]})
     inserts.extend(_row(i, i.value, now) for i in appended)
 
-    table = Response.__table__
+    table = table_of(Response)
     if inserts:
-        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         await session.execute(insert(table).on_conflict_do_nothing(), inserts)
     if updates:
         await session.execute(

@@ -22,6 +22,7 @@ from adapters.base import (
     UserRef,
 )
 from adapters.console.translate import PLATFORM, ScriptState, parse_line, render_message
+from adapters.markup import Document, render_plain
 
 Settle = Callable[[], Awaitable[None]]
 
@@ -115,8 +116,11 @@ class ConsoleAdapter(Adapter):
         if text == self.messages[ref.message_id]:
             return
         self.messages[ref.message_id] = text
-        summary = "  ".join(f"{a.label} {a.count}" for a in message.actions if a.count is not None)
-        self._out.print(f"[dim]✎ {ref.message_id} updated{': ' + escape(summary) if summary else ''}[/dim]")
+        # The last block is the context line (post number, likes, replies); buttons carry their counts.
+        context = render_plain(Document(message.markup.blocks[-1:])) if message.markup.blocks else ""
+        counts = "  ".join(f"{a.label} {a.count}" for a in message.actions if a.count is not None)
+        summary = " | ".join(part for part in (context, counts) if part)
+        self._out.print(f"[dim]✎ {ref.message_id} updated: {escape(summary)}[/dim]")
 
     async def delete(self, ref: MessageRef) -> None:
         if self.messages.pop(ref.message_id, None) is not None:

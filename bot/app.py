@@ -1,0 +1,160 @@
+"""The composition root: every part of prikbord is built and wired here, explicitly. No globals, no
+service locator: a test builds an App with its own settings, clock and adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+
+from adapters.base import Adapter
+from adapters.console.adapter import ConsoleAdapter
+from adapters.markup import MarkupParser
+from bot.clock import Clock, SystemClock
+from bot.commands.base import Services
+from bot.commands.router import CommandRouter
+from bot.config import Settings
+from bot.services.compose import Composer
+from bot.services.counters import CounterRefresher
+from bot.services.dispatch import Dispatcher, DispatchPolicy
+from bot.services.engagement import EngagementService
+from bot.services.inbound import InboundRouter
+from bot.services.notify import ModeratorNotifier
+from bot.services.publishing import ModerationPolicy, PublishingService
+from bot.services.roles import Roles
+from content import posts
+from content.db import Store, create_store
+from content.migrate import upgrade
+from content.models import Post
+
+log = logging.getLogger("prikbord.app")
+
+
+def click_url_for(settings: Settings) -> object:
+    base = (settings.web.public_url or "").rstrip("/")
+
+    def click_url(post: Post) -> str | None:
+        # Only with the web app on and a public URL can a click come back to us.
+        if not (settings.web_enabled and base and post.click_token):
+            return None
+        return f"{base}/r/{post.click_token}"
+
+    return click_url
+
+
+class App:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        store: Store | None = None,
+        adapters: Mapping[str, Adapter] | None = None,
+        console_input: TextIO | None = None,
+        console_output: Console | None = None,
+        dispatch_policy: DispatchPolicy | None = None,
+        counter_debounce: float | None = None,
+        engagement_batch: int = 256,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.zone = ZoneInfo(settings.timezone)
+        self.store = store or create_store(settings.database.url)
+        self._owns_store = store is None
+        self.roles = Roles(settings.moderation.moderators, settings.moderation.admins)
+        self.adapters: dict[str, Adapter] = (
+            dict(adapters) if adapters is not None else self._build_adapters(console_input, console_output)
+        )
+        self.composer = Composer(MarkupParser(), self.zone, click_url_for(settings))  # type: ignore[arg-type]
+        self.notifier = ModeratorNotifier(self.adapters, self.roles)
+        self.dispatcher = Dispatcher(
+            self.store, self.adapters, self.composer, self.notifier, self.clock, dispatch_policy
+        )
+        debounce = counter_debounce if counter_debounce is not None else (0.0 if self._console_only else 2.0)
+        self.counters = CounterRefresher(self.store, self.adapters, self.composer, debounce)
+        self.engagement = EngagementService(self.store, self.clock, self.counters, max_batch=engagement_batch)
+        self.dispatcher.on_sent(self.engagement.remember_message)
+        self.publishing = PublishingService(
+            self.store,
+            self.clock,
+            self.adapters,
+            self.composer,
+            ModerationPolicy(settings.moderation.require_call_to_action, settings.moderation.open_posting),
+            self.dispatcher.wake,
+        )
+        self.services = Services(self.store, self.publishing, self.engagement, self.clock, self.zone)
+        self.commands = CommandRouter(self.services, self.roles, self.adapters)
+        self.inbound = InboundRouter(self.store, self.clock, self.commands, self.engagement, self.notifier)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started: list[Adapter] = []
+
+    @property
+    def _console_only(self) -> bool:
+        return list(self.adapters) == ["console"]
+
+    def _build_adapters(self, console_input: TextIO | None, console_output: Console | None) -> dict[str, Adapter]:
+        built: dict[str, Adapter] = {}
+        if self.settings.console_enabled:
+            built["console"] = ConsoleAdapter(input_stream=console_input, output=console_output)
+        return built
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def prepare_store(self) -> None:
+        """Migrate the schema and make the channels table match the config."""
+        await upgrade(self.store)
+        configured = [(c.name, c.platform, c.chat_id, c.tags) for c in self.settings.effective_channels()]
+        async with self.store.transaction() as session:
+            await posts.sync_channels(session, configured)
+
+    async def start(self) -> None:
+        await self.prepare_store()
+        await self.engagement.start()
+        await self.dispatcher.start()
+        for adapter in self.adapters.values():
+            if isinstance(adapter, ConsoleAdapter):
+                adapter.set_settle(self.settle)
+            await adapter.start(self.inbound)
+            self._started.append(adapter)
+        self._tasks.append(asyncio.create_task(self._due_loop(), name="due-posts"))
+
+    async def settle(self) -> None:
+        """Let everything triggered so far finish: due posts published, deliveries sent, counts
+        stored and counters edited. Scripts and tests call it between steps."""
+        await self.publishing.publish_due()
+        await self.dispatcher.settle()
+        await self.counters.flush()
+
+    async def run_until_input_ends(self) -> None:
+        """Console-only runs end when the script ends, after outstanding deliveries are sent."""
+        await asyncio.gather(*(a.wait_idle() for a in self.adapters.values()))
+        await self.settle()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for adapter in reversed(self._started):
+            with contextlib.suppress(Exception):
+                await adapter.stop()
+        await self.dispatcher.stop()
+        await self.counters.stop()
+        await self.engagement.stop()
+        if self._owns_store:
+            await self.store.close()
+
+    async def _due_loop(self) -> None:
+        while True:
+            try:
+                await self.publishing.publish_due()
+                await self.publishing.expire_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("publishing due posts failed; trying again shortly")
+            await asyncio.sleep(1.0)

@@ -1,0 +1,46 @@
+"""``like``, ``ack``, ``vote``, ``reply``: the same acts as buttons and reactions, typed."""
+
+from __future__ import annotations
+
+from bot.commands.base import CommandContext, CommandSpec, Reply
+from bot.commands.grammar import UsageError, parse_post_ref
+from bot.services.engagement import Request
+from bot.services.roles import Role
+
+
+async def _submit(ctx: CommandContext, post_id: int, action: str, text: str | None = None) -> Reply:
+    command = ctx.command
+    result = await ctx.services.engagement.submit(
+        Request(command.user.platform, command.event_id, command.user, action, post_id=post_id, text=text)
+    )
+    return Reply(result.text)
+
+
+async def like(ctx: CommandContext, args: str) -> Reply:
+    return await _submit(ctx, parse_post_ref(args), "like")
+
+
+async def ack(ctx: CommandContext, args: str) -> Reply:
+    return await _submit(ctx, parse_post_ref(args), "ack")
+
+
+async def vote(ctx: CommandContext, args: str) -> Reply:
+    ref, _, choice = args.strip().partition(" ")
+    if not choice.strip():
+        raise UsageError("say which option: `vote 12 2` or `vote 12 Sushi`")
+    return await _submit(ctx, parse_post_ref(ref), f"option:{choice.strip()}")
+
+
+async def reply(ctx: CommandContext, args: str) -> Reply:
+    ref, _, text = args.strip().partition(" ")
+    if not text.strip():
+        raise UsageError("write the reply after the post number: `reply 12 I'll bring cake`")
+    return await _submit(ctx, parse_post_ref(ref), "reply", text.strip())
+
+
+COMMANDS = [
+    CommandSpec("like", Role.EMPLOYEE, "like #ID", "like a post", like),
+    CommandSpec("ack", Role.EMPLOYEE, "ack #ID", "mark a must-read as read", ack, aliases=("read",)),
+    CommandSpec("vote", Role.EMPLOYEE, "vote #ID OPTION", "vote in a poll or answer an RSVP", vote, aliases=("rsvp",)),
+    CommandSpec("reply", Role.EMPLOYEE, "reply #ID TEXT", "answer a post", reply),
+]

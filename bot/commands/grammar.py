@@ -1,0 +1,172 @@
+"""The command grammar, pure: the same text means the same thing on every platform.
+
+A post is written the way people write a message: parts separated by new lines or by `` | ``.
+The first part is the title, plain parts are the body, and parts that start with a key set options
+(``cta:``, ``to:``, ``kind:``, ``urgent``). Times (WHEN) are ``2026-12-05``, ``2026-12-05 17:00``,
+``tomorrow 08:30``, ``today 17:00``, ``in 2h`` / ``in 30m`` / ``in 1d``, read in the configured zone.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.services.drafts import CallToAction, PostDraft
+from content.models import CtaKind, PostKind
+
+
+class UsageError(ValueError):
+    """Bad arguments; the message says what was expected."""
+
+
+_SPLIT = re.compile(r"\s*(?:\n|\s\|\s)\s*")
+_RELATIVE = re.compile(r"^in\s+(\d+)\s*(m|min|mins|minutes?|h|hours?|d|days?)$", re.IGNORECASE)
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{1,2}):(\d{2}))?$")
+_DAY_TIME = re.compile(r"^(today|tomorrow|vandaag|morgen)(?:\s+(\d{1,2}):(\d{2}))?$", re.IGNORECASE)
+_POST_REF = re.compile(r"^#?(\d{1,9})$")
+_CTA_KINDS = {
+    "like": CtaKind.LIKE,
+    "acknowledge": CtaKind.ACKNOWLEDGE,
+    "ack": CtaKind.ACKNOWLEDGE,
+    "must-read": CtaKind.ACKNOWLEDGE,
+    "rsvp": CtaKind.RSVP,
+    "poll": CtaKind.POLL,
+    "reply": CtaKind.REPLY,
+    "link": CtaKind.LINK,
+    "none": CtaKind.NONE,
+}
+_KINDS = {"news": PostKind.NEWS, "agenda": PostKind.AGENDA, "kb": PostKind.KB}
+
+
+def split_parts(text: str) -> list[str]:
+    return [p for p in _SPLIT.split(text.strip()) if p]
+
+
+def parse_post_ref(text: str) -> int:
+    match = _POST_REF.match(text.strip())
+    if not match:
+        raise UsageError(f"{text.strip() or 'nothing'!r} is not a post number; posts are referred to as #12 or 12")
+    return int(match.group(1))
+
+
+def parse_when(text: str, zone: ZoneInfo, now: datetime, date_only_time: time = time(9, 0)) -> datetime:
+    """A moment written by a person → aware UTC datetime. A date alone means ``date_only_time``
+    (09:00 for publishing; deadlines pass 23:59 so "by Friday" includes Friday)."""
+    value = text.strip()
+    local_now = now.astimezone(zone)
+    relative = _RELATIVE.match(value)
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2).lower()
+        delta = {"m": timedelta(minutes=amount), "h": timedelta(hours=amount), "d": timedelta(days=amount)}[unit[0]]
+        return now + delta
+    day_time = _DAY_TIME.match(value)
+    if day_time:
+        day: date = local_now.date()
+        if day_time.group(1).lower() in ("tomorrow", "morgen"):
+            day += timedelta(days=1)
+        at = time(int(day_time.group(2)), int(day_time.group(3))) if day_time.group(2) else date_only_time
+        return _local(day, at, zone)
+    absolute = _DATE.match(value)
+    if absolute:
+        year, month, dom = (int(absolute.group(i)) for i in (1, 2, 3))
+        try:
+            at = time(int(absolute.group(4)), int(absolute.group(5))) if absolute.group(4) else date_only_time
+            return _local(date(year, month, dom), at, zone)
+        except ValueError as exc:
+            raise UsageError(f"{value!r} is not a valid date: {exc}") from None
+    raise UsageError(f"{value!r} is not a time: write 2026-12-05, 2026-12-05 17:00, tomorrow 08:30 or in 2h")
+
+
+def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
+    try:
+        moment = datetime.combine(day, at, tzinfo=zone)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return moment.astimezone(ZoneInfo("UTC"))
+
+
+def parse_cta(text: str, zone: ZoneInfo, now: datetime) -> CallToAction:
+    head, _, rest = text.strip().partition(" ")
+    kind = _CTA_KINDS.get(head.lower())
+    if kind is None:
+        raise UsageError(f"unknown call to action {head!r}: use like, acknowledge, rsvp, poll, reply or link")
+    rest = rest.strip()
+    deadline = None
+    by = re.search(r"(?:^|\s)by\s+(.+)$", rest, re.IGNORECASE)
+    if by and kind in (CtaKind.ACKNOWLEDGE, CtaKind.RSVP, CtaKind.POLL):
+        deadline = parse_when(by.group(1), zone, now, date_only_time=time(23, 59))
+        rest = rest[: by.start()].strip()
+    if kind == CtaKind.LINK:
+        if not rest:
+            raise UsageError("cta: link needs a URL: `cta: link https://intranet/…`")
+        return CallToAction(kind, url=rest)
+    if kind in (CtaKind.POLL, CtaKind.RSVP):
+        options = tuple(o.strip() for o in rest.split(";") if o.strip()) if rest else ()
+        return CallToAction(kind, options=options, deadline=deadline)
+    if rest:
+        raise UsageError(f"cta: {kind.value} takes no more than `by WHEN`; got {rest!r}")
+    return CallToAction(kind, deadline=deadline)
+
+
+def parse_post(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
+    parts = split_parts(text)
+    if not parts:
+        raise UsageError("a post needs at least a title")
+    title, *rest = parts
+    body: list[str] = []
+    cta = CallToAction()
+    audience: tuple[str, ...] = ("everyone",)
+    kind = PostKind.NEWS
+    urgent = False
+    for part in rest:
+        key, sep, value = part.partition(":")
+        key_l = key.strip().lower()
+        if part.strip().lower() == "urgent":
+            urgent = True
+        elif sep and key_l == "cta":
+            cta = parse_cta(value, zone, now)
+        elif sep and key_l == "to":
+            audience = tuple(t.strip().lower() for t in value.split(",") if t.strip())
+            if not audience:
+                raise UsageError("`to:` needs at least one tag, for example `to: everyone`")
+        elif sep and key_l == "kind":
+            found = _KINDS.get(value.strip().lower())
+            if found is None:
+                raise UsageError(f"unknown kind {value.strip()!r}: use news, agenda or kb")
+            kind = found
+        else:
+            body.append(part)
+    return PostDraft(title=title, body="\n\n".join(body), kind=kind, cta=cta, audience=audience, urgent=urgent)
+
+
+def parse_schedule(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
+    """``WHEN | title | body… | options`` (WHEN may also lead the first line before a `` | ``)."""
+    parts = split_parts(text)
+    if len(parts) < 2:
+        raise UsageError("schedule needs a time and a post: `schedule tomorrow 08:30 | Title | Body | cta: like`")
+    when = parse_when(parts[0], zone, now)
+    if when <= now:
+        raise UsageError(f"{parts[0]!r} is in the past; schedule a later time")
+    draft = parse_post(" | ".join(parts[1:]), zone, now)
+    return PostDraft(
+        title=draft.title,
+        body=draft.body,
+        kind=draft.kind,
+        cta=draft.cta,
+        audience=draft.audience,
+        publish_at=when,
+        urgent=draft.urgent,
+    )
+
+
+def parse_quiet(text: str) -> tuple[str, str] | None:
+    """``18:00-08:00`` → (start, end); ``off`` → None."""
+    value = text.strip().lower()
+    if value in ("off", "uit", "none"):
+        return None
+    match = re.match(r"^([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)$", value)
+    if not match:
+        raise UsageError("write quiet hours as `quiet 18:00-08:00`, or `quiet off`")
+    h1, m1, h2, m2 = match.groups()
+    return f"{int(h1):02d}:{m1}", f"{int(h2):02d}:{m2}"

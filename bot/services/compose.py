@@ -1,0 +1,111 @@
+"""Post → OutboundMessage: the title, the body parsed once, a context line, and the buttons of the
+call to action with their live counts. Every adapter renders the same message its own way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from adapters.base import Action, ActionStyle, OutboundMessage
+from adapters.markup import Bold, Document, MarkupParser, Paragraph, Text
+from content.models import CtaKind, Post, ResponseKind
+from content.responses import Counts
+
+RSVP_LABELS = {"yes": ("✅", "Yes"), "no": ("❌", "No"), "maybe": ("🤔", "Maybe")}
+KEYCAPS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟")
+LIKE_EMOJI = "👍"
+ACK_EMOJI = "✅"
+
+ClickUrl = Callable[[Post], str | None]
+
+
+def option_emoji(post: Post, index: int) -> str:
+    """The reaction key of option ``index`` (1-based): ✅/❌/🤔 for a default RSVP, else keycaps."""
+    options = list(post.cta_options or [])
+    if post.cta_kind == CtaKind.RSVP and options == ["yes", "no", "maybe"]:
+        return RSVP_LABELS[options[index - 1]][0]
+    return KEYCAPS[index - 1]
+
+
+def actions_for(post: Post, counts: Counts, click_url: str | None) -> tuple[Action, ...]:
+    kind = post.cta_kind
+    if kind == CtaKind.LIKE:
+        return (Action("like", "👍 Like", count=counts.by_kind.get(ResponseKind.LIKE, 0), emoji=LIKE_EMOJI),)
+    if kind == CtaKind.ACKNOWLEDGE:
+        return (
+            Action(
+                "ack",
+                "✅ Read",
+                ActionStyle.PRIMARY,
+                count=counts.by_kind.get(ResponseKind.ACK, 0),
+                emoji=ACK_EMOJI,
+            ),
+        )
+    if kind in (CtaKind.RSVP, CtaKind.POLL):
+        prefix = "rsvp" if kind == CtaKind.RSVP else "vote"
+        default_rsvp = kind == CtaKind.RSVP and list(post.cta_options) == ["yes", "no", "maybe"]
+        actions = []
+        for index, option in enumerate(post.cta_options or [], start=1):
+            emoji = option_emoji(post, index)
+            label = f"{emoji} {RSVP_LABELS[option][1]}" if default_rsvp else option
+            actions.append(Action(f"{prefix}:{index}", label, count=counts.by_value.get(option, 0), emoji=emoji))
+        return tuple(actions)
+    if kind == CtaKind.LINK:
+        return (Action("link", "🔗 Open", url=click_url or post.cta_url),)
+    return ()
+
+
+class Composer:
+    def __init__(self, parser: MarkupParser, zone: ZoneInfo, click_url: ClickUrl) -> None:
+        self._parser = parser
+        self._zone = zone
+        self._click_url = click_url
+        # Parsed bodies keyed by (post id, updated_at): a post is parsed once, not once per channel.
+        self._parsed: dict[tuple[int, object], Document] = {}
+
+    def body(self, post: Post) -> Document:
+        key = (post.id, post.updated_at)
+        doc = self._parsed.get(key)
+        if doc is None:
+            if len(self._parsed) > 2048:
+                self._parsed.clear()
+            doc = self._parser.parse(post.body or "")
+            self._parsed[key] = doc
+        return doc
+
+    def context_line(self, post: Post, counts: Counts) -> str:
+        bits = [f"#{post.id}"]
+        if post.urgent:
+            bits.append("⚠ urgent")
+        deadline = post.cta_deadline.astimezone(self._zone).strftime("%a %d %b %H:%M") if post.cta_deadline else None
+        kind = post.cta_kind
+        if kind == CtaKind.ACKNOWLEDGE:
+            bits.append(f"must read by {deadline}" if deadline else "must read")
+        elif kind == CtaKind.RSVP:
+            bits.append(f"RSVP by {deadline}" if deadline else "RSVP")
+        elif kind == CtaKind.POLL:
+            bits.append(f"poll, closes {deadline}" if deadline else "poll")
+        elif kind == CtaKind.REPLY:
+            bits.append("reply to this message to answer")
+        likes = counts.by_kind.get(ResponseKind.LIKE, 0)
+        if likes and kind != CtaKind.LIKE:
+            bits.append(f"{LIKE_EMOJI} {likes}")
+        replies = counts.by_kind.get(ResponseKind.REPLY, 0)
+        if replies:
+            bits.append(f"💬 {replies}")
+        return " · ".join(bits)
+
+    def compose(self, post: Post, counts: Counts, delivery_id: int | None = None) -> OutboundMessage:
+        title = Paragraph((Bold((Text(post.title),)),))
+        context = Paragraph((Text(self.context_line(post, counts)),))
+        markup = Document((title,)) + self.body(post) + Document((context,))
+        return OutboundMessage(
+            markup=markup,
+            actions=actions_for(post, counts, self._click_url(post)),
+            idempotency_key=f"prikbord-d{delivery_id}" if delivery_id is not None else f"prikbord-p{post.id}",
+            post_id=post.id,
+            delivery_id=delivery_id,
+        )
+
+    def compose_retracted(self, post: Post) -> OutboundMessage:
+        return OutboundMessage(markup=Document((Paragraph((Text(f"#{post.id} was retracted"),)),)))

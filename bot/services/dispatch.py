@@ -1,0 +1,380 @@
+"""The dispatcher: per-platform workers that claim due deliveries, send them within the platform's
+rate limits, and record what happened.
+
+- Rate limits: one aiolimiter bucket per declared global rate, and per chat per declared chat rate.
+- Retries (tenacity): transient errors back off with jitter; a 429 waits the platform's retry-after.
+  After a few tries in process the delivery goes back to the outbox with a later ``next_attempt_at``;
+  past ``max_attempts`` it fails and the moderators are told. Nothing is dropped silently.
+- Permanent errors (bot removed, chat gone) fail the delivery, disable the channel and tell the
+  moderators.
+- Deliveries left ``sending`` by a crashed process are reconciled at start-up (``reconcile``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aiolimiter import AsyncLimiter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from adapters.base import (
+    Adapter,
+    AdapterAuthError,
+    ChatRef,
+    DeliveryError,
+    MessageRef,
+    MessageTooLong,
+    OutboundMessage,
+    PermanentError,
+    RateLimited,
+    TransientError,
+)
+from bot.clock import Clock
+from bot.services.compose import Composer
+from bot.services.notify import ModeratorNotifier
+from content import outbox, posts
+from content.db import Store
+from content.models import Channel, DeliveryState, Post
+from content.outbox import ClaimedDelivery, SendOutcome
+from content.responses import counts_for
+
+log = logging.getLogger("prikbord.dispatch")
+
+SentHook = Callable[[str, str, str, int, int], None]  # platform, chat id, message id, delivery, post
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    batch_size: int = 100
+    concurrency: int = 64
+    lease: timedelta = timedelta(minutes=5)
+    in_process_tries: int = 4
+    max_attempts: int = 8
+    # A 429 asking us to wait longer than this goes back to the outbox instead of holding a slot.
+    max_inline_wait: float = 30.0
+    idle_poll: float = 1.0
+
+
+class _PlatformLimiter:
+    """The platform's global buckets and one set of buckets per chat."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        limits = adapter.limits
+        self._global = [AsyncLimiter(r.count, r.period) for r in limits.global_rates]
+        self._chat_rates = limits.per_chat_rates
+        self._chats: dict[str, list[AsyncLimiter]] = {}
+
+    async def acquire(self, chat_id: str) -> None:
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            chat = self._chats[chat_id] = [AsyncLimiter(r.count, r.period) for r in self._chat_rates]
+        # Per-chat first: waiting for a chat's slot must not burn a global slot meanwhile.
+        for bucket in chat:
+            await bucket.acquire()
+        for bucket in self._global:
+            await bucket.acquire()
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, Adapter],
+        composer: Composer,
+        notifier: ModeratorNotifier,
+        clock: Clock,
+        policy: DispatchPolicy | None = None,
+        instance_id: str | None = None,
+    ) -> None:
+        self._store = store
+        self._adapters = adapters
+        self._composer = composer
+        self._notifier = notifier
+        self._clock = clock
+        self.policy = policy or DispatchPolicy()
+        self.instance_id = instance_id or f"prikbord-{uuid.uuid4().hex[:12]}"
+        self._limiters = {p: _PlatformLimiter(a) for p, a in adapters.items()}
+        self._wake = {p: asyncio.Event() for p in adapters}
+        self._in_flight: dict[str, int] = defaultdict(int)
+        self._outcomes: asyncio.Queue[tuple[str, SendOutcome, ClaimedDelivery]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._send_tasks: set[asyncio.Task[None]] = set()
+        self._stopped_platforms: set[str] = set()
+        self._sent_hooks: list[SentHook] = []
+        self._idle = asyncio.Event()
+        self._backoff = wait_exponential_jitter(initial=0.5, max=30, jitter=1)
+
+    def on_sent(self, hook: SentHook) -> None:
+        """Called for each delivery recorded as sent (engagement primes its message cache)."""
+        self._sent_hooks.append(hook)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.reconcile()
+        self._tasks.append(asyncio.create_task(self._record_loop(), name="dispatch-recorder"))
+        for platform in self._adapters:
+            self._tasks.append(asyncio.create_task(self._platform_loop(platform), name=f"dispatch-{platform}"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Sends under way finish (or fail) and are recorded, so nothing is left `sending` by us.
+        if self._send_tasks:
+            await asyncio.gather(*self._send_tasks, return_exceptions=True)
+        await self._drain_outcomes()
+        self._tasks.clear()
+
+    def wake(self, platform: str | None = None) -> None:
+        for name, event in self._wake.items():
+            if platform is None or name == platform:
+                event.set()
+
+    async def settle(self, timeout: float = 60.0) -> None:
+        """Wait until nothing is due or in flight on any running platform (scripts, tests)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            if await self._quiet():
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("deliveries still outstanding after settle timeout")
+            self.wake()
+            await asyncio.sleep(0.005)
+
+    async def _quiet(self) -> bool:
+        if any(self._in_flight.values()) or not self._outcomes.empty():
+            return False
+        platforms = [p for p in self._adapters if p not in self._stopped_platforms]
+        if not platforms:
+            return True
+        now = self._clock.now()
+        async with self._store.sessions() as session:
+            for platform in platforms:
+                due = await outbox.next_due_at(session, platform)
+                if due is not None and due <= now:
+                    return False
+            return await outbox.sending_count(session, platforms) == 0
+
+    # -- reconciliation ---------------------------------------------------------------------
+
+    async def reconcile(self) -> int:
+        """Deliveries a crashed process left in ``sending``: found on the platform → sent, else due again."""
+        now = self._clock.now()
+        fixed = 0
+        async with self._store.transaction() as session:
+            stale = await outbox.stale_sending(session, now)
+            for delivery in stale:
+                adapter = self._adapters.get(delivery.platform)
+                channel = await session.get(Channel, delivery.channel_id)
+                found: MessageRef | None = None
+                if adapter is not None and channel is not None:
+                    with contextlib.suppress(DeliveryError):
+                        found = await adapter.find_sent(
+                            ChatRef(delivery.platform, channel.chat_id), f"prikbord-d{delivery.id}"
+                        )
+                if found is not None:
+                    delivery.state, delivery.platform_message_id, delivery.sent_at = (
+                        DeliveryState.SENT,
+                        found.message_id,
+                        now,
+                    )
+                else:
+                    # Telegram cannot tell us; resending risks a duplicate, dropping risks a loss:
+                    # a post not read is worse than one read twice.
+                    delivery.state, delivery.next_attempt_at = DeliveryState.PENDING, now
+                delivery.lease_until = None
+                fixed += 1
+        if fixed:
+            log.info("reconciled %d deliveries left in flight by an earlier process", fixed)
+        return fixed
+
+    # -- the worker ---------------------------------------------------------------------------
+
+    async def _platform_loop(self, platform: str) -> None:
+        adapter = self._adapters[platform]
+        wake = self._wake[platform]
+        while True:
+            try:
+                if platform in self._stopped_platforms:
+                    await asyncio.sleep(self.policy.idle_poll)
+                    continue
+                free = self.policy.concurrency - self._in_flight[platform]
+                if free <= 0:
+                    wake.clear()
+                    await _wait(wake, self.policy.idle_poll)
+                    continue
+                now = self._clock.now()
+                batch = await outbox.claim_due(
+                    self._store, platform, self.instance_id, min(free, self.policy.batch_size), now, self.policy.lease
+                )
+                if not batch:
+                    wake.clear()
+                    await _wait(wake, await self._idle_delay(platform))
+                    continue
+                messages = await self._compose(batch)
+                for claimed in batch:
+                    self._in_flight[platform] += 1
+                    task = asyncio.create_task(self._send_one(platform, adapter, claimed, messages[claimed.id]))
+                    self._send_tasks.add(task)
+                    task.add_done_callback(self._send_tasks.discard)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatcher loop for %s failed; retrying", platform)
+                await asyncio.sleep(self.policy.idle_poll)
+
+    async def _idle_delay(self, platform: str) -> float:
+        async with self._store.sessions() as session:
+            due = await outbox.next_due_at(session, platform)
+        if due is None:
+            return self.policy.idle_poll
+        return max(0.0, min(self.policy.idle_poll, (due - self._clock.now()).total_seconds()))
+
+    async def _compose(self, batch: Sequence[ClaimedDelivery]) -> dict[int, OutboundMessage]:
+        post_ids = sorted({d.post_id for d in batch})
+        async with self._store.sessions() as session:
+            by_id: dict[int, Post] = await posts.posts_by_ids(session, post_ids)
+            counts = await counts_for(session, post_ids)
+        return {d.id: self._composer.compose(by_id[d.post_id], counts[d.post_id], d.id) for d in batch}
+
+    async def _send_one(
+        self, platform: str, adapter: Adapter, claimed: ClaimedDelivery, message: OutboundMessage
+    ) -> None:
+        chat = ChatRef(platform, claimed.chat_id)
+        limiter = self._limiters[platform]
+        outcome: SendOutcome
+        try:
+
+            def wait(state: RetryCallState) -> float:
+                error = state.outcome.exception() if state.outcome else None
+                if isinstance(error, RateLimited):
+                    return error.retry_after
+                return float(self._backoff(state))
+
+            def retryable(state: RetryCallState) -> bool:
+                error = state.outcome.exception() if state.outcome else None
+                if isinstance(error, RateLimited):
+                    return error.retry_after <= self.policy.max_inline_wait
+                return isinstance(error, TransientError)
+
+            ref: MessageRef | None = None
+            async for attempt in AsyncRetrying(
+                retry=retryable,
+                wait=wait,
+                stop=stop_after_attempt(self.policy.in_process_tries),
+                reraise=True,
+            ):
+                with attempt:
+                    await limiter.acquire(claimed.chat_id)
+                    ref = await adapter.send(chat, message)
+            assert ref is not None
+            outcome = SendOutcome(claimed.id, DeliveryState.SENT, message_id=ref.message_id)
+        except RateLimited as exc:
+            outcome = SendOutcome(
+                claimed.id,
+                DeliveryState.PENDING,
+                error=str(exc),
+                retry_at=self._clock.now() + timedelta(seconds=exc.retry_after),
+                refund_attempt=True,
+            )
+        except TransientError as exc:
+            outcome = self._later_or_failed(claimed, str(exc))
+        except PermanentError as exc:
+            outcome = SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc), disable_channel=True)
+        except MessageTooLong as exc:
+            outcome = SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc))
+        except AdapterAuthError as exc:
+            self._stopped_platforms.add(platform)
+            outcome = SendOutcome(claimed.id, DeliveryState.PENDING, error=str(exc), refund_attempt=True)
+            log.error("%s refused our credentials: %s; its deliveries wait until it is fixed", platform, exc)
+        except Exception as exc:  # an adapter bug must not lose the delivery
+            log.exception("unexpected error sending delivery %d on %s", claimed.id, platform)
+            outcome = self._later_or_failed(claimed, f"unexpected error: {type(exc).__name__}")
+        await self._outcomes.put((platform, outcome, claimed))
+
+    def _later_or_failed(self, claimed: ClaimedDelivery, error: str) -> SendOutcome:
+        if claimed.attempts >= self.policy.max_attempts:
+            return SendOutcome(
+                claimed.id, DeliveryState.FAILED, error=f"gave up after {claimed.attempts} tries: {error}"
+            )
+        delay = min(3600.0, 30.0 * 2 ** (claimed.attempts - 1))
+        return SendOutcome(
+            claimed.id, DeliveryState.PENDING, error=error, retry_at=self._clock.now() + timedelta(seconds=delay)
+        )
+
+    # -- recording -------------------------------------------------------------------------------
+
+    async def _record_loop(self) -> None:
+        while True:
+            first = await self._outcomes.get()
+            batch = [first]
+            while len(batch) < 500:
+                try:
+                    batch.append(self._outcomes.get_nowait())
+                except asyncio.QueueEmpty:
+                    break
+            try:
+                await self._record(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("recording %d delivery outcomes failed; their leases will expire and retry", len(batch))
+            finally:
+                for platform, _, _ in batch:
+                    self._in_flight[platform] -= 1
+                    self._wake[platform].set()
+
+    async def _drain_outcomes(self) -> None:
+        batch = []
+        while not self._outcomes.empty():
+            batch.append(self._outcomes.get_nowait())
+        if batch:
+            await self._record(batch)
+            for platform, _, _ in batch:
+                self._in_flight[platform] -= 1
+
+    async def _record(self, batch: Sequence[tuple[str, SendOutcome, ClaimedDelivery]]) -> None:
+        now = self._clock.now()
+        await outbox.record_outcomes(self._store, [o for _, o, _ in batch], self.instance_id, now)
+        for platform, outcome, claimed in batch:
+            if outcome.state == DeliveryState.SENT and outcome.message_id is not None:
+                for hook in self._sent_hooks:
+                    hook(platform, claimed.chat_id, outcome.message_id, claimed.id, claimed.post_id)
+            elif outcome.state == DeliveryState.FAILED:
+                await self._on_failed(platform, claimed, outcome)
+
+    async def _on_failed(self, platform: str, claimed: ClaimedDelivery, outcome: SendOutcome) -> None:
+        error = outcome.error or "failed"
+        async with self._store.transaction() as session:
+            channel = await session.get(Channel, claimed.channel_id)
+            name = channel.name if channel else str(claimed.channel_id)
+            disabled = False
+            if outcome.disable_channel and channel is not None and channel.enabled:
+                channel.enabled, channel.disabled_reason = False, error
+                await outbox.fail_pending_for_channel(session, channel.id, f"channel disabled: {error}")
+                posts.audit(
+                    session, self._clock.now(), "prikbord", "channel_disabled", None, channel=name, reason=error
+                )
+                disabled = True
+        suffix = " The channel is disabled until an operator fixes it and re-enables it." if disabled else ""
+        await self._notifier.tell(
+            f"post #{claimed.post_id} could not be delivered to {name} ({platform}): {error}.{suffix}"
+        )
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)

@@ -1,0 +1,92 @@
+"""The sink every adapter delivers its events to: commands to the router, engagement to the
+engagement service, membership changes to the channel bookkeeping."""
+
+from __future__ import annotations
+
+import logging
+
+from adapters.base import (
+    ActionPressed,
+    ChannelMembershipChanged,
+    ChannelMigrated,
+    CommandIssued,
+    Event,
+    ReactionAdded,
+    ReactionRemoved,
+    ReplyPosted,
+)
+from bot.clock import Clock
+from bot.commands.router import CommandRouter
+from bot.services.engagement import EngagementService
+from bot.services.notify import ModeratorNotifier
+from content import outbox, posts
+from content.db import Store
+
+log = logging.getLogger("prikbord.inbound")
+
+
+class InboundRouter:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        commands: CommandRouter,
+        engagement: EngagementService,
+        notifier: ModeratorNotifier,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._commands = commands
+        self._engagement = engagement
+        self._notifier = notifier
+
+    async def __call__(self, event: Event) -> None:
+        if isinstance(event, CommandIssued):
+            await self._commands.handle(event)
+        elif isinstance(event, ActionPressed | ReactionAdded | ReactionRemoved | ReplyPosted):
+            await self._engagement.handle_event(event)
+        elif isinstance(event, ChannelMembershipChanged):
+            await self._membership(event)
+        elif isinstance(event, ChannelMigrated):
+            await self._migrated(event)
+
+    async def _membership(self, event: ChannelMembershipChanged) -> None:
+        chat = event.chat
+        async with self._store.transaction() as session:
+            channel = await posts.channel_by_chat(session, chat.platform, chat.chat_id)
+            name = channel.name if channel else f"{chat.platform} chat {chat.chat_id}"
+            if channel is not None and not event.joined and channel.enabled:
+                reason = event.reason or "the bot was removed from the chat"
+                channel.enabled, channel.disabled_reason = False, reason
+                await outbox.fail_pending_for_channel(session, channel.id, f"channel disabled: {reason}")
+                posts.audit(
+                    session, self._clock.now(), event.user.key, "channel_disabled", None, channel=name, reason=reason
+                )
+        if event.joined:
+            known = "" if channel else " It is not configured as a channel yet: add it under [[channels]]."
+            await self._notifier.tell(f"the bot was added to {name}.{known}")
+        else:
+            await self._notifier.tell(f"the bot was removed from {name}; the channel is disabled")
+
+    async def _migrated(self, event: ChannelMigrated) -> None:
+        chat = event.chat
+        async with self._store.transaction() as session:
+            channel = await posts.channel_by_chat(session, chat.platform, chat.chat_id)
+            if channel is None:
+                return
+            old = channel.chat_id
+            channel.chat_id = event.new_chat_id
+            posts.audit(
+                session,
+                self._clock.now(),
+                "prikbord",
+                "channel_migrated",
+                None,
+                channel=channel.name,
+                old=old,
+                new=event.new_chat_id,
+            )
+        log.info("channel %s moved from %s to %s", channel.name, old, event.new_chat_id)
+        await self._notifier.tell(
+            f"{channel.name} moved to chat id {event.new_chat_id}: update chat_id in the config to keep it"
+        )

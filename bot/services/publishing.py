@@ -1,0 +1,237 @@
+"""Publishing: the life of a post (draft → pending → scheduled → published → retracted/expired).
+
+Publishing writes the post's deliveries in the same transaction; the dispatcher sends them.
+Agenda and knowledge-base posts never go to the feed: they answer ``agenda``, ``kb`` and ``search``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.base import Adapter, ChatRef, DeliveryError, MessageRef, MessageTooLong
+from bot.clock import Clock
+from bot.services.compose import Composer
+from bot.services.drafts import DraftError, PostDraft, normalized
+from bot.services.roles import Role
+from content import posts
+from content.db import Store
+from content.models import FEED_KINDS, Channel, CtaKind, DeliveryState, Post, PostState
+from content.outbox import add_deliveries
+from content.responses import Counts
+
+log = logging.getLogger("prikbord.publishing")
+
+
+class NotAllowed(PermissionError):
+    """The actor lacks the role; the message names the role needed."""
+
+
+class NotFound(LookupError):
+    pass
+
+
+class WrongState(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ModerationPolicy:
+    require_call_to_action: bool = False
+    open_posting: bool = False
+
+
+class PublishingService:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        adapters: Mapping[str, Adapter],
+        composer: Composer,
+        policy: ModerationPolicy,
+        wake_dispatcher: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._adapters = adapters
+        self._composer = composer
+        self._policy = policy
+        self._wake = wake_dispatcher
+
+    @property
+    def platforms(self) -> list[str]:
+        return list(self._adapters)
+
+    # -- creating ---------------------------------------------------------------------------
+
+    async def create(self, draft: PostDraft, author: str, role: Role) -> Post:
+        """Store a new post. Moderators publish (or schedule) at once; employees, with open
+        posting, submit it for approval. Raises DraftError, NotAllowed or MessageTooLong."""
+        if role < Role.MODERATOR and not self._policy.open_posting:
+            raise NotAllowed("posting needs the moderator role (ask a moderator, or an admin to enable open posting)")
+        draft = normalized(draft, require_call_to_action=self._policy.require_call_to_action)
+        now = self._clock.now()
+        async with self._store.transaction() as session:
+            if draft.source_key is not None and await _source_key_taken(session, draft.source_key):
+                raise DraftError(f"a post from {draft.source_key!r} was imported already")
+            channels = await posts.all_channels(session)
+            if draft.kind in FEED_KINDS:
+                targets = posts.channels_for_audience(channels, draft.audience, self.platforms)
+                if not targets:
+                    known = sorted({t for c in channels if c.enabled for t in c.tags})
+                    raise DraftError(
+                        f"no enabled channel carries {', '.join(draft.audience)}: "
+                        f"use `to:` with one of {', '.join(known) or '(no channels configured)'}"
+                    )
+            post = Post(
+                kind=draft.kind,
+                title=draft.title,
+                body=draft.body,
+                cta_kind=draft.cta.kind,
+                cta_options=list(draft.cta.options),
+                cta_url=draft.cta.url,
+                cta_deadline=draft.cta.deadline,
+                audience=list(draft.audience),
+                state=PostState.DRAFT,
+                publish_at=draft.publish_at,
+                urgent=draft.urgent,
+                author=author,
+                source=draft.source,
+                source_key=draft.source_key,
+                click_token=secrets.token_urlsafe(16) if draft.cta.kind == CtaKind.LINK else None,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(post)
+            await session.flush()
+            self._check_fits(post, channels)
+            if role >= Role.MODERATOR:
+                await self._release(session, post, now)
+            else:
+                post.state = PostState.PENDING
+            posts.audit(session, now, author, "create", post.id, state=post.state, title=post.title)
+        if post.state == PostState.PUBLISHED:
+            self._wake()
+        return post
+
+    def _check_fits(self, post: Post, channels: Sequence[Channel]) -> None:
+        """Render for every target platform now, so an oversized post is refused before anything
+        is sent rather than failing channel by channel."""
+        message = self._composer.compose(post, Counts({}, {}), 0)
+        platforms = {c.platform for c in posts.channels_for_audience(channels, post.audience, self.platforms)}
+        for platform in sorted(platforms):
+            try:
+                self._adapters[platform].validate(message)
+            except MessageTooLong as exc:
+                raise DraftError(f"too long for {platform}: {exc}") from None
+
+    async def _release(self, session: AsyncSession, post: Post, now: datetime) -> None:
+        """A moderator's (or approved) post: publish now, or schedule for later."""
+        if post.publish_at is not None and post.publish_at > now:
+            post.state = PostState.SCHEDULED
+            return
+        post.state = PostState.PUBLISHED
+        post.published_at = now
+        post.updated_at = now
+        if post.kind in FEED_KINDS:
+            channels = await posts.all_channels(session)
+            add_deliveries(session, post.id, posts.channels_for_audience(channels, post.audience, self.platforms), now)
+
+    # -- moderating -------------------------------------------------------------------------
+
+    async def approve(self, post_id: int, actor: str) -> Post:
+        now = self._clock.now()
+        async with self._store.transaction() as session:
+            post = await _get(session, post_id)
+            if post.state != PostState.PENDING:
+                raise WrongState(f"#{post_id} is {post.state}, not waiting for approval")
+            await self._release(session, post, now)
+            posts.audit(session, now, actor, "approve", post_id, state=post.state)
+        self._wake()
+        return post
+
+    async def reject(self, post_id: int, actor: str, reason: str) -> Post:
+        now = self._clock.now()
+        async with self._store.transaction() as session:
+            post = await _get(session, post_id)
+            if post.state != PostState.PENDING:
+                raise WrongState(f"#{post_id} is {post.state}, not waiting for approval")
+            post.state, post.reject_reason, post.updated_at = PostState.REJECTED, reason or None, now
+            posts.audit(session, now, actor, "reject", post_id, reason=reason)
+        return post
+
+    async def retract(self, post_id: int, actor: str) -> tuple[Post, int]:
+        """Withdraw a post: unsent deliveries stop, sent messages are deleted. Returns (post, removed)."""
+        now = self._clock.now()
+        to_delete: list[tuple[int, str, str, list[str]]] = []
+        async with self._store.transaction() as session:
+            post = await _get(session, post_id)
+            if post.state in (PostState.RETRACTED, PostState.REJECTED):
+                raise WrongState(f"#{post_id} is already {post.state}")
+            post.state, post.updated_at = PostState.RETRACTED, now
+            for delivery in await posts.deliveries_of(session, post_id):
+                if delivery.state == DeliveryState.SENT and delivery.platform_message_id:
+                    channel = await session.get(Channel, delivery.channel_id)
+                    if channel is not None:
+                        ids = [delivery.platform_message_id, *(delivery.extra_message_ids or [])]
+                        to_delete.append((delivery.id, channel.platform, channel.chat_id, ids))
+                if delivery.state in (DeliveryState.PENDING, DeliveryState.SENT):
+                    delivery.state = DeliveryState.RETRACTED
+            posts.audit(session, now, actor, "retract", post_id)
+        removed = 0
+        for _, platform, chat_id, message_ids in to_delete:
+            adapter = self._adapters.get(platform)
+            if adapter is None:
+                continue
+            for message_id in message_ids:
+                try:
+                    await adapter.delete(MessageRef(ChatRef(platform, chat_id), message_id))
+                    removed += 1
+                except DeliveryError as exc:
+                    log.warning("could not remove #%d from %s %s: %s", post_id, platform, chat_id, exc)
+        return post, removed
+
+    # -- time-driven --------------------------------------------------------------------------
+
+    async def publish_due(self) -> list[int]:
+        """Publish scheduled posts whose time has come. Returns their ids."""
+        now = self._clock.now()
+        async with self._store.transaction() as session:
+            due = await posts.due_scheduled(session, now)
+            for post in due:
+                await self._release(session, post, now)
+                posts.audit(session, now, "scheduler", "publish", post.id)
+        if due:
+            self._wake()
+        return [p.id for p in due]
+
+    async def expire_due(self) -> list[int]:
+        """Close posts whose call-to-action deadline has passed."""
+        now = self._clock.now()
+        async with self._store.transaction() as session:
+            rows = await session.execute(
+                select(Post).where(Post.state == PostState.PUBLISHED, Post.cta_deadline <= now)
+            )
+            expired = list(rows.scalars())
+            for post in expired:
+                post.state, post.updated_at = PostState.EXPIRED, now
+        return [p.id for p in expired]
+
+
+async def _get(session: AsyncSession, post_id: int) -> Post:
+    post = await posts.get_post(session, post_id)
+    if post is None:
+        raise NotFound(f"there is no post #{post_id}")
+    return post
+
+
+async def _source_key_taken(session: AsyncSession, key: str) -> bool:
+    from sqlalchemy import select
+
+    return (await session.scalar(select(Post.id).where(Post.source_key == key))) is not None

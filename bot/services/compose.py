@@ -60,17 +60,18 @@ class Composer:
         self._parser = parser
         self._zone = zone
         self._click_url = click_url
-        # Parsed bodies keyed by (post id, updated_at): a post is parsed once, not once per channel.
-        self._parsed: dict[tuple[int, object], Document] = {}
+        # Parsed bodies keyed by the body text itself: a post is parsed once, not once per channel,
+        # and an edited (or re-used id) body can never be served from a stale entry.
+        self._parsed: dict[str, Document] = {}
 
     def body(self, post: Post) -> Document:
-        key = (post.id, post.updated_at)
-        doc = self._parsed.get(key)
+        source = post.body or ""
+        doc = self._parsed.get(source)
         if doc is None:
             if len(self._parsed) > 2048:
                 self._parsed.clear()
-            doc = self._parser.parse(post.body or "")
-            self._parsed[key] = doc
+            doc = self._parser.parse(source)
+            self._parsed[source] = doc
         return doc
 
     def context_line(self, post: Post, counts: Counts) -> str:

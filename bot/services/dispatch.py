@@ -65,6 +65,8 @@ class DispatchPolicy:
     # A 429 asking us to wait longer than this goes back to the outbox instead of holding a slot.
     max_inline_wait: float = 30.0
     idle_poll: float = 1.0
+    # First in-process backoff after a transient error (doubles, with jitter, up to 30 s).
+    backoff_initial: float = 0.5
 
 
 class _PlatformLimiter:
@@ -114,7 +116,9 @@ class Dispatcher:
         self._stopped_platforms: set[str] = set()
         self._sent_hooks: list[SentHook] = []
         self._idle = asyncio.Event()
-        self._backoff = wait_exponential_jitter(initial=0.5, max=30, jitter=1)
+        self._backoff = wait_exponential_jitter(
+            multiplier=self.policy.backoff_initial, max=30, jitter=self.policy.backoff_initial
+        )
 
     def on_sent(self, hook: SentHook) -> None:
         """Called for each delivery recorded as sent (engagement primes its message cache)."""

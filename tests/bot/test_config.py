@@ -1,0 +1,84 @@
+"""Configuration: embedded default, TOML, environment overrides, clear errors (exit 2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+def test_no_file_is_the_embedded_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PRIKBORD_CONFIG", raising=False)
+    settings = load_settings(None)
+    assert settings.database.url == "sqlite:///./prikbord.db"
+    assert settings.enabled_platforms() == ["console"]
+    assert [(c.name, c.platform, c.tags) for c in settings.effective_channels()] == [("console", "console", ["everyone"])]
+    assert not settings.web_enabled
+    assert settings.moderation.moderators == ["console:mod"]
+
+
+def test_toml_file_with_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "prikbord.toml"
+    config.write_text(
+        'timezone = "Europe/Amsterdam"\n'
+        '[database]\nurl = "sqlite:///x.db"\n'
+        '[telegram]\ntoken = "from-file"\n'
+        '[[channels]]\nname = "algemeen"\nplatform = "telegram"\nchat_id = -1001\ntags = ["everyone", "nl"]\n'
+        '[moderation]\nmoderators = ["telegram:42"]\nrequire_call_to_action = true\n'
+    )
+    monkeypatch.setenv("PRIKBORD_TELEGRAM__TOKEN", "from-env")
+    monkeypatch.setenv("PRIKBORD_DATABASE__URL", "postgresql://db/prikbord")
+    settings = load_settings(config)
+    assert settings.telegram.token is not None and settings.telegram.token.get_secret_value() == "from-env"
+    assert settings.database.url == "postgresql://db/prikbord"
+    assert settings.channels[0].chat_id == "-1001"
+    assert settings.enabled_platforms() == ["telegram"]  # console is off once a messenger is configured
+    assert settings.moderation.require_call_to_action
+    assert "from-env" not in repr(settings)  # secrets never print
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[database\nurl=1", "is not valid TOML"),
+        ('timezone = "Mars/Olympus"', "timezone: Value error, unknown time zone"),
+        ("[telegram]\ntokn = 'x'", "telegram.tokn: unknown key"),
+        ("[[channels]]\nname='a'\nplatform='icq'\nchat_id='1'", "channels.0.platform"),
+        ("[moderation]\nmoderators = ['anna']", "is not platform:user_id"),
+        ("[quiet_hours]\nstart = '25:00'", "quiet_hours.start"),
+    ],
+)
+def test_invalid_config_names_file_key_and_problem(tmp_path: Path, content: str, expected: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(content)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    assert expected in str(caught.value)
+    assert str(config) in str(caught.value)
+
+
+def test_cli_exits_2_without_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[web]\nport = 'eighty'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check", "--config", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "web.port" in result.stderr and str(config) in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_missing_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(EXAMPLE)
+    assert settings.timezone == "Europe/Amsterdam"

@@ -260,6 +260,12 @@ class Dispatcher:
         chat = ChatRef(platform, claimed.chat_id)
         limiter = self._limiters[platform]
         outcome: SendOutcome
+        if platform in self._stopped_platforms:
+            # Claimed just before the platform refused our credentials: leave it for later.
+            await self._outcomes.put(
+                (platform, SendOutcome(claimed.id, DeliveryState.PENDING, refund_attempt=True), claimed)
+            )
+            return
         try:
 
             def wait(state: RetryCallState) -> float:

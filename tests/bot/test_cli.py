@@ -1,0 +1,83 @@
+"""The CLI as an operator uses it: `prikbord run < script.txt`, then `prikbord stats ID --json`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "fixtures" / "console" / "script.txt"
+
+
+def prikbord(args: list[str], cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("prikbord", path=str(Path(sys.executable).parent)) or "prikbord"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRIKBORD_")}
+    return subprocess.run([exe, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_scripted_run_then_stats(tmp_path: Path) -> None:
+    run = prikbord(["run"], tmp_path, SCRIPT.read_text())
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "prikbord.db").exists()  # the embedded default
+    assert "posting needs the moderator role" in run.stdout  # erik's refusal is shown
+    assert "Traceback" not in run.stderr
+
+    first = json.loads(prikbord(["stats", "1", "--json"], tmp_path).stdout)
+    assert first["title"] == "Nieuwe verlofregeling" and first["state"] == "published"
+    assert first["counts"] == {"ack": 1, "like": 2}
+    assert first["deliveries"] == {"sent": 1}
+    second = json.loads(prikbord(["stats", "2", "--json"], tmp_path).stdout)
+    assert second["counts"] == {"reply": 1, "vote": 1}
+    assert second["votes"] == {"Pizza": 0, "Sushi": 1, "Salade": 0}
+    listing = json.loads(prikbord(["stats", "--json"], tmp_path).stdout)
+    assert [p["id"] for p in listing] == [1, 2]  # erik's post was never stored
+
+
+def test_post_command_then_run_delivers(tmp_path: Path) -> None:
+    created = prikbord(
+        ["post", "--title", "Open dag", "--body", "Kom je helpen?", "--cta", "rsvp", "--in", "1m", "--json"], tmp_path
+    )
+    assert created.returncode == 0, created.stderr
+    post = json.loads(created.stdout)
+    assert post["state"] == "scheduled" and post["votes"] == {"yes": 0, "no": 0, "maybe": 0}
+    now = prikbord(["post", "--title", "Poll", "--cta", "poll", "--option", "A", "--option", "B"], tmp_path)
+    assert now.stdout.strip() == "2"
+    run = prikbord(["run"], tmp_path, "anna: /vote 2 B\n")
+    assert run.returncode == 0, run.stderr
+    stats = json.loads(prikbord(["stats", "2", "--json"], tmp_path).stdout)
+    assert stats["deliveries"] == {"sent": 1} and stats["votes"] == {"A": 0, "B": 1}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["post", "--title", "x", "--cta", "poll", "--option", "A"], "a poll needs 2 to 10 options"),
+        (["post", "--title", "x", "--cta", "link"], "cta: link needs a URL"),
+        (["stats", "42"], "there is no post #42"),
+    ],
+)
+def test_cli_errors_are_clear(tmp_path: Path, args: list[str], message: str) -> None:
+    result = prikbord(args, tmp_path)
+    assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_runs_unattended(tmp_path: Path) -> None:
+    script = tmp_path / "demo.txt"
+    script.write_text("anna: /vote 2 Sushi\nmod: /stats 2\nanna: /agenda\nanna: /search wifi\n")
+    result = prikbord(["demo", "--script", str(script)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "vote for Sushi counted (#2)" in result.stdout
+    assert "Sushi 1" in result.stdout
+    assert "#4 Personeelsvergadering" in result.stdout and "#5 Wifi voor gasten" in result.stdout
+    assert not (tmp_path / "prikbord.db").exists()  # the demo is throwaway
+
+
+def test_check_describes_the_embedded_default(tmp_path: Path) -> None:
+    result = prikbord(["check"], tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "adapters: console" in result.stdout and "database: reachable" in result.stdout

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from adapters.base import Adapter
+from adapters.base import Adapter, ChatRef, MessageRef, OutboundMessage, UserRef
 from adapters.console.adapter import ConsoleAdapter
 from adapters.markup import MarkupParser
 from bot.clock import Clock, SystemClock
 from bot.commands.base import Services
 from bot.commands.router import CommandRouter
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.services.compose import Composer
 from bot.services.counters import CounterRefresher
 from bot.services.dispatch import Dispatcher, DispatchPolicy
@@ -30,7 +30,9 @@ from bot.services.roles import Roles
 from content import posts
 from content.db import Store, create_store
 from content.migrate import upgrade
-from content.models import Post
+from content.models import Channel, Post
+from content.people import ensure_identity
+from content.responses import counts_for
 
 log = logging.getLogger("prikbord.app")
 
@@ -98,10 +100,61 @@ class App:
         return list(self.adapters) == ["console"]
 
     def _build_adapters(self, console_input: TextIO | None, console_output: Console | None) -> dict[str, Adapter]:
+        """One adapter per configured platform. SDK packages are imported only when configured."""
+        settings = self.settings
         built: dict[str, Adapter] = {}
-        if self.settings.console_enabled:
+        if settings.console_enabled:
             built["console"] = ConsoleAdapter(input_stream=console_input, output=console_output)
+        if settings.telegram_enabled:
+            from adapters.telegram.adapter import TelegramAdapter
+
+            telegram = settings.telegram
+            assert telegram.token is not None
+            public = (settings.web.public_url or "").rstrip("/")
+            try:
+                built["telegram"] = TelegramAdapter(
+                    token=telegram.token.get_secret_value(),
+                    api_base_url=telegram.api_base_url,
+                    mode=telegram.mode,
+                    webhook_url=f"{public}/telegram/webhook" if public else None,
+                    webhook_secret=telegram.webhook_secret.get_secret_value() if telegram.webhook_secret else None,
+                    moderator_ids=self.roles.user_ids("telegram"),
+                )
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        if settings.slack_enabled:
+            from adapters.slack.adapter import SlackAdapter
+
+            slack = settings.slack
+            assert slack.bot_token is not None
+            if slack.signing_secret is None and slack.app_token is None:
+                raise ConfigError("slack.bot_token is set but neither slack.signing_secret (HTTP) nor slack.app_token")
+            built["slack"] = SlackAdapter(
+                bot_token=slack.bot_token.get_secret_value(),
+                signing_secret=slack.signing_secret.get_secret_value() if slack.signing_secret else "",
+                api_base_url=slack.api_base_url,
+                app_token=slack.app_token.get_secret_value() if slack.app_token else None,
+                home_view=self._slack_home_view,
+            )
         return built
+
+    async def _slack_home_view(self, user: UserRef) -> list[tuple[MessageRef, OutboundMessage]]:
+        """The person's open must-reads for the Slack App Home, each with its acknowledge button,
+        tied to one Slack message of the post so a press there counts like a press in the channel."""
+        now = self.clock.now()
+        shown: list[tuple[MessageRef, OutboundMessage]] = []
+        async with self.store.transaction() as session:
+            person = await ensure_identity(session, user.platform, user.user_id, user.display_name, now)
+            open_reads = await posts.open_must_reads(session, person.employee_id, now)
+            counts = await counts_for(session, [p.id for p in open_reads])
+            for post in open_reads:
+                for delivery in await posts.deliveries_of(session, post.id):
+                    channel = await session.get(Channel, delivery.channel_id)
+                    if channel and channel.platform == user.platform and delivery.platform_message_id:
+                        ref = MessageRef(ChatRef(channel.platform, channel.chat_id), delivery.platform_message_id)
+                        shown.append((ref, self.composer.compose(post, counts[post.id], delivery.id)))
+                        break
+        return shown
 
     # -- lifecycle ------------------------------------------------------------------------------
 

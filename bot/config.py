@@ -9,17 +9,30 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+if TYPE_CHECKING:
+    from scheduler.quiet import QuietHours
 
 PLATFORMS = ("console", "telegram", "slack", "matrix")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -97,22 +110,130 @@ class ModerationConfig(Section):
         return values
 
 
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``24h``, ``90m``, ``2d``, ``1h30m``, ``45s`` (or a number of seconds) → timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value)) if isinstance(value, str) else None
+    if not match or not any(match.groups()):
+        raise ValueError("use a duration like 24h, 90m, 2d or 1h30m")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _check_zone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use a name like Europe/Amsterdam)") from None
+    return value
+
+
 class SourceConfig(Section):
-    model_config = ConfigDict(extra="allow")
+    """One named value of a status post: fetched over HTTP (JSON), read from a CSV, or fixed (static)."""
+
     type: Literal["http", "csv", "static"] = "http"
     url: str | None = None
+    # http: where the value is in the JSON document (`data.count`, `items.0.name`); unset = the whole document.
     path: str | None = None
+    # Header values of the form "env:NAME" are read from the environment at fetch time (keep secrets there).
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: float = Field(default=10.0, gt=0, le=300, description="seconds per attempt")
+    retries: int = Field(default=2, ge=0, le=10, description="extra attempts after a transient failure")
+    # csv: a file path (or url); op count | sum | first over the rows matching `where`.
+    file: str | None = None
+    op: Literal["count", "sum", "first"] = "count"
+    column: str | None = None
+    where: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    # static: the value itself.
     value: Any = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> SourceConfig:
+        if self.type == "http" and not self.url:
+            raise ValueError("an http source needs url")
+        if self.type == "csv":
+            if bool(self.file) == bool(self.url):
+                raise ValueError("a csv source needs file or url (one of them)")
+            if self.op in ("sum", "first") and not self.column:
+                raise ValueError(f"op = {self.op!r} needs column (the CSV column to {self.op})")
+        if self.type == "static" and "value" not in self.model_fields_set:
+            raise ValueError("a static source needs value")
+        if self.type != "http" and (self.path or self.headers):
+            raise ValueError("path and headers are for http sources (csv sources use column and where)")
+        for name, header in self.headers.items():
+            if header.startswith("env:") and not header[4:].strip():
+                raise ValueError(f"header {name}: write env:VARIABLE_NAME")
+        return self
 
 
 class StatusPostConfig(Section):
-    model_config = ConfigDict(extra="allow")
-    name: str
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,60}$")
     cron: str
     timezone: str | None = None
     to: list[str] = Field(default_factory=lambda: ["everyone"])
+    # The post's title (a template too); unset: the first line of the rendered template is the title.
+    title: str | None = None
     template: str
+    cta: Literal["none", "like", "acknowledge", "rsvp", "poll", "reply", "link"] = "like"
+    options: list[str] = Field(default_factory=list)
+    url: str | None = None
+    urgent: bool = False
+    # A source that fails: "post" shows its value as "unavailable", "skip" posts nothing. Moderators hear either way.
+    on_error: Literal["post", "skip"] = "post"
+    # How late (after downtime or a failover) a firing may still post; later ones are skipped and reported.
+    misfire_grace: Duration = timedelta(minutes=15)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return _check_zone(value)
+
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValueError(f"not a crontab expression (minute hour day month weekday): {exc}") from None
+        return value
+
+    @field_validator("template", "title")
+    @classmethod
+    def _template_syntax(cls, value: str | None) -> str | None:
+        if value is not None:
+            from scheduler.template import TemplateFailure, compile_template
+
+            try:
+                compile_template(value)
+            except TemplateFailure as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _sources_named_well(self) -> StatusPostConfig:
+        reserved = {"now", "today", "name", "failed", "unavailable"}
+        for name in self.sources:
+            if not name.isidentifier() or name in reserved:
+                raise ValueError(
+                    f"source name {name!r} must be a template variable name (letters, digits, _), "
+                    f"not one of {', '.join(sorted(reserved))}"
+                )
+        return self
 
 
 class QuietHoursConfig(Section):
@@ -127,6 +248,32 @@ class QuietHoursConfig(Section):
         if value is not None and not _HHMM.match(value):
             raise ValueError("use HH:MM, for example 18:00")
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return _check_zone(value)
+
+    def window(self, default_zone: str) -> QuietHours | None:
+        """The quiet hours in force (None: never quiet); the zone defaults to the top-level timezone."""
+        from scheduler.quiet import QuietHours
+
+        return QuietHours.parse(self.start, self.end, self.timezone or default_zone, self.weekends)
+
+
+class ReminderConfig(Section):
+    enabled: bool = True
+    # Must-read reminders go this long before the deadline to everyone who has not acknowledged.
+    before: Duration = timedelta(hours=24)
+
+
+class SchedulerConfig(Section):
+    enabled: bool = True
+    # Safety sweep: publish due posts, close expired ones and re-check jobs, this often (seconds).
+    sweep_interval: float = Field(default=10.0, ge=1, le=3600)
+    # Several instances on one PostgreSQL: a follower tries to become the scheduler this often (seconds);
+    # keep it well under 30 so a takeover happens within 30 seconds of the leader's death.
+    leader_retry: float = Field(default=5.0, gt=0, le=25)
 
 
 class FeedConfig(Section):
@@ -151,6 +298,8 @@ class Settings(BaseSettings):
     moderation: ModerationConfig = Field(default_factory=ModerationConfig)
     status_posts: list[StatusPostConfig] = Field(default_factory=list)
     quiet_hours: QuietHoursConfig = Field(default_factory=QuietHoursConfig)
+    reminders: ReminderConfig = Field(default_factory=ReminderConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     feeds: list[FeedConfig] = Field(default_factory=list)
 
     @field_validator("timezone")
@@ -169,6 +318,10 @@ class Settings(BaseSettings):
             if channel.name in names:
                 raise ValueError(f"channel name {channel.name!r} is used twice")
             names.add(channel.name)
+        status_names = [s.name for s in self.status_posts]
+        for name in status_names:
+            if status_names.count(name) > 1:
+                raise ValueError(f"status post name {name!r} is used twice")
         if self.telegram.mode == "webhook" and self.telegram.token and not self.telegram.webhook_secret:
             raise ValueError("telegram.mode = 'webhook' needs telegram.webhook_secret")
         return self

@@ -64,16 +64,14 @@ async def _new_event_ids(session: AsyncSession, items: Sequence[Interaction], no
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     new: set[tuple[str, str]] = set()
     keys = list(wanted)
+    # One cached statement run with a parameter list ("insertmanyvalues": sent as multi-row INSERTs), not a
+    # VALUES clause built and compiled anew for every batch.
+    statement = insert(table).on_conflict_do_nothing().returning(table.c.platform, table.c.event_id)
     # Chunked to stay under parameter limits (SQLite 32k, asyncpg 32k).
     for start in range(0, len(keys), 2000):
         chunk = keys[start : start + 2000]
-        statement = (
-            insert(table)
-            .values([{"platform": p, "event_id": e, "received_at": now} for p, e in chunk])
-            .on_conflict_do_nothing()
-            .returning(table.c.platform, table.c.event_id)
-        )
-        new.update((r[0], r[1]) for r in (await session.execute(statement)).all())
+        rows = [{"platform": p, "event_id": e, "received_at": now} for p, e in chunk]
+        new.update((r[0], r[1]) for r in (await session.execute(statement, rows)).all())
     return new
 
 

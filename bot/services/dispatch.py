@@ -310,6 +310,9 @@ class Dispatcher:
             self._stopped_platforms.add(platform)
             outcome = SendOutcome(claimed.id, DeliveryState.PENDING, error=str(exc), refund_attempt=True)
             log.error("%s refused our credentials: %s; its deliveries wait until it is fixed", platform, exc)
+        except DeliveryError as exc:
+            # Refused for a reason of this message (not the chat's): fail it, keep the channel.
+            outcome = SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc))
         except Exception as exc:  # an adapter bug must not lose the delivery
             log.exception("unexpected error sending delivery %d on %s", claimed.id, platform)
             outcome = self._later_or_failed(claimed, f"unexpected error: {type(exc).__name__}")

@@ -2,13 +2,18 @@
 
 Publishing writes the post's deliveries in the same transaction; the dispatcher sends them.
 Agenda and knowledge-base posts never go to the feed: they answer ``agenda``, ``kb`` and ``search``.
+
+Quiet hours: a non-urgent feed post that falls due inside the company's quiet hours — scheduled for
+then, or published then by a moderator — is held: it stays (or becomes) scheduled with ``publish_at``
+moved to the end of the quiet hours, and the moderators are told. An urgent post goes at once.
+Whoever keeps jobs in step with posts (the scheduler) registers with :meth:`PublishingService.on_change`.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,8 +30,15 @@ from content.db import Store
 from content.models import FEED_KINDS, Channel, CtaKind, DeliveryState, Post, PostState
 from content.outbox import add_deliveries
 from content.responses import Counts
+from scheduler.quiet import QuietHours
 
 log = logging.getLogger("prikbord.publishing")
+
+ChangeHook = Callable[[Sequence[int]], Awaitable[None]]
+"""Called after a transaction that created, scheduled, held, published or retracted posts, with their ids."""
+Tell = Callable[[str], Awaitable[object]]
+
+DUE_BATCH = 500
 
 
 class NotAllowed(PermissionError):
@@ -56,6 +68,9 @@ class PublishingService:
         composer: Composer,
         policy: ModerationPolicy,
         wake_dispatcher: Callable[[], None],
+        *,
+        quiet_hours: QuietHours | None = None,
+        tell_moderators: Tell | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -63,6 +78,25 @@ class PublishingService:
         self._composer = composer
         self._policy = policy
         self._wake = wake_dispatcher
+        self._quiet = quiet_hours
+        self._tell = tell_moderators
+        self._change_hooks: list[ChangeHook] = []
+
+    def on_change(self, hook: ChangeHook) -> None:
+        """Register ``hook(post_ids)``, awaited after posts were created, approved, held, published or
+        retracted. A failing hook is logged, never raised: the post is stored either way."""
+        self._change_hooks.append(hook)
+
+    async def _changed(self, post_ids: Sequence[int], held: Sequence[Post] = ()) -> None:
+        for post in held:
+            await self._tell_held(post)
+        if not post_ids:
+            return
+        for hook in self._change_hooks:
+            try:
+                await hook(list(post_ids))
+            except Exception:
+                log.exception("a post-change hook failed for posts %s", list(post_ids)[:10])
 
     @property
     def platforms(self) -> list[str]:
@@ -111,13 +145,15 @@ class PublishingService:
             session.add(post)
             await session.flush()
             self._check_fits(post, channels)
+            held: list[Post] = []
             if role >= Role.MODERATOR:
-                await self._release(session, post, now)
+                await self._release(session, post, now, held)
             else:
                 post.state = PostState.PENDING
             posts.audit(session, now, author, "create", post.id, state=post.state, title=post.title)
         if post.state == PostState.PUBLISHED:
             self._wake()
+        await self._changed([post.id], held)
         return post
 
     def _check_fits(self, post: Post, channels: Sequence[Channel]) -> None:
@@ -131,8 +167,16 @@ class PublishingService:
             except MessageTooLong as exc:
                 raise DraftError(f"too long for {platform}: {exc}") from None
 
-    async def _release(self, session: AsyncSession, post: Post, now: datetime) -> None:
-        """A moderator's (or approved) post: publish now, or schedule for later."""
+    async def _release(self, session: AsyncSession, post: Post, now: datetime, held: list[Post]) -> None:
+        """A moderator's (or approved, or due) post: publish now, or schedule for later — or, when it
+        falls due inside quiet hours and is not urgent, hold it until they end (appended to ``held``)."""
+        due = post.publish_at if post.publish_at is not None and post.publish_at > now else now
+        if self._quiet is not None and not post.urgent and post.kind in FEED_KINDS and self._quiet.contains(due):
+            post.publish_at = self._quiet.end_after(due)
+            post.state, post.updated_at = PostState.SCHEDULED, now
+            posts.audit(session, now, "scheduler", "hold", post.id, until=post.publish_at.isoformat())
+            held.append(post)
+            return
         if post.publish_at is not None and post.publish_at > now:
             post.state = PostState.SCHEDULED
             return
@@ -151,9 +195,11 @@ class PublishingService:
             post = await _get(session, post_id)
             if post.state != PostState.PENDING:
                 raise WrongState(f"#{post_id} is {post.state}, not waiting for approval")
-            await self._release(session, post, now)
+            held: list[Post] = []
+            await self._release(session, post, now, held)
             posts.audit(session, now, actor, "approve", post_id, state=post.state)
         self._wake()
+        await self._changed([post_id], held)
         return post
 
     async def reject(self, post_id: int, actor: str, reason: str) -> Post:
@@ -184,6 +230,7 @@ class PublishingService:
                 if delivery.state in (DeliveryState.PENDING, DeliveryState.SENT):
                     delivery.state = DeliveryState.RETRACTED
             posts.audit(session, now, actor, "retract", post_id)
+        await self._changed([post_id])  # a retracted scheduled post loses its job
         removed = 0
         for _, platform, chat_id, message_ids in to_delete:
             adapter = self._adapters.get(platform)
@@ -200,16 +247,37 @@ class PublishingService:
     # -- time-driven --------------------------------------------------------------------------
 
     async def publish_due(self) -> list[int]:
-        """Publish scheduled posts whose time has come. Returns their ids."""
-        now = self._clock.now()
-        async with self._store.transaction() as session:
-            due = await posts.due_scheduled(session, now)
-            for post in due:
-                await self._release(session, post, now)
-                posts.audit(session, now, "scheduler", "publish", post.id)
-        if due:
-            self._wake()
-        return [p.id for p in due]
+        """Publish scheduled posts whose time has come (holding those that fall in quiet hours).
+        Returns the ids published."""
+        published: list[int] = []
+        while True:
+            now = self._clock.now()
+            held: list[Post] = []
+            async with self._store.transaction() as session:
+                due = await posts.due_scheduled(session, now, limit=DUE_BATCH)
+                for post in due:
+                    await self._release(session, post, now, held)
+                    if post.state == PostState.PUBLISHED:
+                        posts.audit(session, now, "scheduler", "publish", post.id)
+            batch = [p.id for p in due if p.state == PostState.PUBLISHED]
+            if batch:
+                self._wake()
+            published += batch
+            await self._changed([p.id for p in due], held)
+            if len(due) < DUE_BATCH:
+                return published
+
+    async def _tell_held(self, post: Post) -> None:
+        if self._tell is None or self._quiet is None or post.publish_at is None:
+            return
+        until = post.publish_at.astimezone(self._quiet.zone)
+        try:
+            await self._tell(
+                f"#{post.id} “{post.title}” falls in quiet hours ({self._quiet.describe()}): held until "
+                f"{until:%a %d %b %H:%M}. To send it sooner: `retract {post.id}` and post it again with `urgent`."
+            )
+        except Exception:
+            log.exception("telling the moderators that #%d is held failed", post.id)
 
     async def expire_due(self) -> list[int]:
         """Close posts whose call-to-action deadline has passed."""

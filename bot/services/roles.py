@@ -29,3 +29,8 @@ class Roles:
     @property
     def moderator_keys(self) -> list[str]:
         return sorted(self._moderators | self._admins)
+
+    def user_ids(self, platform: str) -> list[str]:
+        """Bare user ids of the moderators and admins on one platform (for command menus)."""
+        prefix = f"{platform}:"
+        return [key.removeprefix(prefix) for key in self.moderator_keys if key.startswith(prefix)]

@@ -1,0 +1,505 @@
+"""The Slack adapter: thin I/O around slack_bolt (inbound) and slack_sdk (outbound).
+
+Inbound requests reach :meth:`SlackAdapter.handle_http` (the web app's ``POST /slack/events``) or,
+with an app token, Socket Mode. Either way bolt acknowledges at once and the work (the core's sink)
+runs after the acknowledgement, so Slack's 3-second deadline never depends on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from adapters.base import (
+    ActionPressed,
+    Adapter,
+    AdapterAuthError,
+    Answer,
+    ChatRef,
+    CheckResult,
+    CommandIssued,
+    DeliveryError,
+    Event,
+    EventSink,
+    HttpReply,
+    Limits,
+    MessageRef,
+    MessageTooLong,
+    OutboundMessage,
+    PermanentError,
+    Rate,
+    RateLimited,
+    TransientError,
+    UserRef,
+)
+from adapters.slack.mrkdwn import escape
+from adapters.slack.translate import (
+    MAIN_COMMAND,
+    PLATFORM,
+    Inbound,
+    MalformedPayload,
+    compose,
+    compose_home,
+    metadata_matches,
+    parse_request,
+)
+
+log = logging.getLogger(__name__)
+
+HomeView = Callable[[UserRef], Awaitable[Sequence[tuple[MessageRef, OutboundMessage]]]]
+
+DEFAULT_WORKSPACE_RATE = Rate(20, 1.0)  # Slack publishes none; a conservative stand-in
+_CONTEXT_KEY = "prikbord_inbound"
+_SIGNATURE_MAX_AGE = 5 * 60  # seconds; Slack's own rule for X-Slack-Request-Timestamp
+_RESPONSE_URL_TTL = 30 * 60  # Slack honours a response_url for 30 minutes
+_RESPONSE_URLS_KEPT = 2000
+_AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
+_TOO_LONG_ERRORS = frozenset({"msg_too_long", "invalid_blocks", "invalid_blocks_format", "too_many_attachments"})
+_TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "request_timeout", "service_unavailable"})
+
+
+class SlackCallFailed(DeliveryError):
+    """Slack refused a call for a reason that is neither the chat's, the token's nor a transient one."""
+
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"Slack {method} failed: {error}")
+        self.error = error
+
+
+def _channel_problem(error: str, chat_id: str) -> str | None:
+    """What an operator should do about a channel Slack refuses (None when it is no channel error)."""
+    if error == "channel_not_found":
+        return f"Slack channel {chat_id} was not found: check its chat_id in [[channels]] or remove it"
+    if error == "not_in_channel":
+        return f"the bot is not in Slack channel {chat_id}: invite it (/invite @prikbord) or remove the channel"
+    if error in ("is_archived", "is_inactive"):
+        return f"Slack channel {chat_id} is archived: unarchive it or remove the channel from config"
+    return None
+
+
+class SlackAdapter(Adapter):
+    """Slack through bolt (inbound, with request verification) and slack_sdk (outbound).
+
+    Keyword arguments:
+
+    - ``bot_token``: the ``xoxb-`` token; ``signing_secret``: the app's signing secret. Neither is
+      ever logged or shown in an error.
+    - ``api_base_url``: where the Web API lives (``https://slack.com/api/``; a loopback peer in tests).
+    - ``app_token``: an ``xapp-`` token switches inbound to Socket Mode; ``handle_http`` then stays
+      unused (it still answers, should a request arrive).
+    - ``home_view``: called with the person when they open the App Home; returns their open
+      must-reads as ``(message ref of the post, the post as an OutboundMessage)`` pairs. Each is
+      shown with its buttons; a press there arrives as ActionPressed on that message ref and the
+      view is published anew afterwards. None: no App Home.
+    - ``workspace_rate``: the workspace-wide message rate the dispatcher keeps (Slack publishes
+      none; 20/s is a conservative stand-in). Per channel it is 1 message/s, as Slack documents.
+    - ``main_command``: the slash command whose first word is the command (``/prikbord stats 12``).
+    - ``timeout``: seconds for one Web API call.
+    """
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        signing_secret: str,
+        api_base_url: str = "https://slack.com/api/",
+        app_token: str | None = None,
+        home_view: HomeView | None = None,
+        workspace_rate: Rate = DEFAULT_WORKSPACE_RATE,
+        main_command: str = MAIN_COMMAND,
+        timeout: float = 30.0,
+    ) -> None:
+        if not bot_token.strip():
+            raise ValueError("slack: bot_token is empty; set PRIKBORD_SLACK__BOT_TOKEN to the app's xoxb- token")
+        if not signing_secret.strip():
+            raise ValueError("slack: signing_secret is empty; set PRIKBORD_SLACK__SIGNING_SECRET")
+        self._bot_token = bot_token.strip()
+        self._signing_secret = signing_secret.strip()
+        self._api_base_url = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
+        self._app_token = app_token
+        self._home_view = home_view
+        self._main_command = main_command
+        self._timeout = timeout
+        self.limits = Limits(
+            text_length=40_000,  # Slack's limit of a message's text
+            global_rates=(workspace_rate,),
+            per_chat_rates=(Rate(1, 1.0),),
+            idempotent_send=False,  # but find_sent finds a post by its metadata
+            edit_interval=2.0,  # chat.update is a tier-3 method: keep counter edits sparse
+        )
+        self._signing_key = self._signing_secret.encode()
+        self._session: aiohttp.ClientSession | None = None
+        self._client: AsyncWebClient | None = None
+        self._app: AsyncApp | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._sink: EventSink | None = None
+        self._bot_user_id: str | None = None
+        self._auth_failed = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._tails: dict[tuple[str, ...], asyncio.Task[None]] = {}
+        self._response_urls: OrderedDict[str, tuple[str, float]] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"SlackAdapter(api_base_url={self._api_base_url!r}, socket_mode={self._app_token is not None})"
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def _new_client(self, session: aiohttp.ClientSession) -> AsyncWebClient:
+        # No automatic retries: a resent chat.postMessage could post twice; the dispatcher decides.
+        return AsyncWebClient(
+            token=self._bot_token,
+            base_url=self._api_base_url,
+            session=session,
+            timeout=int(self._timeout),
+            retry_handlers=[],
+        )
+
+    async def start(self, sink: EventSink) -> None:
+        self._sink = sink
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
+        self._client = self._new_client(self._session)
+        app = AsyncApp(
+            name="prikbord",
+            client=self._client,
+            signing_secret=self._signing_secret,
+            # The listener only acknowledges and hands the work to a task, so running it before the
+            # response costs nothing and spares bolt's polling for the ack.
+            process_before_response=True,
+        )
+        everything = re.compile(".*")
+        app.event(everything)(self._on_request)
+        app.action(everything)(self._on_request)
+        app.command(everything)(self._on_request)
+        self._app = app
+        try:
+            await self._bot_user()
+        except AdapterAuthError:
+            await self.stop()
+            raise
+        if self._app_token:
+            # Checked once here: the Socket Mode client itself would retry a refused token forever.
+            try:
+                await self._call("apps.connections.open", self._client.apps_connections_open(app_token=self._app_token))
+            except AdapterAuthError as exc:
+                await self.stop()
+                raise AdapterAuthError(
+                    "Slack refused the app token: set PRIKBORD_SLACK__APP_TOKEN to the app-level xapp- token "
+                    "(scope connections:write), or unset it to receive events over HTTP"
+                ) from exc
+            self._socket = AsyncSocketModeHandler(app, self._app_token, web_client=self._client)
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
+
+    async def stop(self) -> None:
+        self._app = None  # from here on requests get 503 while the accepted work drains
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        pending = set(self._tasks)
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=5)
+            for task in still:
+                task.cancel()
+            await asyncio.gather(*still, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        self._client = None
+
+    @property
+    def connected(self) -> bool:
+        return self._app is not None and not self._auth_failed
+
+    # -- Web API calls ------------------------------------------------------------------------------
+
+    def _api(self) -> AsyncWebClient:
+        if self._client is None:
+            raise TransientError("the Slack adapter is not started")
+        return self._client
+
+    async def _call(self, method: str, call: Awaitable[Any], chat_id: str = "") -> Mapping[str, Any]:
+        try:
+            response = await call
+        except SlackApiError as exc:
+            raise self._error(method, exc, chat_id) from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise TransientError(f"Slack unreachable at {self._api_base_url} ({method}: {type(exc).__name__})") from exc
+        except SlackRequestError as exc:
+            raise DeliveryError(f"Slack {method}: {exc}") from exc
+        data = response.data
+        return data if isinstance(data, Mapping) else {}
+
+    def _error(self, method: str, exc: SlackApiError, chat_id: str) -> DeliveryError:
+        response = exc.response
+        data = response.data if isinstance(response.data, Mapping) else {}
+        error = str(data.get("error") or f"HTTP {response.status_code}")
+        if response.status_code == 429 or error in ("ratelimited", "rate_limited"):
+            return RateLimited(_retry_after(response.headers), f"Slack {method} rate limited")
+        if error in _AUTH_ERRORS:
+            self._auth_failed = True
+            return AdapterAuthError(
+                f"Slack refused the bot token ({error}): set PRIKBORD_SLACK__BOT_TOKEN to a valid xoxb- token"
+            )
+        if error == "missing_scope":
+            needed = data.get("needed") or "?"
+            return AdapterAuthError(
+                f"the Slack app lacks the scope {needed} for {method}: add it and reinstall the app"
+            )
+        problem = _channel_problem(error, chat_id)
+        if problem is not None:
+            return PermanentError(problem)
+        if error in _TOO_LONG_ERRORS:
+            details = "; ".join(str(m) for m in (data.get("response_metadata") or {}).get("messages", [])[:3])
+            return MessageTooLong(f"Slack refused the message ({error}){': ' + details if details else ''}")
+        if response.status_code >= 500 or error in _TRANSIENT_ERRORS:
+            return TransientError(f"Slack {method} failed for now ({error}); will retry")
+        return SlackCallFailed(method, error)
+
+    async def _bot_user(self) -> str | None:
+        """The bot's user id (auth.test, once). None while Slack cannot be reached."""
+        if self._bot_user_id is None:
+            try:
+                data = await self._call("auth.test", self._api().auth_test())
+            except (TransientError, RateLimited) as exc:
+                log.warning("slack: auth.test failed for now (%s); will ask again", exc)
+                return None
+            self._bot_user_id = str(data.get("user_id") or "") or None
+        return self._bot_user_id
+
+    # -- outbound -----------------------------------------------------------------------------------
+
+    async def send(self, chat: ChatRef, message: OutboundMessage) -> MessageRef:
+        kwargs = compose(message).as_kwargs()
+        if message.reply_to is not None:
+            kwargs["thread_ts"] = message.reply_to.message_id
+        data = await self._call(
+            "chat.postMessage", self._api().chat_postMessage(channel=chat.chat_id, **kwargs), chat.chat_id
+        )
+        return MessageRef(chat, str(data["ts"]))
+
+    async def edit(self, ref: MessageRef, message: OutboundMessage) -> None:
+        kwargs = compose(message).as_kwargs()
+        chat_id = ref.chat.chat_id
+        await self._call("chat.update", self._api().chat_update(channel=chat_id, ts=ref.message_id, **kwargs), chat_id)
+
+    async def delete(self, ref: MessageRef) -> None:
+        chat_id = ref.chat.chat_id
+        try:
+            await self._call("chat.delete", self._api().chat_delete(channel=chat_id, ts=ref.message_id), chat_id)
+        except SlackCallFailed as exc:
+            if exc.error != "message_not_found":
+                raise
+            # Already gone (deleted by hand, or a retried retract): the goal is reached.
+
+    async def reply(self, command: CommandIssued, text: str, private: bool = True) -> None:
+        url = self._response_url(command.event_id)
+        if url is not None and self._session is not None:
+            webhook = AsyncWebhookClient(url, session=self._session, timeout=int(self._timeout))
+            try:
+                answer = await webhook.send(
+                    text=escape(text), response_type="ephemeral" if private else "in_channel", replace_original=False
+                )
+                if answer.status_code == 200:
+                    return
+                log.warning("slack: response_url answered %s; replying through the Web API", answer.status_code)
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                log.warning("slack: response_url unreachable (%s); replying through the Web API", type(exc).__name__)
+        chat_id = command.chat.chat_id
+        client = self._api()
+        if private:
+            call = client.chat_postEphemeral(channel=chat_id, user=command.user.user_id, text=escape(text))
+            await self._call("chat.postEphemeral", call, chat_id)
+        else:
+            await self._call("chat.postMessage", client.chat_postMessage(channel=chat_id, text=escape(text)), chat_id)
+
+    async def send_private(self, user: UserRef, text: str) -> bool:
+        client = self._api()
+        try:
+            opened = await self._call("conversations.open", client.conversations_open(users=user.user_id))
+            channel = str((opened.get("channel") or {}).get("id") or "")
+            if not channel:
+                return False
+            await self._call("chat.postMessage", client.chat_postMessage(channel=channel, text=escape(text)), channel)
+        except (PermanentError, SlackCallFailed) as exc:  # user_not_found, cannot_dm_bot …: no private chat
+            log.info("slack: no private message to %s: %s", user.user_id, exc)
+            return False
+        return True
+
+    async def find_sent(self, chat: ChatRef, idempotency_key: str) -> MessageRef | None:
+        """The post already sent for this key, found by its metadata among the channel's last 100 messages."""
+        call = self._api().conversations_history(channel=chat.chat_id, limit=100, include_all_metadata=True)
+        data = await self._call("conversations.history", call, chat.chat_id)
+        bot = await self._bot_user()
+        for message in data.get("messages") or []:
+            if bot is not None and message.get("user") not in (bot, None):
+                continue
+            if metadata_matches(message.get("metadata"), idempotency_key):
+                return MessageRef(chat, str(message["ts"]))
+        return None
+
+    async def check(self) -> CheckResult:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout)) as session:
+            try:
+                data = await self._call("auth.test", self._new_client(session).auth_test())
+            except DeliveryError as exc:
+                return CheckResult(False, f"slack: {exc}")
+        workspace = f"{data.get('team')} ({data.get('team_id')})"
+        return CheckResult(True, f"slack: workspace {workspace}, bot @{data.get('user')} ({data.get('user_id')})")
+
+    # -- inbound ------------------------------------------------------------------------------------
+
+    async def handle_http(self, headers: Mapping[str, str], body: bytes) -> HttpReply:
+        """``POST /slack/events``: events, interactivity and slash commands, signed by Slack."""
+        app = self._app
+        if app is None:
+            return HttpReply(503, b"slack adapter not started")
+        lowered: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in headers.items()}
+        if not self._verified(body, lowered):
+            # Checked before parsing, so an unsigned request never gets as far as "malformed".
+            log.info("slack: refused a request with a missing, wrong or stale signature")
+            return HttpReply(401, b"invalid signature")
+        try:
+            request = AsyncBoltRequest(body=body.decode("utf-8"), headers=lowered)
+            inbound = parse_request(request.body, await self._bot_user(), main_command=self._main_command)
+        except (UnicodeDecodeError, ValueError) as exc:  # MalformedPayload and JSON errors are ValueErrors
+            log.info("slack: malformed payload: %s", exc)
+            return HttpReply(400, f"malformed Slack payload: {exc}".encode())
+        request.context[_CONTEXT_KEY] = inbound
+        response = await app.async_dispatch(request)
+        content_type = (response.headers.get("content-type") or ["text/plain; charset=utf-8"])[0]
+        return HttpReply(response.status, response.body.encode(), content_type)
+
+    def _verified(self, body: bytes, headers: Mapping[str, str | Sequence[str]]) -> bool:
+        timestamp = headers.get("x-slack-request-timestamp", "")
+        signature = headers.get("x-slack-signature", "")
+        if not isinstance(timestamp, str) or not isinstance(signature, str) or not timestamp.isdigit() or not signature:
+            return False
+        if abs(time.time() - int(timestamp)) > _SIGNATURE_MAX_AGE:
+            return False  # a replay, or a clock far off
+        # Over the raw bytes (slack_sdk's verifier decodes first and raises on bad UTF-8).
+        base = b"v0:" + timestamp.encode() + b":" + body
+        expected = "v0=" + hmac.new(self._signing_key, base, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, signature)
+
+    async def _on_request(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any], context: Any) -> None:
+        await ack()
+        inbound = context.get(_CONTEXT_KEY)
+        if not isinstance(inbound, Inbound):  # Socket Mode: handle_http did not parse it
+            try:
+                inbound = parse_request(body, await self._bot_user(), main_command=self._main_command)
+            except MalformedPayload as exc:
+                log.warning("slack: ignored a malformed payload: %s", exc)
+                return
+        self._accept(inbound)
+
+    def _accept(self, inbound: Inbound) -> None:
+        if inbound.response_url is not None:
+            for event in inbound.events:
+                if isinstance(event, CommandIssued):
+                    self._remember_response_url(event.event_id, inbound.response_url)
+        events = tuple(
+            replace(e, answer=self._answer(e)) if isinstance(e, ActionPressed) and inbound.home_user is None else e
+            for e in inbound.events
+        )
+        if not events and inbound.home_user is None:
+            return
+        key = _order_key(events[0]) if events else ("home", inbound.home_user.user_id if inbound.home_user else "")
+        self._spawn(key, lambda: self._process(events, inbound.home_user))
+
+    async def _process(self, events: tuple[Event, ...], home_user: UserRef | None) -> None:
+        for event in events:
+            if self._sink is None:
+                return
+            try:
+                await self._sink(event)
+            except Exception:
+                log.exception("slack: the core failed on %s %s", type(event).__name__, event.event_id)
+        if home_user is not None:
+            await self._publish_home(home_user)
+
+    def _spawn(self, key: tuple[str, ...], work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` after the acknowledgement, in order with earlier work on the same key (so one
+        person's reaction_added is handled before their reaction_removed on the same message)."""
+        before = self._tails.get(key)
+
+        async def run() -> None:
+            if before is not None:
+                await asyncio.wait([before])
+            await work()
+
+        task = asyncio.create_task(run(), name=f"slack-inbound-{key[0]}")
+        self._tasks.add(task)
+        self._tails[key] = task
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            if self._tails.get(key) is finished:
+                del self._tails[key]
+
+        task.add_done_callback(done)
+
+    def _answer(self, event: ActionPressed) -> Answer:
+        async def answer(text: str) -> None:
+            if not text or self._client is None:
+                return
+            chat_id = event.message.chat.chat_id
+            call = self._client.chat_postEphemeral(channel=chat_id, user=event.user.user_id, text=escape(text))
+            try:
+                await self._call("chat.postEphemeral", call, chat_id)
+            except DeliveryError as exc:  # a courtesy note: the press itself is already counted
+                log.warning("slack: could not answer a button press in %s: %s", chat_id, exc)
+
+        return answer
+
+    async def _publish_home(self, user: UserRef) -> None:
+        if self._home_view is None or self._client is None:
+            return
+        try:
+            view = compose_home(await self._home_view(user))
+            await self._call("views.publish", self._client.views_publish(user_id=user.user_id, view=view))
+        except DeliveryError as exc:
+            log.warning("slack: could not publish the App Home of %s: %s", user.user_id, exc)
+        except Exception:
+            log.exception("slack: building the App Home of %s failed", user.user_id)
+
+    def _remember_response_url(self, event_id: str, url: str) -> None:
+        self._response_urls[event_id] = (url, time.monotonic())
+        while len(self._response_urls) > _RESPONSE_URLS_KEPT:
+            self._response_urls.popitem(last=False)
+
+    def _response_url(self, event_id: str) -> str | None:
+        known = self._response_urls.get(event_id)
+        if known is None or time.monotonic() - known[1] > _RESPONSE_URL_TTL:
+            return None
+        return known[0]
+
+
+def _retry_after(headers: Any) -> float:
+    try:
+        return max(1.0, float(headers.get("Retry-After", 1)))
+    except (TypeError, ValueError, AttributeError):
+        return 1.0
+
+
+def _order_key(event: Event) -> tuple[str, ...]:
+    message = getattr(event, "message", None)
+    if isinstance(message, MessageRef):
+        return (event.user.user_id, message.chat.chat_id, message.message_id)
+    return ("other", event.user.user_id)

@@ -1,0 +1,518 @@
+"""The Telegram adapter: thin I/O over python-telegram-bot's ``telegram.Bot``.
+
+Translation lives in ``translate.py``; SDK objects never leave this package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import random
+import re
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Literal
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardMarkup,
+    ReplyParameters,
+)
+from telegram.error import (
+    Conflict,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.request import HTTPXRequest
+
+from adapters.base import (
+    ActionPressed,
+    Adapter,
+    ChatRef,
+    CheckResult,
+    CommandIssued,
+    DeliveryError,
+    EventSink,
+    HttpReply,
+    Limits,
+    MessageRef,
+    OutboundMessage,
+    PermanentError,
+    Rate,
+    UserRef,
+)
+from adapters.telegram.callbacks import CallbackAnswer
+from adapters.telegram.errors import MessageGone, RequestRejected, TokenRedaction, map_error, retry_seconds
+from adapters.telegram.menu import CommandMenu, set_my_commands_calls
+from adapters.telegram.translate import (
+    ALLOWED_UPDATES,
+    PLATFORM,
+    BotIdentity,
+    MalformedUpdate,
+    MessagePart,
+    TextTooLong,
+    callback_query_id,
+    chat_id_param,
+    compose,
+    reply_parameters,
+    split_plain,
+    translate_update,
+)
+
+log = logging.getLogger("prikbord.adapters.telegram")
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_CACHE_SIZE = 10_000
+
+
+def bot_api_base_url(api_base_url: str) -> str:
+    """The SDK appends the token to its base URL: ``https://api.telegram.org`` → ``…/bot`` (+ token)."""
+    url = api_base_url.rstrip("/")
+    if "{token}" in url or url.endswith("/bot"):
+        return url
+    return url + "/bot"
+
+
+_REDACTED_LOGGERS = ("httpx", "telegram.Bot", "telegram.request", "telegram._bot")
+
+
+class TelegramAdapter(Adapter):
+    """Telegram through the Bot API.
+
+    Keyword arguments:
+      token: the bot token from @BotFather (never logged).
+      api_base_url: the Bot API server, ``https://api.telegram.org`` by default; ``/bot`` and the token are
+        appended (a URL already ending in ``/bot`` or containing ``{token}`` is used as it is).
+      mode: ``"polling"`` (getUpdates; the default) or ``"webhook"`` (setWebhook; mount :meth:`handle_http`
+        at the path of ``webhook_url``, e.g. ``POST /telegram/webhook``).
+      webhook_url: the public HTTPS URL Telegram posts updates to (webhook mode).
+      webhook_secret: 1-256 of ``A-Za-z0-9_-``; Telegram sends it in ``X-Telegram-Bot-Api-Secret-Token``.
+      menu: the command menu (employee and moderator commands per language); a Dutch/English default.
+      moderator_ids: Telegram user ids of moderators, who get the moderator commands in their chat menu.
+      poll_timeout: long-polling timeout in seconds.
+      answer_in_webhook_reply: answer callback queries in the webhook's HTTP reply instead of a separate call.
+      retracted_text: what a retracted message says when Telegram no longer allows deleting it.
+      request_timeout: seconds to wait for Telegram per request.
+      connection_pool_size: concurrent HTTP connections for sending.
+    """
+
+    platform = PLATFORM
+    # Telegram's documented flood limits; the 20/min applies to groups but is harmless for private chats.
+    limits = Limits(
+        text_length=4096,
+        global_rates=(Rate(30, 1),),
+        per_chat_rates=(Rate(1, 1), Rate(20, 60)),
+        idempotent_send=False,
+        edit_interval=3.0,
+    )
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        api_base_url: str = "https://api.telegram.org",
+        mode: Literal["polling", "webhook"] = "polling",
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        menu: CommandMenu | None = None,
+        moderator_ids: Sequence[str] = (),
+        poll_timeout: float = 30.0,
+        answer_in_webhook_reply: bool = True,
+        retracted_text: str = "🚫 Dit bericht is ingetrokken · This message was retracted",
+        request_timeout: float = 10.0,
+        connection_pool_size: int = 64,
+    ) -> None:
+        if mode not in ("polling", "webhook"):
+            raise ValueError(f"[telegram] mode must be polling or webhook, not {mode!r}")
+        if mode == "webhook":
+            if not webhook_url:
+                raise ValueError("[telegram] webhook mode needs the public URL of /telegram/webhook (web.public_url)")
+            if not webhook_secret or not _SECRET.match(webhook_secret):
+                raise ValueError("[telegram] webhook_secret must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        if not token:
+            raise ValueError("[telegram] token is empty: set PRIKBORD_TELEGRAM__TOKEN to the token from @BotFather")
+        self._token = token
+        self._api_base_url = api_base_url
+        self._mode = mode
+        self._webhook_url = webhook_url
+        self._webhook_secret = webhook_secret or ""
+        self._menu = menu or CommandMenu()
+        self._moderator_ids = tuple(moderator_ids)
+        self._poll_timeout = poll_timeout
+        self._answer_in_reply = answer_in_webhook_reply
+        self._retracted_text = retracted_text
+        # Before the Bot exists: it logs its URL, token included, while being built.
+        self._redact = TokenRedaction(token)
+        for name in _REDACTED_LOGGERS:
+            logging.getLogger(name).addFilter(self._redact)
+        self._requests = (
+            HTTPXRequest(
+                connection_pool_size=connection_pool_size,
+                read_timeout=request_timeout,
+                write_timeout=request_timeout,
+                connect_timeout=request_timeout,
+                pool_timeout=request_timeout,
+            ),
+            # Long polls hold their own connection so sends never queue behind them.
+            HTTPXRequest(connection_pool_size=1, read_timeout=request_timeout),
+        )
+        self._bot = Bot(
+            token,
+            base_url=bot_api_base_url(api_base_url),
+            request=self._requests[0],
+            get_updates_request=self._requests[1],
+        )
+        self._me: BotIdentity | None = None
+        self._sink: EventSink | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._offset: int | None = None
+        self._confirmed = True
+        self._alive = False
+        # In-memory only (lost on restart): earlier parts of split posts, and what each message shows now,
+        # so counter refreshes can use editMessageReplyMarkup and skip edits that change nothing.
+        self._parts: OrderedDict[tuple[str, int], list[int]] = OrderedDict()
+        self._shown: OrderedDict[tuple[str, int], tuple[str, str]] = OrderedDict()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def me(self) -> BotIdentity | None:
+        return self._me
+
+    @property
+    def connected(self) -> bool:
+        return self._alive and (self._poller is None or not self._poller.done())
+
+    async def start(self, sink: EventSink) -> None:
+        for name in _REDACTED_LOGGERS:  # again after a failed start: stop() removed them
+            logging.getLogger(name).addFilter(self._redact)
+        try:
+            await self._connect(sink)
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("telegram: started as @%s (%s)", self._me.username if self._me else "?", self._mode)
+
+    async def _connect(self, sink: EventSink) -> None:
+        with self._errors(None):
+            await self._bot.initialize()  # getMe: proves the token
+        user = self._bot.bot
+        self._me = BotIdentity(user.id, user.username or "", user.first_name)
+        self._sink = sink
+        await self._register_commands()
+        if self._mode == "polling":
+            with self._errors(None):
+                await self._bot.delete_webhook(drop_pending_updates=False)
+            self._poller = asyncio.create_task(self._poll(), name="telegram-polling")
+        else:
+            assert self._webhook_url is not None
+            with self._errors(None):
+                await self._bot.set_webhook(
+                    url=self._webhook_url,
+                    secret_token=self._webhook_secret,
+                    allowed_updates=list(ALLOWED_UPDATES),
+                )
+        self._alive = True
+
+    async def stop(self) -> None:
+        self._alive = False
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
+            await self._confirm_offset()
+        await self._bot.shutdown()
+        for request in self._requests:  # also when never started: send() works without start()
+            await request.shutdown()
+        for name in _REDACTED_LOGGERS:
+            logging.getLogger(name).removeFilter(self._redact)
+
+    async def _register_commands(self) -> None:
+        for call in set_my_commands_calls(self._menu, self._moderator_ids):
+            scope_chat = call["scope"].get("chat_id")
+            scope = BotCommandScopeDefault() if scope_chat is None else BotCommandScopeChat(scope_chat)
+            commands = [BotCommand(c["command"], c["description"]) for c in call["commands"]]
+            try:
+                await self._bot.set_my_commands(commands, scope=scope, language_code=call.get("language_code"))
+            except InvalidToken as exc:
+                raise map_error(exc, None, self._token) from None
+            except TelegramError as exc:
+                # A moderator who never opened a chat with the bot has no chat to scope to: not fatal.
+                log.warning("telegram: setMyCommands for %s failed: %s", scope_chat or "everyone", exc)
+
+    # -- inbound --------------------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                updates = await self._bot.get_updates(
+                    offset=self._offset,
+                    timeout=int(self._poll_timeout),
+                    allowed_updates=list(ALLOWED_UPDATES),
+                )
+            except RetryAfter as exc:
+                await asyncio.sleep(retry_seconds(exc))
+                continue
+            except InvalidToken:
+                log.error("telegram: the bot token was refused while polling; polling stopped")
+                self._alive = False
+                return
+            except Exception as exc:  # network trouble, 5xx, Conflict: polling must outlive them all
+                kind = "another instance polls or a webhook is set" if isinstance(exc, Conflict) else exc
+                log.warning("telegram: getUpdates failed (%s); retrying in %.1fs", kind, backoff)
+                await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 0.5
+            # This call confirmed everything before the offset; what it returned awaits the next one.
+            self._confirmed = not updates
+            for update in updates:
+                self._offset = update.update_id + 1
+                try:
+                    await self._dispatch(update.to_dict(), deferred=False)
+                except MalformedUpdate as exc:
+                    log.warning("telegram: skipped malformed update %s: %s", update.update_id, exc)
+                except Exception:  # one bad update must not end polling
+                    log.exception("telegram: update %s could not be handled", update.update_id)
+
+    async def _confirm_offset(self) -> None:
+        # Tell Telegram the last batch was handled, or it is delivered again after a restart.
+        if self._offset is None or self._confirmed:
+            return
+        with contextlib.suppress(TelegramError, TimeoutError):
+            await asyncio.wait_for(self._bot.get_updates(offset=self._offset, limit=1, timeout=0), 2.0)
+            self._confirmed = True
+
+    async def _dispatch(self, update: Mapping[str, Any], deferred: bool) -> tuple[dict[str, Any] | None, bool]:
+        """Translate and hand events to the sink → (webhook answer, whether every event was taken)."""
+        assert self._me is not None and self._sink is not None
+        events = translate_update(update, self._me)  # raises before anything reaches the sink
+        query_id = callback_query_id(update)
+        pending = CallbackAnswer(query_id, self._bot, deferred) if query_id else None
+        ok = True
+        for event in events:
+            if pending is not None and isinstance(event, ActionPressed):
+                event = replace(event, answer=pending.answer)
+            try:
+                await self._sink(event)
+            except Exception:
+                ok = False
+                log.exception("telegram: handling %s failed", event.event_id)
+        reply = await pending.finish() if pending is not None else None
+        return reply, ok
+
+    async def handle_http(self, headers: Mapping[str, str], body: bytes) -> HttpReply:
+        """The webhook endpoint (``POST /telegram/webhook``): the web app passes headers and raw body."""
+        if self._mode != "webhook":
+            return HttpReply(404, b"telegram webhook mode is off")
+        given = _header(headers, SECRET_HEADER)
+        if given is None or not hmac.compare_digest(given.encode(), self._webhook_secret.encode()):
+            return HttpReply(403, b"forbidden")
+        if self._sink is None or self._me is None:
+            return HttpReply(503, b"not started")  # Telegram retries later
+        try:
+            update = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return HttpReply(400, b"malformed JSON")
+        if not isinstance(update, dict):
+            return HttpReply(400, b"an update must be a JSON object")
+        try:
+            reply, ok = await self._dispatch(update, deferred=self._answer_in_reply)
+        except MalformedUpdate as exc:
+            return HttpReply(400, f"malformed update: {exc}".encode())
+        if not ok:
+            return HttpReply(500, b"not stored; retry")  # Telegram redelivers; the core de-duplicates
+        if reply is not None:
+            return HttpReply(200, json.dumps(reply).encode(), "application/json")
+        return HttpReply(200, b"")
+
+    # -- outbound -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _errors(self, chat_id: str | None) -> Iterator[None]:
+        try:
+            yield
+        except TelegramError as exc:
+            raise map_error(exc, chat_id, self._token) from None  # the SDK's messages may hold the token
+
+    def _markup(self, markup: Mapping[str, Any] | None) -> InlineKeyboardMarkup | None:
+        return None if markup is None else InlineKeyboardMarkup.de_json(dict(markup), self._bot)
+
+    def _remember(self, chat_id: str, message_id: int, part: MessagePart) -> None:
+        key = (chat_id, message_id)
+        self._shown[key] = (part.text, json.dumps(part.reply_markup, sort_keys=True))
+        self._shown.move_to_end(key)
+        while len(self._shown) > _CACHE_SIZE:
+            self._shown.popitem(last=False)
+
+    async def _send_part(self, chat_id: str, part: MessagePart) -> int:
+        reply = None
+        if part.reply_to is not None:
+            params = reply_parameters(part.reply_to, chat_id)
+            reply = ReplyParameters(
+                params["message_id"], chat_id=params.get("chat_id"), allow_sending_without_reply=True
+            )
+        with self._errors(chat_id):
+            sent = await self._bot.send_message(
+                chat_id=chat_id_param(chat_id),
+                text=part.text,
+                parse_mode=part.parse_mode,
+                reply_markup=self._markup(part.reply_markup),
+                reply_parameters=reply,
+            )
+        self._remember(chat_id, sent.message_id, part)
+        return sent.message_id
+
+    async def send(self, chat: ChatRef, message: OutboundMessage) -> MessageRef:
+        parts = compose(message)  # refuses before any request
+        sent: list[int] = []
+        try:
+            for part in parts:
+                sent.append(await self._send_part(chat.chat_id, part))
+        except DeliveryError:
+            # Half a post must not stay behind: a retry sends it whole again.
+            for message_id in sent:
+                with contextlib.suppress(DeliveryError):
+                    await self._delete_one(chat.chat_id, message_id, fallback=False)
+            raise
+        # The ref names the last part: it carries the keyboard that presses and counters refer to.
+        last = sent[-1]
+        if len(sent) > 1:
+            self._parts[(chat.chat_id, last)] = sent[:-1]
+            while len(self._parts) > _CACHE_SIZE:
+                self._parts.popitem(last=False)
+        return MessageRef(chat, str(last))
+
+    async def _edit_one(self, chat_id: str, message_id: int, part: MessagePart) -> None:
+        shown = self._shown.get((chat_id, message_id))
+        markup_key = json.dumps(part.reply_markup, sort_keys=True)
+        if shown == (part.text, markup_key):
+            return
+        try:
+            with self._errors(chat_id):
+                if shown is not None and shown[0] == part.text:
+                    await self._bot.edit_message_reply_markup(
+                        chat_id=chat_id_param(chat_id),
+                        message_id=message_id,
+                        reply_markup=self._markup(part.reply_markup),
+                    )
+                else:
+                    await self._bot.edit_message_text(
+                        part.text,
+                        chat_id=chat_id_param(chat_id),
+                        message_id=message_id,
+                        parse_mode=part.parse_mode,
+                        reply_markup=self._markup(part.reply_markup),
+                    )
+        except RequestRejected as exc:
+            if "not modified" not in str(exc).lower():  # already showing this: fine
+                raise
+        self._remember(chat_id, message_id, part)
+
+    async def edit(self, ref: MessageRef, message: OutboundMessage) -> None:
+        parts = compose(message)
+        chat_id, last = ref.chat.chat_id, int(ref.message_id)
+        known = self._parts.get((chat_id, last))
+        if known is None and len(parts) > 1:
+            # Sent before a restart: only the last part is known, and it holds the keyboard and counters.
+            await self._edit_one(chat_id, last, parts[-1])
+            return
+        earlier = known or []
+        if len(parts) > len(earlier) + 1:
+            raise TextTooLong(
+                f"the edited post needs {len(parts)} messages but was sent as {len(earlier) + 1}: "
+                "shorten it or retract and post it again"
+            )
+        for message_id, part in zip(earlier, parts[:-1], strict=False):
+            await self._edit_one(chat_id, message_id, replace(part, reply_to=None))
+        await self._edit_one(chat_id, last, parts[-1])
+        surplus = earlier[len(parts) - 1 :]
+        for message_id in surplus:
+            with contextlib.suppress(DeliveryError):
+                await self._delete_one(chat_id, message_id, fallback=False)
+        if surplus:
+            self._parts[(chat_id, last)] = earlier[: len(parts) - 1]
+
+    async def _delete_one(self, chat_id: str, message_id: int, fallback: bool) -> None:
+        try:
+            with self._errors(chat_id):
+                await self._bot.delete_message(chat_id_param(chat_id), message_id)
+        except MessageGone:
+            pass
+        except RequestRejected as exc:
+            # Older than 48 hours: Telegram no longer deletes it, so blank it out instead.
+            if not fallback or "can't be deleted" not in str(exc).lower():
+                raise
+            with self._errors(chat_id):
+                await self._bot.edit_message_text(
+                    self._retracted_text, chat_id=chat_id_param(chat_id), message_id=message_id
+                )
+        self._shown.pop((chat_id, message_id), None)
+
+    async def delete(self, ref: MessageRef) -> None:
+        """Retract: delete every part, or edit a part to ``retracted_text`` where deletion is too late."""
+        chat_id, last = ref.chat.chat_id, int(ref.message_id)
+        for message_id in [*self._parts.pop((chat_id, last), []), last]:
+            await self._delete_one(chat_id, message_id, fallback=True)
+
+    async def _send_plain(self, chat_id: str, text: str, reply_to: MessageRef | None = None) -> None:
+        for i, chunk in enumerate(split_plain(text)):
+            reply = (
+                ReplyParameters(int(reply_to.message_id), allow_sending_without_reply=True)
+                if reply_to and i == 0
+                else None
+            )
+            with self._errors(chat_id):
+                await self._bot.send_message(chat_id_param(chat_id), chunk, reply_parameters=reply)
+
+    async def reply(self, command: CommandIssued, text: str, private: bool = True) -> None:
+        """Private answers go to the person's chat with the bot; if they never opened one, into the group."""
+        if private and not command.private_chat:
+            try:
+                await self._send_plain(command.user.user_id, text)
+                return
+            except PermanentError:
+                log.info("telegram: %s has no private chat with the bot; answering in the group", command.user.key)
+        await self._send_plain(command.chat.chat_id, text, command.message)
+
+    async def send_private(self, user: UserRef, text: str) -> bool:
+        try:
+            await self._send_plain(user.user_id, text)
+        except PermanentError:
+            return False  # never started the bot, or blocked it
+        return True
+
+    async def check(self) -> CheckResult:
+        try:
+            await self._bot.initialize()  # opens the HTTP client again after a stop; a no-op while running
+            me = await self._bot.get_me()
+        except InvalidToken:
+            return CheckResult(False, "telegram: the bot token was refused: check [telegram] token")
+        except TelegramError as exc:
+            detail = str(exc).replace(self._token, "<token>")
+            return CheckResult(False, f"telegram: cannot reach {self._api_base_url}: {detail}")
+        finally:
+            if not self._alive:
+                await self._bot.shutdown()
+        return CheckResult(True, f"telegram: connected as @{me.username} ({me.first_name}), {self._mode} mode")
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lowered = name.lower()
+    for key, val in headers.items():
+        if key.lower() == lowered:
+            return val
+    return None

@@ -1,0 +1,264 @@
+"""Telegram translation, pure: Bot API update JSON → normalized events; posts → ``sendMessage`` parameters.
+
+No I/O and no SDK objects here, so every rule can be tested with plain dicts (``adapter.py`` does the I/O).
+The outbound half lives in ``render.py`` and is re-exported here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.base import (
+    ActionPressed,
+    ChannelMembershipChanged,
+    ChannelMigrated,
+    ChatRef,
+    CommandIssued,
+    Event,
+    MessageRef,
+    ReactionAdded,
+    ReactionRemoved,
+    ReplyPosted,
+    UserRef,
+)
+from adapters.telegram.render import (
+    ANSWER_TEXT_LIMIT,
+    CALLBACK_DATA_LIMIT,
+    TEXT_LIMIT,
+    CallbackDataTooLong,
+    ComposeError,
+    EmptyMessage,
+    InvalidButton,
+    MessagePart,
+    TextTooLong,
+    chat_id_param,
+    compose,
+    decode_callback_data,
+    encode_callback_data,
+    keyboard,
+    render_text,
+    reply_parameters,
+    send_message_params,
+    split_plain,
+    split_text,
+    telegram_document,
+    validate,
+    visible_length,
+    visible_text,
+)
+
+__all__ = [
+    "ALLOWED_UPDATES",
+    "ANSWER_TEXT_LIMIT",
+    "CALLBACK_DATA_LIMIT",
+    "PLATFORM",
+    "TEXT_LIMIT",
+    "BotIdentity",
+    "CallbackDataTooLong",
+    "ComposeError",
+    "EmptyMessage",
+    "InvalidButton",
+    "MalformedUpdate",
+    "MessagePart",
+    "TextTooLong",
+    "callback_query_id",
+    "chat_id_param",
+    "compose",
+    "decode_callback_data",
+    "encode_callback_data",
+    "keyboard",
+    "render_text",
+    "reply_parameters",
+    "send_message_params",
+    "split_plain",
+    "split_text",
+    "telegram_document",
+    "translate_update",
+    "validate",
+    "visible_length",
+    "visible_text",
+]
+
+PLATFORM = "telegram"
+# What prikbord listens to; message_reaction must be asked for explicitly, Telegram leaves it out by default.
+ALLOWED_UPDATES = ("message", "callback_query", "message_reaction", "my_chat_member")
+
+
+class MalformedUpdate(ValueError):
+    """The update JSON lacks what the Bot API promises (webhook mode answers 400)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BotIdentity:
+    """Who we are (from getMe): needed to tell replies to us and commands addressed to us."""
+
+    id: int
+    username: str
+    name: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Inbound
+
+
+def _obj(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = parent.get(key)
+    if not isinstance(value, Mapping):
+        raise MalformedUpdate(f"{key} must be an object")
+    return value
+
+
+def _int(parent: Mapping[str, Any], key: str) -> int:
+    value = parent.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise MalformedUpdate(f"{key} must be an integer")
+    return value
+
+
+def _str(parent: Mapping[str, Any], key: str) -> str:
+    value = parent.get(key)
+    if not isinstance(value, str):
+        raise MalformedUpdate(f"{key} must be a string")
+    return value
+
+
+def _user(user: Mapping[str, Any]) -> UserRef:
+    first = user.get("first_name") or ""
+    last = user.get("last_name") or ""
+    name = f"{first} {last}".strip() or str(user.get("username") or "")
+    return UserRef(PLATFORM, str(_int(user, "id")), name)
+
+
+def _chat(message: Mapping[str, Any]) -> ChatRef:
+    return ChatRef(PLATFORM, str(_int(_obj(message, "chat"), "id")))
+
+
+def callback_query_id(update: Mapping[str, Any]) -> str | None:
+    query = update.get("callback_query")
+    if isinstance(query, Mapping) and isinstance(query.get("id"), str):
+        return str(query["id"])
+    return None
+
+
+def translate_update(update: Mapping[str, Any], me: BotIdentity) -> list[Event]:
+    """One update → the events it means for prikbord (often none). Raises :class:`MalformedUpdate`."""
+    if not isinstance(update, Mapping):
+        raise MalformedUpdate("an update must be a JSON object")
+    update_id = _int(update, "update_id")
+    if "callback_query" in update:
+        return _callback_query(_obj(update, "callback_query"))
+    if "message_reaction" in update:
+        return _reaction(_obj(update, "message_reaction"), update_id)
+    if "my_chat_member" in update:
+        return _membership(_obj(update, "my_chat_member"), update_id)
+    if "message" in update:
+        return _message(_obj(update, "message"), me)
+    return []
+
+
+def _callback_query(query: Mapping[str, Any]) -> list[Event]:
+    query_id = _str(query, "id")
+    user = _user(_obj(query, "from"))
+    message = query.get("message")
+    data = query.get("data")
+    # Inline-mode and game callbacks carry no message or data: not ours, but still answered by the adapter.
+    if not isinstance(message, Mapping) or not isinstance(data, str):
+        return []
+    ref = MessageRef(_chat(message), str(_int(message, "message_id")))
+    _, action_id = decode_callback_data(data)
+    # The callback id is Telegram's own: a redelivered update carries the same one.
+    return [ActionPressed(f"tg:cb:{query_id}", user, ref, action_id)]
+
+
+def _reaction_keys(reactions: object) -> list[str]:
+    if reactions is None:  # the SDK's to_dict() drops empty lists
+        return []
+    if not isinstance(reactions, list):
+        raise MalformedUpdate("old_reaction/new_reaction must be arrays")
+    keys: list[str] = []
+    for r in reactions:
+        if not isinstance(r, Mapping):
+            raise MalformedUpdate("a reaction must be an object")
+        if r.get("type") == "emoji" and isinstance(r.get("emoji"), str):
+            keys.append(str(r["emoji"]))
+        elif r.get("type") == "custom_emoji" and isinstance(r.get("custom_emoji_id"), str):
+            keys.append(f"custom:{r['custom_emoji_id']}")
+    return keys
+
+
+def _reaction(update: Mapping[str, Any], update_id: int) -> list[Event]:
+    ref = MessageRef(_chat(update), str(_int(update, "message_id")))
+    if isinstance(update.get("user"), Mapping):
+        user = _user(_obj(update, "user"))
+    else:  # an anonymous admin reacts as the chat itself
+        actor = _obj(update, "actor_chat")
+        user = UserRef(PLATFORM, str(_int(actor, "id")), str(actor.get("title") or ""))
+    old = _reaction_keys(update.get("old_reaction"))
+    new = _reaction_keys(update.get("new_reaction"))
+    events: list[Event] = [ReactionRemoved(f"tg:u{update_id}:-{k}", user, ref, k) for k in old if k not in new]
+    events += [ReactionAdded(f"tg:u{update_id}:+{k}", user, ref, k) for k in new if k not in old]
+    return events
+
+
+_MEMBER = frozenset({"creator", "administrator", "member"})
+
+
+def _is_member(member: Mapping[str, Any]) -> bool:
+    status = _str(member, "status")
+    return status in _MEMBER or (status == "restricted" and bool(member.get("is_member")))
+
+
+def _membership(update: Mapping[str, Any], update_id: int) -> list[Event]:
+    chat = _obj(update, "chat")
+    by = _user(_obj(update, "from"))
+    was = _is_member(_obj(update, "old_chat_member"))
+    now = _is_member(_obj(update, "new_chat_member"))
+    if was == now:  # promotions and restrictions do not change whether we can post
+        return []
+    who = by.display_name or by.user_id
+    if now:
+        reason = f"added by {who}"
+    elif chat.get("type") == "private":
+        reason = f"{who} blocked the bot"
+    else:
+        reason = f"removed by {who} ({_str(_obj(update, 'new_chat_member'), 'status')})"
+    ref = ChatRef(PLATFORM, str(_int(chat, "id")))
+    return [ChannelMembershipChanged(f"tg:u{update_id}:member", by, ref, now, reason)]
+
+
+_COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,64})(?:@(?P<bot>[A-Za-z0-9_]{1,64}))?(?=\s|$)(?P<args>.*)$", re.S)
+
+
+def _message(message: Mapping[str, Any], me: BotIdentity) -> list[Event]:
+    chat = _chat(message)
+    message_id = _int(message, "message_id")
+    # Message ids are per chat, so chat and id together name a message for good.
+    event_id = f"tg:m:{chat.chat_id}:{message_id}"
+    sender = message.get("from")
+    user = _user(sender) if isinstance(sender, Mapping) else UserRef(PLATFORM, chat.chat_id, "")
+    if "migrate_to_chat_id" in message:
+        return [ChannelMigrated(event_id, user, chat, str(_int(message, "migrate_to_chat_id")))]
+    text = message.get("text")
+    if not isinstance(text, str):
+        text = message.get("caption") if isinstance(message.get("caption"), str) else None
+    if text is None:
+        return []
+    ref = MessageRef(chat, str(message_id))
+    command = _COMMAND.match(text) if "text" in message else None
+    if command:
+        addressed = command.group("bot")
+        if addressed and addressed.lower() != me.username.lower():
+            return []  # /cmd@otherbot in a group with several bots
+        private = _obj(message, "chat").get("type") == "private"
+        name = command.group("name").lower()
+        return [CommandIssued(event_id, user, chat, name, command.group("args").strip(), private, ref)]
+    replied = message.get("reply_to_message")
+    if isinstance(replied, Mapping):
+        author = replied.get("from")
+        if isinstance(author, Mapping) and author.get("id") == me.id:
+            original = MessageRef(chat, str(_int(replied, "message_id")))
+            return [ReplyPosted(event_id, user, original, text, ref)]
+    return []

@@ -1,0 +1,107 @@
+"""``prikbord status run NAME --dry-run | --now``: try a status post against live data, or post it now.
+
+Registered in ``bot/cli.py`` with ``cli.add_typer(status_cli, name="status")``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.services.status import StatusOutcome, StatusPostService, UnknownStatusPost
+
+status_cli = typer.Typer(no_args_is_help=True, help="Status posts built from live data.")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _show(outcome: StatusOutcome) -> None:
+    out.print(f"[bold]{outcome.title}[/bold]" if outcome.title else "[dim](no title)[/dim]")
+    if outcome.body:
+        out.print(outcome.body, markup=False)
+    for name, why in outcome.failures.items():
+        err.print(f"[yellow]source {name} failed:[/yellow] {why}")
+    if outcome.error:
+        err.print(f"[red]error:[/red] {outcome.error}")
+
+
+@status_cli.command("run")
+def run(
+    name: Annotated[str, typer.Argument(help="the status post's name in [[status_posts]]")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="fetch live data and print the post; send nothing")] = False,
+    now: Annotated[bool, typer.Option("--now", help="post it now; the running service delivers it")] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML config file (default: PRIKBORD_CONFIG)")
+    ] = None,
+) -> None:
+    """Fetch a status post's sources and render it (--dry-run), or publish it now (--now)."""
+    if dry_run == now:
+        err.print("[red]error:[/red] choose one of --dry-run (print only) or --now (post it)")
+        raise typer.Exit(2)
+    settings = _settings(config)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        outcome = asyncio.run(_dry_run(settings, name) if dry_run else _post_now(settings, name))
+    except UnknownStatusPost as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    _show(outcome)
+    if dry_run:
+        err.print("[dim](dry run: nothing was stored or sent)[/dim]")
+    elif outcome.state == "posted":
+        err.print(f"posted as #{outcome.post_id}; the running service delivers it")
+    elif outcome.state == "already":
+        err.print("this firing was posted already")
+    else:
+        err.print(f"not posted ({outcome.state})")
+    if outcome.state == "failed" or (now and outcome.state == "skipped"):
+        raise typer.Exit(1)
+
+
+async def _tell_operator(text: str) -> None:
+    # A one-off command has no messenger connections: what the moderators would hear goes to stderr.
+    err.print(f"[yellow]moderators:[/yellow] {text}")
+
+
+async def _dry_run(settings: Settings, name: str) -> StatusOutcome:
+    from bot.app import App
+
+    app = App(settings, adapters={})
+    try:
+        service = StatusPostService(
+            settings.status_posts, app.store, app.publishing, _tell_operator, app.clock, settings.timezone
+        )
+        service.config(name)
+        return await service.render(name, app.clock.now().replace(microsecond=0))
+    finally:
+        await app.stop()
+
+
+async def _post_now(settings: Settings, name: str) -> StatusOutcome:
+    from bot.app import App
+
+    app = App(settings)
+    try:
+        await app.prepare_store()
+        service = StatusPostService(
+            settings.status_posts, app.store, app.publishing, _tell_operator, app.clock, settings.timezone
+        )
+        service.config(name)
+        return await service.run(name, app.clock.now().replace(microsecond=0))
+    finally:
+        await app.stop()

@@ -1,0 +1,132 @@
+"""Routes without the admin token: health, metrics, the platforms' inbound webhooks and the click
+redirect.
+
+The click redirect ``GET /r/{token}`` goes only to the URL stored with the post that owns the token
+(tokens are 128-bit random, made when a link post is created), so it cannot be used as an open
+redirect. Messengers do not tell a link who opened it, so the person is the browser: a random
+visitor id in a cookie (path ``/r``, SameSite=Lax so it comes along when a chat app opens the link)
+makes repeated clicks from one browser count once. Link-preview fetchers (Slackbot, TelegramBot,
+Synapse…) are redirected but not counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select, text
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+from adapters.base import HttpReply, UserRef
+from bot.services.engagement import Request as EngagementRequest
+from bot.web.metrics import CONTENT_TYPE, Metrics
+from content.models import Post, PostState
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger("prikbord.web")
+
+VISITOR_COOKIE = "prikbord_visitor"
+MAX_WEBHOOK_BODY = 1024 * 1024
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_VISITOR = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_PREVIEW_AGENTS = re.compile(
+    # Slackbot-LinkExpanding, TelegramBot, Discordbot, Synapse's URL previews, and the usual crawlers.
+    r"bot\b|bot/|bot;|synapse|facebookexternalhit|embedly|linkpreview|crawler|spider",
+    re.IGNORECASE,
+)
+
+
+@runtime_checkable
+class HttpInbound(Protocol):
+    """An adapter that receives HTTP (see adapters.base.HttpReply)."""
+
+    async def handle_http(self, headers: Mapping[str, str], body: bytes) -> HttpReply: ...
+
+
+def public_router(app: App, metrics: Metrics) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/healthz")
+    async def healthz() -> JSONResponse:
+        """Which adapters are connected. 503 only when the store is unreachable: a messenger being
+        down is reported, not fatal, so an orchestrator does not restart us over it."""
+        adapters = {name: {"connected": bool(a.connected)} for name, a in app.adapters.items()}
+        database = True
+        try:
+            async with app.store.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:
+            log.warning("healthz: the store is unreachable", exc_info=True)
+            database = False
+        ok = database and all(a["connected"] for a in adapters.values())
+        body = {"status": "ok" if ok else "degraded", "database": database, "adapters": adapters}
+        return JSONResponse(body, status_code=200 if database else 503)
+
+    @router.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(await metrics.render(app.store), media_type=CONTENT_TYPE)
+
+    async def delegate(platform: str, request: Request) -> Response:
+        adapter = app.adapters.get(platform)
+        if not isinstance(adapter, HttpInbound):
+            return PlainTextResponse(f"{platform} is not configured here", status_code=404)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_WEBHOOK_BODY:
+            return PlainTextResponse("request too large", status_code=413)
+        body = await request.body()
+        if len(body) > MAX_WEBHOOK_BODY:
+            return PlainTextResponse("request too large", status_code=413)
+        reply = await adapter.handle_http(dict(request.headers), body)
+        return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
+
+    @router.post("/slack/events")
+    async def slack_events(request: Request) -> Response:
+        return await delegate("slack", request)
+
+    @router.post("/telegram/webhook")
+    async def telegram_webhook(request: Request) -> Response:
+        return await delegate("telegram", request)
+
+    @router.get("/r/{token}")
+    async def click(token: str, request: Request) -> Response:
+        if not _TOKEN.match(token):
+            return PlainTextResponse("unknown link", status_code=404)
+        async with app.store.sessions() as session:
+            post = (await session.execute(select(Post).where(Post.click_token == token))).scalars().first()
+        if post is None or post.state not in (PostState.PUBLISHED, PostState.EXPIRED, PostState.RETRACTED):
+            return PlainTextResponse("unknown link", status_code=404)
+        if post.state == PostState.RETRACTED:
+            return PlainTextResponse("this post was withdrawn", status_code=410)
+        target = (post.cta_url or "").strip()
+        if not target.lower().startswith(("http://", "https://")):
+            return PlainTextResponse("unknown link", status_code=404)
+        visitor = request.cookies.get(VISITOR_COOKIE, "")
+        if not _VISITOR.match(visitor):
+            visitor = secrets.token_urlsafe(18)
+        if not _PREVIEW_AGENTS.search(request.headers.get("user-agent", "")):
+            try:
+                await app.engagement.submit(
+                    EngagementRequest("web", None, UserRef("web", visitor), "link", post_id=post.id)
+                )
+            except Exception:  # the reader gets where they were going; the count is what is lost
+                log.exception("recording a click on post #%d failed", post.id)
+        response = RedirectResponse(target, status_code=302)
+        response.headers["Cache-Control"] = "no-store"
+        response.set_cookie(
+            VISITOR_COOKIE,
+            visitor,
+            max_age=365 * 24 * 3600,
+            path="/r",
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    return router

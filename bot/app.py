@@ -30,7 +30,7 @@ from bot.services.roles import Roles
 from content import posts
 from content.db import Store, create_store
 from content.migrate import upgrade
-from content.models import Channel, Post
+from content.models import AdapterState, Channel, Post
 from content.people import ensure_identity
 from content.responses import counts_for
 
@@ -122,6 +122,26 @@ class App:
                 )
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
+        if settings.matrix_enabled:
+            from adapters.matrix.adapter import MatrixAdapter
+
+            matrix = settings.matrix
+            if not matrix.user_id:
+                raise ConfigError("matrix.homeserver is set but matrix.user_id is not")
+            try:
+                built["matrix"] = MatrixAdapter(
+                    homeserver=matrix.homeserver or "",
+                    user_id=matrix.user_id,
+                    access_token=matrix.access_token.get_secret_value() if matrix.access_token else None,
+                    password=matrix.password.get_secret_value() if matrix.password else None,
+                    device_id=matrix.device_id,
+                    command_prefix=matrix.command_prefix,
+                    allowed_servers=matrix.allowed_servers,
+                    state_load=self._state_load,
+                    state_save=self._state_save,
+                )
+            except ValueError as exc:
+                raise ConfigError(f"[matrix] {exc}") from None
         if settings.slack_enabled:
             from adapters.slack.adapter import SlackAdapter
 
@@ -137,6 +157,20 @@ class App:
                 home_view=self._slack_home_view,
             )
         return built
+
+    async def _state_load(self, key: str) -> str | None:
+        """Durable adapter state (Matrix next_batch, the device obtained by login, …)."""
+        async with self.store.sessions() as session:
+            row = await session.get(AdapterState, key)
+            return row.value if row else None
+
+    async def _state_save(self, key: str, value: str) -> None:
+        async with self.store.transaction() as session:
+            row = await session.get(AdapterState, key)
+            if row is None:
+                session.add(AdapterState(key=key, value=value))
+            else:
+                row.value = value
 
     async def _slack_home_view(self, user: UserRef) -> list[tuple[MessageRef, OutboundMessage]]:
         """The person's open must-reads for the Slack App Home, each with its acknowledge button,

@@ -262,5 +262,55 @@ class AdapterState(Base):
 
     __tablename__ = "adapter_state"
 
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(500), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scheduler (issue 5)
+
+
+class ReminderKind(StrEnum):
+    ROUND = "round"  # the reminder round of a post has run (so a restart does not start it again)
+    REMINDER = "reminder"  # one person's private reminder
+    SUMMARY = "summary"  # the moderators' summary at the deadline
+
+
+class ReminderState(StrEnum):
+    PENDING = "pending"  # waiting for its due time (the end of the person's quiet hours)
+    SENT = "sent"
+    OPTED_OUT = "opted_out"
+    ACKED = "acked"  # acknowledged before the reminder went
+    UNREACHABLE = "unreachable"  # no private chat on any of the person's platforms
+    LATE = "late"  # quiet hours lasted past the deadline
+
+
+class Reminder(Base):
+    """Private reminders and deadline summaries, recorded before they are sent so that a restart or a
+    second instance never sends one twice. ``key`` is ``round:{post}``, ``reminder:{post}:{employee}``
+    or ``summary:{post}``."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (Index("ix_reminders_post_state_due", "post_id", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    employee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class SchedulerJob(Base):
+    """APScheduler's job table (its SQLAlchemyJobStore layout), declared here so the migrations own it.
+    Only APScheduler reads and writes it: pickled jobs that name a job function and ids, never objects."""
+
+    __tablename__ = "apscheduler_jobs"
+
+    id: Mapped[str] = mapped_column(String(191), primary_key=True)
+    next_run_time: Mapped[float | None] = mapped_column(index=True)
+    job_state: Mapped[bytes]

@@ -18,6 +18,7 @@ from content.models import (
     PostKind,
     PostState,
 )
+from content.search import search
 
 
 async def get_post(session: AsyncSession, post_id: int) -> Post | None:
@@ -61,15 +62,8 @@ async def recent_posts(session: AsyncSession, limit: int = 50) -> list[Post]:
 async def search_posts(
     session: AsyncSession, words: str, kinds: Sequence[str] | None = None, limit: int = 10
 ) -> list[Post]:
-    """Posts whose title or body contains every word (case-insensitive), newest first."""
-    statement = select(Post).where(Post.state.in_((PostState.PUBLISHED, PostState.EXPIRED)))
-    if kinds:
-        statement = statement.where(Post.kind.in_(kinds))
-    for word in words.split():
-        pattern = f"%{word.lower()}%"
-        statement = statement.where(or_(func.lower(Post.title).like(pattern), func.lower(Post.body).like(pattern)))
-    rows = await session.execute(statement.order_by(Post.id.desc()).limit(limit))
-    return list(rows.scalars())
+    """Published posts matching every word, best match first (full-text: see content/search.py)."""
+    return [hit.post for hit in await search(session, words, kinds, limit)]
 
 
 async def reference_posts(session: AsyncSession, kind: PostKind, now: datetime, limit: int = 20) -> list[Post]:
@@ -114,6 +108,15 @@ async def all_channels(session: AsyncSession) -> list[Channel]:
 async def channel_by_chat(session: AsyncSession, platform: str, chat_id: str) -> Channel | None:
     rows = await session.execute(select(Channel).where(Channel.platform == platform, Channel.chat_id == chat_id))
     return rows.scalars().first()
+
+
+async def set_channel_enabled(session: AsyncSession, channel_id: int, enabled: bool, reason: str) -> Channel | None:
+    """Switch a channel on or off by hand; ``reason`` is shown while it is off."""
+    channel = await session.get(Channel, channel_id)
+    if channel is not None:
+        channel.enabled = enabled
+        channel.disabled_reason = None if enabled else (reason or "disabled by an operator")
+    return channel
 
 
 def channels_for_audience(

@@ -20,6 +20,8 @@ from bot.config import Settings
 from content.db import Store, async_url, create_store
 from content.migrate import upgrade
 
+pytest_plugins = ["tests.matrix_server"]  # the real Synapse homeserver fixtures
+
 POSTGRES_ENV = "PRIKBORD_TEST_POSTGRES_URL"
 REPO = Path(__file__).resolve().parent.parent
 

@@ -14,10 +14,19 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Leave the search structures of 0002 alone: they are raw SQL, not ORM metadata, and
+    autogenerate would otherwise propose dropping them."""
+    if type_ == "table" and name is not None and name.startswith("posts_fts"):
+        return False
+    return not (type_ in ("column", "index") and name in ("search_vector", "ix_posts_search_vector"))
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=_include_object,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying
         compare_type=True,
     )

@@ -84,7 +84,8 @@ def test_raw_html_is_text_not_markup() -> None:
 def test_only_safe_link_schemes() -> None:
     html = render_html(PARSER.parse("[klik](javascript:alert(1)) [ok](https://a.example/?q=1&r=\"2\")"), MATRIX_HTML)
     assert 'href="javascript' not in html
-    assert 'href="https://a.example/?q=1&amp;r=%222%22"' in html or 'href="https://a.example/?q=1&amp;r=&quot;2&quot;"' in html
+    # markdown-it percent-encodes the quote; either way the attribute stays closed.
+    assert 'href="https://a.example/?q=1&amp;r=%222%22"' in html
 
 
 def test_plain_rendering() -> None:

@@ -1,0 +1,1 @@
+"""Matrix: posts, reactions, replies, threads and commands through matrix-nio (see adapter.py)."""

@@ -1,0 +1,393 @@
+"""The Matrix adapter: thin I/O around matrix-nio's AsyncClient; meaning lives in ``translate.py``.
+
+Wiring (the core provides durable key/value storage through two callbacks)::
+
+    MatrixAdapter(homeserver="https://matrix.example.org", user_id="@prikbord:example.org",
+                  access_token=None, password="…", device_id=None, command_prefix="!",
+                  allowed_servers=["example.org"], state_load=store.get, state_save=store.put)
+
+What it persists and why is in ``memory.py``: the sync token (a restart neither replays nor misses
+events), the token and device of a password login (restarts reuse the device, and with it Synapse's
+per-device transaction ids), the action keys of each sent message and every reaction on a bot
+message (so a reaction's redaction can be reported as ReactionRemoved).
+
+Reactions → events: a reaction whose key is one of the action keys of the bot message it is on (as
+the adapter sent it: ``Action.emoji`` or the default table in ``translate.py``) arrives as
+ActionPressed with that action id; any other key on a bot message as ReactionAdded (the core maps it
+with ``translate.action_for_reaction``). Reactions on other people's messages are ignored.
+
+Rates: Synapse's default ``rc_message`` is 0.2 messages/s per user after a burst of 10. Exempt the
+bot (admin API ``/_synapse/admin/v1/users/<user>/override_ratelimit``) or raise the limit for it;
+``M_LIMIT_EXCEEDED`` is raised as RateLimited with the server's ``retry_after_ms`` either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from nio import RoomPreset
+
+from adapters.base import (
+    Adapter,
+    AdapterAuthError,
+    ChatRef,
+    CheckResult,
+    CommandIssued,
+    DeliveryError,
+    Event,
+    EventSink,
+    Limits,
+    MessageRef,
+    MessageTooLong,
+    OutboundMessage,
+    PermanentError,
+    Rate,
+    RateLimited,
+    TransientError,
+    UserRef,
+)
+from adapters.matrix.inbound import InboundHandler, RoomFlags
+from adapters.matrix.memory import AdapterMemory, StateLoad, StateSave
+from adapters.matrix.session import MatrixSession
+from adapters.matrix.translate import (
+    MAX_CONTENT_BYTES,
+    PLATFORM,
+    InboundContext,
+    action_keys,
+    content_size,
+    edit_content,
+    message_content,
+    notice_content,
+)
+
+log = logging.getLogger(__name__)
+
+# Sync filter: only what the bot acts on (no presence, typing, receipts or account data).
+_QUIET: dict[str, list[str]] = {"types": []}
+
+
+def _sync_filter(timeline_limit: int) -> dict[str, Any]:
+    return {
+        "presence": _QUIET,
+        "account_data": _QUIET,
+        "room": {"ephemeral": _QUIET, "account_data": _QUIET, "timeline": {"limit": timeline_limit}},
+    }
+
+
+def _check_size(content: dict[str, Any]) -> None:
+    if content_size(content) > MAX_CONTENT_BYTES:
+        raise MessageTooLong(
+            f"matrix: the message is {content_size(content)} bytes; a Matrix event holds at most 65536: "
+            "shorten the post"
+        )
+
+
+class MatrixAdapter(Adapter):
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        *,
+        homeserver: str,
+        user_id: str,
+        access_token: str | None = None,
+        password: str | None = None,
+        device_id: str | None = None,
+        command_prefix: str = "!",
+        allowed_servers: Sequence[str] = (),
+        state_load: StateLoad,
+        state_save: StateSave,
+        device_name: str = "prikbord",
+        sync_timeout_ms: int = 30_000,
+        timeline_limit: int = 100,
+        request_timeout: float = 30.0,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 60.0,
+        messages_per_second: float = 5.0,
+    ) -> None:
+        """``access_token`` wins over ``password``; with only a password the adapter logs in once and
+        keeps the token and device (``state_save``). ``allowed_servers``: server names whose people may
+        invite the bot, room ids, or ``*``; empty: only the bot's own server. The remaining keywords are
+        tuning: long-poll length, events per sync before gap filling, HTTP timeout, reconnect backoff,
+        and the send rate the dispatcher is told to keep (Limits.global_rates)."""
+        if not access_token and not password:
+            raise ValueError("[matrix] needs access_token or password")
+        self.homeserver = homeserver.rstrip("/")
+        self.user_id = user_id
+        self.command_prefix = command_prefix
+        self.allowed_servers = tuple(allowed_servers)
+        self._memory = AdapterMemory(state_load, state_save, user_id)
+        self._session = MatrixSession(
+            homeserver=self.homeserver,
+            user_id=user_id,
+            access_token=access_token,
+            password=password,
+            device_id=device_id,
+            device_name=device_name,
+            request_timeout=request_timeout,
+            memory=self._memory,
+        )
+        self._client = self._session.client
+        self._rooms = RoomFlags()
+        self._inbound = InboundHandler(
+            session=self._session,
+            memory=self._memory,
+            ctx=InboundContext(
+                own_user_id=user_id,
+                command_prefix=command_prefix,
+                name_of=self._display_name,
+                is_direct=self._memory.is_direct,
+            ),
+            allowed_servers=self.allowed_servers,
+            rooms=self._rooms,
+            emit=self._emit,
+        )
+        self._sync_timeout_ms = sync_timeout_ms
+        self._timeline_limit = timeline_limit
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self.limits = Limits(
+            # A Matrix event holds at most 65536 bytes, and the HTML and plain bodies both count.
+            text_length=24_000,
+            # Synapse limits messages per user, not per room.
+            global_rates=(Rate(messages_per_second, 1.0),),
+            idempotent_send=True,
+            edit_interval=2.0,
+        )
+        self._sink: EventSink | None = None
+        self._sync_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._connected = False
+        self._next_batch: str | None = None
+
+    # -----------------------------------------------------------------------------------------
+    # lifecycle
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def device_id(self) -> str | None:
+        return self._session.device_id
+
+    async def start(self, sink: EventSink) -> None:
+        """Log in and, on a first run, take the sync position (skipping history) before returning."""
+        self._sink = sink
+        self._stopping.clear()
+        self._next_batch = await self._memory.next_batch()
+        try:
+            await self._session.ensure_login()
+            self._connected = True
+            if self._next_batch is None:
+                await self._sync_and_handle(timeout_ms=0)
+        except TransientError as exc:
+            self._connected = False
+            log.warning("%s; the sync loop keeps trying", exc)
+        self._sync_task = asyncio.create_task(self._sync_loop(), name="matrix-sync")
+
+    async def stop(self) -> None:
+        """Stops after the batch in hand is handled and its sync token saved (none is replayed)."""
+        self._stopping.set()
+        if self._sync_task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._sync_task), timeout=30)
+            except TimeoutError:
+                self._sync_task.cancel()
+                await asyncio.gather(self._sync_task, return_exceptions=True)
+            self._sync_task = None
+        self._connected = False
+        await self._session.close()
+
+    async def check(self) -> CheckResult:
+        """whoami with the token, or a password login (kept for the next start); call stop() afterwards."""
+        try:
+            await self._session.ensure_login()
+        except DeliveryError as exc:
+            return CheckResult(False, str(exc))
+        return CheckResult(True, f"matrix: logged in as {self.user_id} (device {self.device_id}) on {self.homeserver}")
+
+    # -----------------------------------------------------------------------------------------
+    # outbound
+
+    async def _ensure_plain_room(self, room_id: str) -> None:
+        """Refuse end-to-end encrypted rooms: prikbord cannot encrypt yet, readers would see nothing."""
+        rooms = self._rooms
+        if room_id not in rooms.encrypted and room_id not in rooms.plain:
+            nio_room = self._client.rooms.get(room_id)
+            if (nio_room is not None and nio_room.encrypted) or await self._session.state_event(
+                room_id, "m.room.encryption"
+            ) is not None:
+                rooms.mark_encrypted(room_id)
+            else:
+                rooms.plain.add(room_id)
+        if room_id in rooms.encrypted:
+            raise PermanentError(
+                f"room {room_id} is end-to-end encrypted; prikbord cannot post there yet: "
+                "use an unencrypted room for this channel or remove it from config"
+            )
+
+    async def _send_content(self, room_id: str, content: dict[str, Any], txn_id: str, what: str) -> str:
+        _check_size(content)
+        resp = await self._session.call(
+            what, room_id, self._client.room_send, room_id, "m.room.message", content, tx_id=txn_id
+        )
+        return str(resp.event_id)
+
+    async def send(self, chat: ChatRef, message: OutboundMessage) -> MessageRef:
+        """Posts ``message``; its idempotency key is the transaction id, so a resend returns the same event."""
+        await self._session.ensure_login()
+        room_id = chat.chat_id
+        await self._ensure_plain_room(room_id)
+        keys = action_keys(message)
+        content = message_content(message)
+        _check_size(content)
+        txn_id = message.idempotency_key or uuid.uuid4().hex
+        if message.idempotency_key:
+            # Written before the send: the echo in the sync (which carries the txn id) completes it after a crash.
+            await self._memory.remember_transaction(room_id, txn_id, keys, None)
+        event_id = await self._send_content(room_id, content, txn_id, "send to")
+        await self._memory.remember_sent(event_id, keys)
+        if message.idempotency_key:
+            await self._memory.remember_transaction(room_id, txn_id, keys, event_id)
+        return MessageRef(chat, event_id)
+
+    async def find_sent(self, chat: ChatRef, idempotency_key: str) -> MessageRef | None:
+        found = await self._memory.transaction(chat.chat_id, idempotency_key)
+        if found is None or found[1] is None:
+            return None
+        return MessageRef(chat, found[1])
+
+    async def edit(self, ref: MessageRef, message: OutboundMessage) -> None:
+        await self._session.ensure_login()
+        room_id = ref.chat.chat_id
+        await self._ensure_plain_room(room_id)
+        await self._send_content(room_id, edit_content(ref.message_id, message), uuid.uuid4().hex, "edit in")
+        # The new actions are what reactions on the message now mean.
+        await self._memory.remember_sent(ref.message_id, action_keys(message))
+
+    async def delete(self, ref: MessageRef) -> None:
+        await self._session.ensure_login()
+        room_id = ref.chat.chat_id
+        await self._session.call(
+            "redact in", room_id, self._client.room_redact, room_id, ref.message_id, reason="retracted"
+        )
+
+    async def reply(self, command: CommandIssued, text: str, private: bool = True) -> None:
+        """Answers in the command's room as an ``m.notice`` reply (Matrix has no messages only one person sees)."""
+        await self._session.ensure_login()
+        in_reply_to = command.message.message_id if command.message else None
+        await self._send_content(command.chat.chat_id, notice_content(text, in_reply_to), uuid.uuid4().hex, "answer in")
+
+    async def send_private(self, user: UserRef, text: str) -> bool:
+        """A notice in the direct room with ``user`` (reused while they are in it, else created)."""
+        await self._session.ensure_login()
+        room_id = await self._memory.dm_room(user.user_id)
+        if room_id is not None and not await self._still_member(room_id, user.user_id):
+            room_id = None
+        if room_id is None:
+            resp = await self._session.call(
+                "create a direct room with",
+                None,
+                self._client.room_create,
+                is_direct=True,
+                invite=[user.user_id],
+                preset=RoomPreset.trusted_private_chat,
+            )
+            room_id = str(resp.room_id)
+            await self._memory.remember_dm(user.user_id, room_id)
+        await self._send_content(room_id, notice_content(text), uuid.uuid4().hex, "send a private message in")
+        return True
+
+    async def _still_member(self, room_id: str, user_id: str) -> bool:
+        try:
+            theirs = await self._session.state_event(room_id, "m.room.member", user_id)
+            mine = await self._session.state_event(room_id, "m.room.member", self.user_id)
+        except PermanentError:
+            return False
+        return (theirs or {}).get("membership") in ("join", "invite") and (mine or {}).get("membership") == "join"
+
+    # -----------------------------------------------------------------------------------------
+    # inbound
+
+    def _display_name(self, room_id: str, user_id: str) -> str:
+        room = self._client.rooms.get(room_id)
+        user = room.users.get(user_id) if room is not None else None
+        name = getattr(user, "display_name", None) if user is not None else None
+        return str(name) if name else ""
+
+    async def _sync_loop(self) -> None:
+        backoff = self._backoff_initial
+        while not self._stopping.is_set():
+            try:
+                await self._session.ensure_login()
+                await self._sync_and_handle(timeout_ms=self._sync_timeout_ms)
+                backoff = self._backoff_initial
+            except AdapterAuthError as exc:
+                self._connected = False
+                if self._session.can_log_in_again:
+                    # The token from an earlier password login was revoked: log in once more.
+                    log.warning("%s; logging in again", exc)
+                    self._session.forget_login()
+                    continue
+                log.error("%s; Matrix sync stopped", exc)
+                return
+            except RateLimited as exc:
+                log.warning("%s; sync paused", exc)
+                await self._pause(exc.retry_after)
+            except DeliveryError as exc:
+                self._connected = False
+                wait = backoff * random.uniform(0.8, 1.2)  # jitter: many bridges must not retry in step
+                log.warning("%s; retrying the sync in %.1fs", exc, wait)
+                await self._pause(wait)
+                backoff = min(backoff * 2, self._backoff_max)
+            except Exception:  # a bug must not end the loop silently: log it and keep syncing
+                self._connected = False
+                log.exception("matrix: unexpected error in the sync loop; retrying in %.1fs", backoff)
+                await self._pause(backoff)
+                backoff = min(backoff * 2, self._backoff_max)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    async def _sync_and_handle(self, timeout_ms: int) -> None:
+        since = self._next_batch
+        sync = asyncio.ensure_future(
+            self._session.call(
+                "sync",
+                None,
+                self._client.sync,
+                timeout=timeout_ms,
+                since=since,
+                # First run: no history, only the position (and pending invites).
+                sync_filter=_sync_filter(0 if since is None else self._timeline_limit),
+            )
+        )
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({sync, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not sync.done():  # stopping during the long poll: nothing of this batch was handled
+            sync.cancel()
+            await asyncio.gather(sync, return_exceptions=True)
+            return
+        resp = sync.result()
+        self._connected = True
+        await self._inbound.handle_sync(resp, since)
+        self._next_batch = str(resp.next_batch)
+        await self._memory.set_next_batch(self._next_batch)
+
+    async def _emit(self, event: Event) -> None:
+        assert self._sink is not None
+        try:
+            await self._sink(event)
+        except Exception:  # one event the core cannot handle must not stop the others
+            log.exception("matrix: handling %s %s failed", type(event).__name__, event.event_id)

@@ -1,0 +1,144 @@
+"""``create_web_app(app)``: the HTTP side of prikbord as one ASGI app.
+
+FastAPI (a Starlette application) for the admin API: its pydantic models give the OpenAPI schema
+at ``/api/openapi.json`` and 422 answers with field errors for free. Everything else (dashboard,
+webhooks, click redirect, health, metrics) is left out of the schema.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.responses import JSONResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.services.drafts import DraftError
+from bot.services.publishing import NotAllowed, NotFound, WrongState
+from bot.web.api_admin import admin_router
+from bot.web.api_posts import posts_router
+from bot.web.compose import compose_router
+from bot.web.dashboard import dashboard_router
+from bot.web.forms import FormError
+from bot.web.guard import Guard, NotSignedIn
+from bot.web.metrics import Metrics
+from bot.web.operations import Operations
+from bot.web.pages import Pages
+from bot.web.public import public_router
+from bot.web.schemas import ErrorOut
+from bot.web.security import NO_TOKEN, Sessions, token_matches
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+STATIC = Path(__file__).parent / "static"
+# No script at all, styles only from our own file, nothing framed, forms only to ourselves.
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    # Also keeps the click token of /r/… from reaching the site a reader is sent on to.
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class SecurityHeaders:
+    """Pure ASGI (not BaseHTTPMiddleware, which buffers streamed responses such as the CSV export)."""
+
+    def __init__(self, inner: ASGIApp) -> None:
+        self._inner = inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._inner(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (name, value) for name, value in SECURITY_HEADERS if name not in present
+                ]
+            await send(message)
+
+        await self._inner(scope, receive, with_headers)
+
+
+def _admin_dependency(admin_token: str | None) -> Any:
+    bearer = HTTPBearer(auto_error=False, description="the [web] admin_token")
+
+    async def require_admin(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        if not token_matches(credentials.credentials if credentials else None, admin_token):
+            raise HTTPException(
+                401,
+                NO_TOKEN if admin_token is None else "send the admin token: Authorization: Bearer <[web] admin_token>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    return require_admin
+
+
+def create_web_app(app: App, *, metrics: Metrics | None = None) -> FastAPI:
+    settings = app.settings.web
+    admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
+    secure = (settings.public_url or "").lower().startswith("https://")
+    operations = Operations(app)
+    pages = Pages(app.zone)
+    guard = Guard(Sessions(admin_token, secure=secure))
+
+    web = FastAPI(
+        title="prikbord admin API",
+        version="1",
+        description="Posts, channels, responses, employees, audit log and search. "
+        "Every call needs `Authorization: Bearer <[web] admin_token>`.",
+        openapi_url="/api/openapi.json",
+        docs_url=None,  # the interactive docs load scripts from a CDN; the schema is enough
+        redoc_url=None,
+    )
+    api = APIRouter(
+        prefix="/api",
+        dependencies=[Depends(_admin_dependency(admin_token))],
+        responses={401: {"model": ErrorOut, "description": "no or a wrong admin token"}},
+    )
+    api.include_router(posts_router(app, operations))
+    api.include_router(admin_router(app, operations))
+    web.include_router(api)
+    web.include_router(public_router(app, metrics or Metrics()))
+    web.include_router(dashboard_router(app, operations, pages, guard, admin_token))
+    web.include_router(compose_router(app, operations, pages, guard))
+    web.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    def error(status: int) -> Any:
+        async def handler(request: Request, exc: Exception) -> Response:
+            return JSONResponse({"detail": str(exc)}, status_code=status)
+
+        return handler
+
+    async def draft_refused(request: Request, exc: Exception) -> Response:
+        # The same shape as pydantic's 422s, so clients read one kind of error.
+        return JSONResponse({"detail": [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]}, status_code=422)
+
+    async def form_refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, FormError)
+        return pages.render("error.html", exc.status, csrf="", signed_in=False, message=str(exc))
+
+    async def not_signed_in(request: Request, exc: Exception) -> Response:
+        return guard.to_login()
+
+    web.add_exception_handler(NotFound, error(404))
+    web.add_exception_handler(WrongState, error(409))
+    web.add_exception_handler(NotAllowed, error(403))
+    web.add_exception_handler(DraftError, draft_refused)
+    web.add_exception_handler(FormError, form_refused)
+    web.add_exception_handler(NotSignedIn, not_signed_in)
+    web.add_middleware(SecurityHeaders)
+    return web

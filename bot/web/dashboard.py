@@ -1,0 +1,157 @@
+"""The dashboard (``/``): sign-in, the timeline with reach and engagement, one post in detail,
+channels, search. Server-rendered; no script runs in the browser."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from markupsafe import Markup
+from starlette.responses import RedirectResponse, Response
+
+from bot.services.drafts import DraftError
+from bot.services.publishing import NotFound, WrongState
+from bot.web.chart import engagement_svg
+from bot.web.forms import FormError
+from bot.web.guard import Guard
+from bot.web.insights import CTA_RESPONSE
+from bot.web.operations import Operations
+from bot.web.pages import MARK_CLOSE, MARK_OPEN, Pages
+from bot.web.security import NO_TOKEN, Session, token_matches
+from bot.web.views import post_detail, views_with_insights
+from content import analytics, posts
+from content.search import search
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+ACTOR = "web"
+CHART_DAYS = 14
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+async def engagement_chart(app: App, label: str, post_id: int | None = None) -> Markup:
+    today = app.clock.now().date()
+    days = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
+    since = app.clock.now().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=CHART_DAYS - 1)
+    async with app.store.sessions() as session:
+        rows = await analytics.daily_responses(session, since, post_id)
+    counts: dict[date, dict[str, int]] = defaultdict(dict)
+    for day, kind, n in rows:
+        counts[day][kind] = n
+    return engagement_svg(days, counts, label)
+
+
+def dashboard_router(
+    app: App, operations: Operations, pages: Pages, guard: Guard, admin_token: str | None
+) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    def page(name: str, session: Session, status: int = 200, **context: Any) -> Response:
+        return pages.render(name, status, csrf=session.csrf, signed_in=session.signed_in, **context)
+
+    # -- signing in --------------------------------------------------------------------------------
+
+    @router.get("/login")
+    async def login_form(request: Request) -> Response:
+        if not guard.sessions.available:
+            return pages.render("login.html", 503, csrf="", signed_in=False, error=NO_TOKEN, available=False)
+        session = guard.sessions.read(request) or Session.fresh()
+        response = page("login.html", session, error=None, available=True)
+        guard.sessions.write(response, session)
+        return response
+
+    @router.post("/login")
+    async def login(request: Request) -> Response:
+        session, form = await guard.form(request, signed_in=False)
+        if not token_matches(form.get("token"), admin_token):
+            return page("login.html", session, 401, error="that is not the admin token", available=True)
+        # A new session (and CSRF token) on sign-in, so a token planted before cannot be reused.
+        response = RedirectResponse("/", status_code=303)
+        guard.sessions.write(response, Session.fresh(signed_in=True))
+        return response
+
+    @router.post("/logout")
+    async def logout(request: Request) -> Response:
+        await guard.form(request)
+        response = RedirectResponse("/login", status_code=303)
+        guard.sessions.clear(response)
+        return response
+
+    # -- timeline ----------------------------------------------------------------------------------
+
+    @router.get("/")
+    async def timeline(request: Request, created: int | None = None) -> Response:
+        session = guard.page(request)
+        async with app.store.sessions() as db:
+            shown = await views_with_insights(app, db, await analytics.timeline_posts(db))
+            reads = await views_with_insights(app, db, await analytics.must_reads(db))
+        chart = await engagement_chart(app, f"Responses per day, last {CHART_DAYS} days")
+        return page("index.html", session, posts=shown, must_reads=reads, chart=chart, created=created)
+
+    # -- one post ----------------------------------------------------------------------------------
+
+    @router.get("/posts/{post_id}")
+    async def show_post(request: Request, post_id: Id) -> Response:
+        session = guard.page(request)
+        async with app.store.sessions() as db:
+            post = await posts.get_post(db, post_id)
+            if post is None:
+                return page("error.html", session, 404, message=f"there is no post #{post_id}")
+            detail = await post_detail(app, db, post)
+            ((_, insight),) = await views_with_insights(app, db, [post])
+        chart = await engagement_chart(app, f"Responses to #{post_id} per day", post_id)
+        wanted = CTA_RESPONSE.get(post.cta_kind)
+        return page("post.html", session, post=detail, insight=insight, chart=chart, cta_response=wanted)
+
+    @router.post("/posts/{post_id}/{action}")
+    async def act_on_post(request: Request, post_id: Id, action: str) -> Response:
+        _, form = await guard.form(request)
+        try:
+            if action == "approve":
+                await operations.approve(post_id, ACTOR)
+            elif action == "reject":
+                await operations.reject(post_id, ACTOR, form.get("reason", "").strip()[:1000])
+            elif action == "retract":
+                await operations.retract(post_id, ACTOR)
+            else:
+                raise FormError(404, f"unknown action {action!r}")
+        except (NotFound, WrongState, DraftError) as exc:
+            raise FormError(409 if isinstance(exc, WrongState) else 404, str(exc)) from None
+        return RedirectResponse(f"/posts/{post_id}", status_code=303)
+
+    # -- channels ----------------------------------------------------------------------------------
+
+    @router.get("/channels")
+    async def channels(request: Request) -> Response:
+        session = guard.page(request)
+        async with app.store.sessions() as db:
+            found = await posts.all_channels(db)
+        return page("channels.html", session, channels=found)
+
+    @router.post("/channels/{channel_id}/{action}")
+    async def switch_channel(request: Request, channel_id: Id, action: str) -> Response:
+        _, form = await guard.form(request)
+        if action not in ("enable", "disable"):
+            raise FormError(404, f"unknown action {action!r}")
+        try:
+            await operations.set_channel(channel_id, action == "enable", ACTOR, form.get("reason", "").strip()[:500])
+        except NotFound as exc:
+            raise FormError(404, str(exc)) from None
+        return RedirectResponse("/channels", status_code=303)
+
+    # -- search ------------------------------------------------------------------------------------
+
+    @router.get("/search")
+    async def search_page(request: Request, q: str = "") -> Response:
+        session = guard.page(request)
+        query = q.replace("\x00", "")[:200]
+        hits = []
+        if query.strip():
+            async with app.store.sessions() as db:
+                hits = await search(db, query, limit=30, marks=(MARK_OPEN, MARK_CLOSE))
+        return page("search.html", session, q=query, hits=hits)
+
+    return router

@@ -18,7 +18,9 @@ def test_no_file_is_the_embedded_default(monkeypatch: pytest.MonkeyPatch) -> Non
     settings = load_settings(None)
     assert settings.database.url == "sqlite:///./prikbord.db"
     assert settings.enabled_platforms() == ["console"]
-    assert [(c.name, c.platform, c.tags) for c in settings.effective_channels()] == [("console", "console", ["everyone"])]
+    assert [(c.name, c.platform, c.tags) for c in settings.effective_channels()] == [
+        ("console", "console", ["everyone"])
+    ]
     assert not settings.web_enabled
     assert settings.moderation.moderators == ["console:mod"]
 

@@ -93,7 +93,9 @@ async def test_short_retry_after_is_waited_out(scripted: tuple[App, ScriptedAdap
     assert adapter.calls == 3  # one 429, then both channels
 
 
-async def test_long_retry_after_goes_back_to_the_outbox(scripted: tuple[App, ScriptedAdapter], clock: FrozenClock) -> None:
+async def test_long_retry_after_goes_back_to_the_outbox(
+    scripted: tuple[App, ScriptedAdapter], clock: FrozenClock
+) -> None:
     app, adapter = scripted
     adapter.script = [RateLimited(120)]
     post_id = await _post(app)
@@ -105,7 +107,9 @@ async def test_long_retry_after_goes_back_to_the_outbox(scripted: tuple[App, Scr
     assert {s[0] for s in (await _states(app, post_id)).values()} == {DeliveryState.SENT}
 
 
-async def test_transient_errors_back_off_then_succeed(scripted: tuple[App, ScriptedAdapter], clock: FrozenClock) -> None:
+async def test_transient_errors_back_off_then_succeed(
+    scripted: tuple[App, ScriptedAdapter], clock: FrozenClock
+) -> None:
     app, adapter = scripted
     adapter.script = [TransientError("connection reset")] * 3  # one delivery fails both tries
     post_id = await _post(app)

@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
 
 from adapters.base import Adapter, ChatRef, CommandIssued, EventSink, Limits, MessageRef, OutboundMessage
+from adapters.markup import MarkupParser
 from bot.clock import SystemClock
 from bot.services.compose import Composer
 from bot.services.dispatch import Dispatcher, DispatchPolicy
 from bot.services.notify import ModeratorNotifier
 from bot.services.roles import Roles
-from adapters.markup import MarkupParser
 from content import outbox
 from content.db import Store
 from content.models import Channel, Delivery, DeliveryState, Post, PostState
-from zoneinfo import ZoneInfo
-from sqlalchemy import func, select
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -47,12 +48,20 @@ class CountingAdapter(Adapter):
 
 async def _seed(store: Store, posts_n: int, channels_n: int) -> None:
     async with store.transaction() as session:
-        channels = [Channel(name=f"c{i}", platform="console", chat_id=f"chat{i}", tags=["everyone"]) for i in range(channels_n)]
+        channels = [
+            Channel(name=f"c{i}", platform="console", chat_id=f"chat{i}", tags=["everyone"]) for i in range(channels_n)
+        ]
         session.add_all(channels)
         await session.flush()
         for p in range(posts_n):
-            post = Post(title=f"post {p}", body="body", audience=["everyone"], state=PostState.PUBLISHED,
-                        created_at=NOW, updated_at=NOW)
+            post = Post(
+                title=f"post {p}",
+                body="body",
+                audience=["everyone"],
+                state=PostState.PUBLISHED,
+                created_at=NOW,
+                updated_at=NOW,
+            )
             session.add(post)
             await session.flush()
             # Due already by the system clock the dispatchers use.
@@ -62,8 +71,15 @@ async def _seed(store: Store, posts_n: int, channels_n: int) -> None:
 def _dispatcher(store: Store, adapter: Adapter, name: str) -> Dispatcher:
     adapters = {"console": adapter}
     composer = Composer(MarkupParser(), ZoneInfo("UTC"), lambda post: None)
-    return Dispatcher(store, adapters, composer, ModeratorNotifier(adapters, Roles([])), SystemClock(),
-                      DispatchPolicy(batch_size=50, concurrency=32), instance_id=name)
+    return Dispatcher(
+        store,
+        adapters,
+        composer,
+        ModeratorNotifier(adapters, Roles([])),
+        SystemClock(),
+        DispatchPolicy(batch_size=50, concurrency=32),
+        instance_id=name,
+    )
 
 
 async def test_two_workers_on_postgres_send_each_delivery_once(pg_store_factory) -> None:  # type: ignore[no-untyped-def]

@@ -15,8 +15,16 @@ NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 async def _post(store: Store) -> int:
     async with store.transaction() as session:
-        post = Post(title="p", body="", cta_kind="poll", cta_options=["A", "B"], audience=["everyone"],
-                    state=PostState.PUBLISHED, created_at=NOW, updated_at=NOW)
+        post = Post(
+            title="p",
+            body="",
+            cta_kind="poll",
+            cta_options=["A", "B"],
+            audience=["everyone"],
+            state=PostState.PUBLISHED,
+            created_at=NOW,
+            updated_at=NOW,
+        )
         session.add(post)
         await session.flush()
         return post.id
@@ -50,8 +58,15 @@ async def test_batch_semantics(store: Store) -> None:
             NOW,
         )
     assert outcomes == [
-        Outcome.COUNTED, Outcome.ALREADY, Outcome.DUPLICATE_EVENT, Outcome.COUNTED, Outcome.CHANGED,
-        Outcome.COUNTED, Outcome.REMOVED, Outcome.COUNTED, Outcome.COUNTED,
+        Outcome.COUNTED,
+        Outcome.ALREADY,
+        Outcome.DUPLICATE_EVENT,
+        Outcome.COUNTED,
+        Outcome.CHANGED,
+        Outcome.COUNTED,
+        Outcome.REMOVED,
+        Outcome.COUNTED,
+        Outcome.COUNTED,
     ]
     async with store.transaction() as session:
         # A later batch replaying old events changes nothing; a new vote changes it back.

@@ -23,7 +23,8 @@ NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)  # 09:00 in Amsterdam
 
 def test_post_with_key_parts() -> None:
     draft = parse_post(
-        "Nieuwe verlofregeling | Vanaf januari geldt de nieuwe regeling. | cta: acknowledge by 2026-12-05 | to: everyone, nl",
+        "Nieuwe verlofregeling | Vanaf januari geldt de nieuwe regeling. "
+        "| cta: acknowledge by 2026-12-05 | to: everyone, nl",
         AMS,
         NOW,
     )

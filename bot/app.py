@@ -26,13 +26,16 @@ from bot.services.engagement import EngagementService
 from bot.services.inbound import InboundRouter
 from bot.services.notify import ModeratorNotifier
 from bot.services.publishing import ModerationPolicy, PublishingService
+from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
+from bot.services.status import StatusPostService
 from content import posts
 from content.db import Store, create_store
 from content.migrate import upgrade
 from content.models import AdapterState, Channel, Post
 from content.people import ensure_identity
 from content.responses import counts_for
+from scheduler.service import SchedulerOptions, SchedulerService
 
 log = logging.getLogger("prikbord.app")
 
@@ -88,11 +91,36 @@ class App:
             self.composer,
             ModerationPolicy(settings.moderation.require_call_to_action, settings.moderation.open_posting),
             self.dispatcher.wake,
+            quiet_hours=settings.quiet_hours.window(settings.timezone),
+            tell_moderators=self.notifier.tell,
         )
+        self.status_posts = StatusPostService(
+            settings.status_posts, self.store, self.publishing, self.notifier.tell, self.clock, settings.timezone
+        )
+        self.reminders = ReminderService(
+            self.store,
+            self.clock,
+            self.adapters,
+            self.notifier.tell,
+            self.zone,
+            settings.reminders.before,
+            enabled=settings.reminders.enabled,
+        )
+        self.scheduler = SchedulerService(
+            self.store,
+            self.clock,
+            self.publishing,
+            status=self.status_posts,
+            reminders=self.reminders,
+            tell=self.notifier.tell,
+            options=SchedulerOptions(
+                sweep_interval=settings.scheduler.sweep_interval, leader_retry=settings.scheduler.leader_retry
+            ),
+        )
+        self.publishing.on_change(self.scheduler.post_changed)
         self.services = Services(self.store, self.publishing, self.engagement, self.clock, self.zone)
         self.commands = CommandRouter(self.services, self.roles, self.adapters)
         self.inbound = InboundRouter(self.store, self.clock, self.commands, self.engagement, self.notifier)
-        self._tasks: list[asyncio.Task[None]] = []
         self._started: list[Adapter] = []
 
     @property
@@ -208,7 +236,9 @@ class App:
                 adapter.set_settle(self.settle)
             await adapter.start(self.inbound)
             self._started.append(adapter)
-        self._tasks.append(asyncio.create_task(self._due_loop(), name="due-posts"))
+        if self.settings.scheduler.enabled:
+            # Scheduled posts, the due-post sweep, status posts and reminders (leader-elected on PostgreSQL).
+            await self.scheduler.start()
 
     async def settle(self) -> None:
         """Let everything triggered so far finish: due posts published, deliveries sent, counts
@@ -223,25 +253,13 @@ class App:
         await self.settle()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.scheduler.stop()
+        # Sends under way finish and the last counter edits go out while the adapters still run.
+        await self.dispatcher.stop()
+        await self.counters.stop()
         for adapter in reversed(self._started):
             with contextlib.suppress(Exception):
                 await adapter.stop()
-        await self.dispatcher.stop()
-        await self.counters.stop()
         await self.engagement.stop()
         if self._owns_store:
             await self.store.close()
-
-    async def _due_loop(self) -> None:
-        while True:
-            try:
-                await self.publishing.publish_due()
-                await self.publishing.expire_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("publishing due posts failed; trying again shortly")
-            await asyncio.sleep(1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ import typer
 from rich.console import Console
 
 from bot.app import App
+from bot.cli_status import status_cli
 from bot.commands.grammar import UsageError, parse_cta, parse_when
 from bot.config import ConfigError, Settings, load_settings
 from bot.services.drafts import CallToAction, DraftError, PostDraft
@@ -33,6 +35,7 @@ from content.models import CtaKind, PostKind
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="prikbord: the intranet in your messengers.")
 db_cli = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 cli.add_typer(db_cli, name="db")
+cli.add_typer(status_cli, name="status")
 
 err = Console(stderr=True, highlight=False)
 T = TypeVar("T")
@@ -62,7 +65,11 @@ def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
     async def main() -> T:
         return await coro_fn()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except ConfigError as exc:  # raised while building adapters from a config that parsed
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,6 +94,9 @@ async def _serve(settings: Settings, console_input: Any) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await app.start()
+    # What start-up built lives as long as the process: taking it out of the collector's
+    # generations keeps full collections (pauses of 100+ ms under load) rare and short.
+    gc.freeze()
     try:
         if list(app.adapters) == ["console"]:
             # Scripted or interactive console: done when the input ends (or on a signal).

@@ -18,6 +18,12 @@ from bot.services.status import StatusOutcome, StatusPostService, UnknownStatusP
 
 status_cli = typer.Typer(no_args_is_help=True, help="Status posts built from live data.")
 
+
+@status_cli.callback()
+def status() -> None:
+    """Status posts built from live data (``[[status_posts]]`` in the config)."""
+
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -43,7 +49,9 @@ def _show(outcome: StatusOutcome) -> None:
 @status_cli.command("run")
 def run(
     name: Annotated[str, typer.Argument(help="the status post's name in [[status_posts]]")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="fetch live data and print the post; send nothing")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="fetch live data and print the post; send nothing")
+    ] = False,
     now: Annotated[bool, typer.Option("--now", help="post it now; the running service delivers it")] = False,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="TOML config file (default: PRIKBORD_CONFIG)")

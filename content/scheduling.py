@@ -23,6 +23,7 @@ from content.models import (
     ReminderState,
     Response,
     ResponseKind,
+    SchedulerJob,
     table_of,
 )
 
@@ -92,6 +93,18 @@ async def identities_of(session: AsyncSession, employee_ids: Sequence[int] | set
         )
         for identity in rows.scalars():
             found[identity.employee_id].append(identity)
+    return found
+
+
+async def job_run_times(session: AsyncSession, job_ids: Sequence[str]) -> dict[str, float | None]:
+    """Next run times (UTC timestamps) of scheduler jobs, read straight from APScheduler's table."""
+    found: dict[str, float | None] = {}
+    for start in range(0, len(job_ids), 5000):
+        chunk = list(job_ids[start : start + 5000])
+        rows = await session.execute(
+            select(SchedulerJob.id, SchedulerJob.next_run_time).where(SchedulerJob.id.in_(chunk))
+        )
+        found.update({job_id: at for job_id, at in rows.all()})
     return found
 
 

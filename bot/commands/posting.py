@@ -18,13 +18,14 @@ async def post(ctx: CommandContext, args: str) -> Reply:
         )
     draft = parse_post(args, ctx.services.zone, ctx.now)
     created = await ctx.services.publishing.create(draft, ctx.actor, ctx.role)
-    return Reply(_created_text(created.id, created.state))
+    # A post held for quiet hours is scheduled: say until when.
+    return Reply(_created_text(created.id, created.state, created.publish_at))
 
 
 async def schedule(ctx: CommandContext, args: str) -> Reply:
     draft = parse_schedule(args, ctx.services.zone, ctx.now)
     created = await ctx.services.publishing.create(draft, ctx.actor, ctx.role)
-    return Reply(_created_text(created.id, created.state, draft.publish_at))
+    return Reply(_created_text(created.id, created.state, created.publish_at))
 
 
 def _created_text(post_id: int, state: str, at: object = None) -> str:

@@ -17,11 +17,11 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from aiolimiter import AsyncLimiter
+from sqlalchemy import update
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -38,6 +38,7 @@ from adapters.base import (
     MessageTooLong,
     OutboundMessage,
     PermanentError,
+    Rate,
     RateLimited,
     TransientError,
 )
@@ -46,7 +47,7 @@ from bot.services.compose import Composer
 from bot.services.notify import ModeratorNotifier
 from content import outbox, posts
 from content.db import Store
-from content.models import Channel, DeliveryState, Post
+from content.models import Channel, Delivery, DeliveryState, Post
 from content.outbox import ClaimedDelivery, SendOutcome
 from content.responses import counts_for
 
@@ -69,24 +70,52 @@ class DispatchPolicy:
     backoff_initial: float = 0.5
 
 
+class _Window:
+    """At most ``count`` sends in any ``period`` seconds, each counted until ``period`` after it *finished*.
+
+    Telegram (and the loopback peer) count a message in a sliding window when it arrives, which is somewhere
+    between our start and our finish; holding the slot until ``finish + period`` can therefore never put more
+    than ``count`` into any window, whatever the latency does. aiolimiter's leaky bucket let a full burst
+    through and the steady rate on top of it (up to twice ``count`` in the first period: 429s).
+    """
+
+    def __init__(self, rate: Rate) -> None:
+        slots = max(1, int(rate.count))  # a fractional rate (0.5/s) becomes 1 per 2 s
+        self._free = asyncio.Semaphore(slots)
+        self._period = rate.period * slots / rate.count
+
+    async def acquire(self) -> None:
+        await self._free.acquire()
+
+    def release_later(self) -> None:
+        asyncio.get_running_loop().call_later(self._period, self._free.release)
+
+
 class _PlatformLimiter:
-    """The platform's global buckets and one set of buckets per chat."""
+    """The platform's global windows and one set of windows per chat."""
 
     def __init__(self, adapter: Adapter) -> None:
         limits = adapter.limits
-        self._global = [AsyncLimiter(r.count, r.period) for r in limits.global_rates]
+        self._global = [_Window(r) for r in limits.global_rates]
         self._chat_rates = limits.per_chat_rates
-        self._chats: dict[str, list[AsyncLimiter]] = {}
+        self._chats: dict[str, list[_Window]] = {}
 
-    async def acquire(self, chat_id: str) -> None:
+    @contextlib.asynccontextmanager
+    async def slot(self, chat_id: str) -> AsyncIterator[None]:
+        """Hold a place in every window for one send; the places free up ``period`` after it ends."""
         chat = self._chats.get(chat_id)
         if chat is None:
-            chat = self._chats[chat_id] = [AsyncLimiter(r.count, r.period) for r in self._chat_rates]
-        # Per-chat first: waiting for a chat's slot must not burn a global slot meanwhile.
-        for bucket in chat:
-            await bucket.acquire()
-        for bucket in self._global:
-            await bucket.acquire()
+            chat = self._chats[chat_id] = [_Window(r) for r in self._chat_rates]
+        held: list[_Window] = []
+        try:
+            # Per-chat first: waiting for a chat's slot must not hold a global slot meanwhile.
+            for window in (*chat, *self._global):
+                await window.acquire()
+                held.append(window)
+            yield
+        finally:
+            for window in held:
+                window.release_later()
 
 
 class Dispatcher:
@@ -175,32 +204,51 @@ class Dispatcher:
     # -- reconciliation ---------------------------------------------------------------------
 
     async def reconcile(self) -> int:
-        """Deliveries a crashed process left in ``sending``: found on the platform → sent, else due again."""
+        """Deliveries a crashed process left in ``sending``: found on the platform → sent, else due again.
+
+        The platforms are asked outside any store transaction: an adapter's ``find_sent`` may read the
+        store itself (Matrix keeps its transaction records there) or make an HTTP call, and on SQLite
+        every transaction holds the write lock. The rows are then updated only if they are still stale,
+        so two instances reconciling at once cannot undo each other's work.
+        """
         now = self._clock.now()
+        async with self._store.sessions() as session:
+            stale = [
+                (delivery.id, delivery.platform, channel.chat_id if channel is not None else None)
+                for delivery in await outbox.stale_sending(session, now)
+                for channel in [await session.get(Channel, delivery.channel_id)]
+            ]
+        if not stale:
+            return 0
+        found: dict[int, MessageRef] = {}
+        for delivery_id, platform, chat_id in stale:
+            adapter = self._adapters.get(platform)
+            if adapter is not None and chat_id is not None:
+                with contextlib.suppress(DeliveryError):
+                    ref = await adapter.find_sent(ChatRef(platform, chat_id), f"prikbord-d{delivery_id}")
+                    if ref is not None:
+                        found[delivery_id] = ref
         fixed = 0
         async with self._store.transaction() as session:
-            stale = await outbox.stale_sending(session, now)
-            for delivery in stale:
-                adapter = self._adapters.get(delivery.platform)
-                channel = await session.get(Channel, delivery.channel_id)
-                found: MessageRef | None = None
-                if adapter is not None and channel is not None:
-                    with contextlib.suppress(DeliveryError):
-                        found = await adapter.find_sent(
-                            ChatRef(delivery.platform, channel.chat_id), f"prikbord-d{delivery.id}"
-                        )
-                if found is not None:
-                    delivery.state, delivery.platform_message_id, delivery.sent_at = (
-                        DeliveryState.SENT,
-                        found.message_id,
-                        now,
+            for delivery_id, _platform, _chat_id in stale:
+                ref = found.get(delivery_id)
+                # Telegram cannot tell us; resending risks a duplicate, dropping risks a loss:
+                # a post not read is worse than one read twice.
+                values: dict[str, object] = (
+                    {"state": DeliveryState.SENT, "platform_message_id": ref.message_id, "sent_at": now}
+                    if ref is not None
+                    else {"state": DeliveryState.PENDING, "next_attempt_at": now}
+                )
+                result = await session.execute(
+                    update(Delivery)
+                    .where(
+                        Delivery.id == delivery_id,
+                        Delivery.state == DeliveryState.SENDING,
+                        Delivery.lease_until < now,
                     )
-                else:
-                    # Telegram cannot tell us; resending risks a duplicate, dropping risks a loss:
-                    # a post not read is worse than one read twice.
-                    delivery.state, delivery.next_attempt_at = DeliveryState.PENDING, now
-                delivery.lease_until = None
-                fixed += 1
+                    .values(lease_until=None, **values)
+                )
+                fixed += int(getattr(result, "rowcount", 0) or 0)
         if fixed:
             log.info("reconciled %d deliveries left in flight by an earlier process", fixed)
         return fixed
@@ -288,8 +336,8 @@ class Dispatcher:
                 reraise=True,
             ):
                 with attempt:
-                    await limiter.acquire(claimed.chat_id)
-                    ref = await adapter.send(chat, message)
+                    async with limiter.slot(claimed.chat_id):
+                        ref = await adapter.send(chat, message)
             assert ref is not None
             outcome = SendOutcome(claimed.id, DeliveryState.SENT, message_id=ref.message_id)
         except RateLimited as exc:

@@ -24,7 +24,7 @@ from bot.services.counters import CounterRefresher
 from content import posts
 from content.db import Store
 from content.models import Channel, CtaKind, Delivery, Post, PostState, ResponseKind
-from content.people import Person, ensure_identity
+from content.people import Person, ensure_identities
 from content.responses import Interaction, Op, Outcome, apply_batch
 
 log = logging.getLogger("prikbord.engagement")
@@ -299,14 +299,15 @@ class EngagementService:
         self, session: AsyncSession, requests: Sequence[Request]
     ) -> dict[tuple[str, str], Person]:
         found: dict[tuple[str, str], Person] = {}
+        unknown: dict[tuple[str, str], str] = {}
         for request in requests:
             key = (request.user.platform, request.user.user_id)
-            if key in found:
-                continue
             cached = self._people.get(key)
-            if cached is None:
-                cached = await ensure_identity(
-                    session, request.user.platform, request.user.user_id, request.user.display_name, self._clock.now()
-                )
-            found[key] = cached
+            if cached is not None:
+                found[key] = cached
+            else:
+                unknown.setdefault(key, request.user.display_name)
+        if unknown:
+            accounts = [(platform, user_id, name) for (platform, user_id), name in unknown.items()]
+            found.update(await ensure_identities(session, accounts, self._clock.now()))
         return found

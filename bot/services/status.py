@@ -108,7 +108,9 @@ class StatusPostService:
 
     def schedules(self) -> list[StatusSchedule]:
         return [
-            StatusSchedule(c.name, c.cron, c.timezone or self._default_zone, max(1, int(c.misfire_grace.total_seconds())))
+            StatusSchedule(
+                c.name, c.cron, c.timezone or self._default_zone, max(1, int(c.misfire_grace.total_seconds()))
+            )
             for c in self._configs.values()
         ]
 

@@ -3,9 +3,6 @@ audit log and search."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
@@ -14,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.responses import StreamingResponse
 
+from bot.web.exports import responses_csv
 from bot.web.operations import Operations
 from bot.web.schemas import (
     AuditOut,
@@ -27,7 +25,7 @@ from bot.web.schemas import (
     ResponseOut,
     RowFailureOut,
     SearchHitOut,
-    Text,
+    SearchWords,
 )
 from content import analytics, posts
 from content.directory import MalformedDirectory
@@ -40,10 +38,10 @@ if TYPE_CHECKING:
 ACTOR = "api"
 ChannelId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 CHANNEL_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "no such channel"}}
-CSV_COLUMNS = (
-    "id", "post_id", "post_title", "kind", "value", "text", "platform",
-    "employee_id", "employee_name", "employee_email", "identity", "created_at",
-)  # fmt: skip
+VALIDATION_ERROR: dict[str, Any] = {
+    "description": "Validation Error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}},
+}
 
 
 def _channel_out(channel: Channel) -> ChannelOut:
@@ -57,12 +55,6 @@ def _channel_out(channel: Channel) -> ChannelOut:
         disabled_reason=channel.disabled_reason,
         member_count=channel.member_count,
     )
-
-
-def _cell(value: object) -> str:
-    """A CSV cell that a spreadsheet shows as text: a leading = + - @ would start a formula."""
-    text = "" if value is None else value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def admin_router(app: App, operations: Operations) -> APIRouter:
@@ -126,32 +118,7 @@ def admin_router(app: App, operations: Operations) -> APIRouter:
         post_id: Annotated[PostId | None, Query()] = None, kind: ResponseKind | None = None
     ) -> StreamingResponse:
         """Every response with its post and person, oldest first, streamed in pages."""
-
-        async def rows() -> AsyncIterator[str]:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(CSV_COLUMNS)
-            offset = 0
-            while True:
-                async with app.store.sessions() as session:
-                    page = await analytics.list_responses(
-                        session, post_id=post_id, kind=kind, limit=2000, offset=offset
-                    )
-                for r in page:
-                    writer.writerow([_cell(getattr(r, column)) for column in CSV_COLUMNS])
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-                if len(page) < 2000:
-                    return
-                offset += len(page)
-
-        name = f"responses-post-{post_id}.csv" if post_id else "responses.csv"
-        return StreamingResponse(
-            rows(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return responses_csv(app, post_id, kind)
 
     # -- employees ---------------------------------------------------------------------------------
 
@@ -159,6 +126,7 @@ def admin_router(app: App, operations: Operations) -> APIRouter:
         "/employees/import",
         response_model=DirectoryOut,
         tags=["employees"],
+        responses={422: VALIDATION_ERROR},
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -236,7 +204,7 @@ def admin_router(app: App, operations: Operations) -> APIRouter:
 
     @router.get("/search", response_model=list[SearchHitOut], tags=["search"])
     async def search_posts(
-        q: Annotated[Text, Query(min_length=1, max_length=200, description="words; every one must match")],
+        q: Annotated[SearchWords, Query(description="words; every one must match")],
         kind: PostKind | None = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> list[SearchHitOut]:

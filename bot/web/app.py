@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -71,11 +74,13 @@ class SecurityHeaders:
         await self._inner(scope, receive, with_headers)
 
 
-def _admin_dependency(admin_token: str | None) -> Any:
-    bearer = HTTPBearer(auto_error=False, description="the [web] admin_token")
+# Module level because FastAPI resolves the (string) annotations below against module globals.
+BEARER = HTTPBearer(auto_error=False, description="the [web] admin_token")
 
+
+def _admin_dependency(admin_token: str | None) -> Any:
     async def require_admin(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
     ) -> None:
         if not token_matches(credentials.credentials if credentials else None, admin_token):
             raise HTTPException(
@@ -87,13 +92,35 @@ def _admin_dependency(admin_token: str | None) -> Any:
     return require_admin
 
 
+def _printable(value: Any) -> Any:
+    """JSON-safe: the input echoed in a 422 may be raw bytes or text with lone surrogates."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {str(_printable(k)): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _printable(str(value))
+
+
+def _printable_error(error: Any) -> dict[str, Any]:
+    """FastAPI's 422 item (type, loc, msg, input, ctx), made safe to serialise whatever was sent."""
+    shown = {key: _printable(error[key]) for key in ("type", "loc", "msg", "input") if key in error}
+    if "ctx" in error:
+        shown["ctx"] = {str(k): _printable(v) for k, v in error["ctx"].items()}
+    return shown
+
+
 def create_web_app(app: App, *, metrics: Metrics | None = None) -> FastAPI:
     settings = app.settings.web
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
-    secure = (settings.public_url or "").lower().startswith("https://")
     operations = Operations(app)
     pages = Pages(app.zone)
-    guard = Guard(Sessions(admin_token, secure=secure))
+    guard = Guard(Sessions(admin_token))
 
     web = FastAPI(
         title="prikbord admin API",
@@ -123,6 +150,18 @@ def create_web_app(app: App, *, metrics: Metrics | None = None) -> FastAPI:
 
         return handler
 
+    async def invalid_request(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return JSONResponse({"detail": [_printable_error(e) for e in exc.errors()]}, status_code=422)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and request.url.path.startswith("/api/"):
+            # FastAPI's answer to a body it cannot even decode: a 422 like every other bad input.
+            detail = [{"type": "json_invalid", "loc": ["body"], "msg": "the body is not valid UTF-8 JSON"}]
+            return JSONResponse({"detail": detail}, status_code=422)
+        return await http_exception_handler(request, exc)
+
     async def draft_refused(request: Request, exc: Exception) -> Response:
         # The same shape as pydantic's 422s, so clients read one kind of error.
         return JSONResponse({"detail": [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]}, status_code=422)
@@ -134,6 +173,8 @@ def create_web_app(app: App, *, metrics: Metrics | None = None) -> FastAPI:
     async def not_signed_in(request: Request, exc: Exception) -> Response:
         return guard.to_login()
 
+    web.add_exception_handler(RequestValidationError, invalid_request)
+    web.add_exception_handler(StarletteHTTPException, http_error)
     web.add_exception_handler(NotFound, error(404))
     web.add_exception_handler(WrongState, error(409))
     web.add_exception_handler(NotAllowed, error(403))

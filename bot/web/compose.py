@@ -52,7 +52,7 @@ def preview_message(app: App, data: PostIn) -> OutboundMessage:
         if head.startswith("#0"):
             renamed = Paragraph((Text("#new" + head[2:]), *last.children[1:]))
             message = dataclasses.replace(message, markup=Document((*blocks[:-1], renamed)))
-    return message
+    return dataclasses.replace(message, post_id=None)
 
 
 def compose_router(app: App, operations: Operations, pages: Pages, guard: Guard) -> APIRouter:

@@ -3,6 +3,7 @@ channels, search. Server-rendered; no script runs in the browser."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from bot.services.drafts import DraftError
 from bot.services.publishing import NotFound, WrongState
 from bot.web.chart import engagement_svg
+from bot.web.exports import responses_csv
 from bot.web.forms import FormError
 from bot.web.guard import Guard
 from bot.web.insights import CTA_RESPONSE
@@ -60,24 +62,25 @@ def dashboard_router(
             return pages.render("login.html", 503, csrf="", signed_in=False, error=NO_TOKEN, available=False)
         session = guard.sessions.read(request) or Session.fresh()
         response = page("login.html", session, error=None, available=True)
-        guard.sessions.write(response, session)
+        guard.sessions.write(request, response, session)
         return response
 
     @router.post("/login")
     async def login(request: Request) -> Response:
         session, form = await guard.form(request, signed_in=False)
         if not token_matches(form.get("token"), admin_token):
+            await asyncio.sleep(0.5)  # slows guessing down; a right token is never delayed
             return page("login.html", session, 401, error="that is not the admin token", available=True)
         # A new session (and CSRF token) on sign-in, so a token planted before cannot be reused.
         response = RedirectResponse("/", status_code=303)
-        guard.sessions.write(response, Session.fresh(signed_in=True))
+        guard.sessions.write(request, response, Session.fresh(signed_in=True))
         return response
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
         await guard.form(request)
         response = RedirectResponse("/login", status_code=303)
-        guard.sessions.clear(response)
+        guard.sessions.clear(request, response)
         return response
 
     # -- timeline ----------------------------------------------------------------------------------
@@ -105,6 +108,11 @@ def dashboard_router(
         chart = await engagement_chart(app, f"Responses to #{post_id} per day", post_id)
         wanted = CTA_RESPONSE.get(post.cta_kind)
         return page("post.html", session, post=detail, insight=insight, chart=chart, cta_response=wanted)
+
+    @router.get("/posts/{post_id}/responses.csv")
+    async def post_responses(request: Request, post_id: Id) -> Response:
+        guard.page(request)
+        return responses_csv(app, post_id, None)
 
     @router.post("/posts/{post_id}/{action}")
     async def act_on_post(request: Request, post_id: Id, action: str) -> Response:

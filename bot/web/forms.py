@@ -23,11 +23,12 @@ class FormError(Exception):
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-        raise FormError(415, "forms are sent as application/x-www-form-urlencoded")
     body = await request.body()
     if len(body) > MAX_FORM:
         raise FormError(413, "the form is too large")
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and kind != "application/x-www-form-urlencoded":
+        raise FormError(415, "forms are sent as application/x-www-form-urlencoded")
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200, strict_parsing=False)
     except (UnicodeDecodeError, ValueError):

@@ -7,7 +7,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from bot.services.drafts import MAX_BODY, MAX_OPTION, MAX_TITLE
 from content.models import CtaKind, PostKind
@@ -30,10 +39,20 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("is out of range") from None
 
 
-Text = Annotated[str, AfterValidator(_storable)]
+def _text(min_length: int, max_length: int) -> tuple[StringConstraints, AfterValidator]:
+    # Length first, then the storable check (a constraint after a validator reads "items", not characters).
+    return StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_storable)
+
+
 Moment = Annotated[AwareDatetime, AfterValidator(_utc)]
-Tag = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_storable)]
-Option = Annotated[str, Field(min_length=1, max_length=MAX_OPTION), AfterValidator(_storable)]
+Title = Annotated[str, *_text(1, MAX_TITLE)]
+Body = Annotated[str, *_text(0, MAX_BODY)]
+Url = Annotated[str, *_text(1, 2000)]
+Reason = Annotated[str, *_text(0, 1000)]
+Tag = Annotated[str, *_text(1, 64)]
+Option = Annotated[str, *_text(1, MAX_OPTION)]
+CsvText = Annotated[str, *_text(0, 5_000_000)]
+SearchWords = Annotated[str, *_text(1, 200)]
 PostId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
@@ -48,9 +67,7 @@ class Strict(BaseModel):
 class CallToActionIn(Strict):
     kind: CtaKind = CtaKind.NONE
     options: list[Option] = Field(default_factory=list, max_length=10, description="poll: 2–10; rsvp: none or 2–10")
-    url: Annotated[Text, Field(max_length=2000)] | None = Field(
-        default=None, validate_default=True, description="link only: an http(s) URL"
-    )
+    url: Url | None = Field(default=None, validate_default=True, description="link only: an http(s) URL")
     deadline: Moment | None = Field(default=None, description="acknowledge, rsvp and poll only; with a UTC offset")
 
     @field_validator("options")
@@ -86,11 +103,13 @@ class CallToActionIn(Strict):
 
 
 class PostIn(Strict):
-    title: Annotated[Text, Field(min_length=1, max_length=MAX_TITLE)]
-    body: Annotated[Text, Field(max_length=MAX_BODY)] = ""
+    title: Title
+    body: Body = ""
     kind: PostKind = PostKind.NEWS
     call_to_action: CallToActionIn = Field(default_factory=CallToActionIn)
-    to: list[Tag] = Field(default_factory=lambda: ["everyone"], max_length=20, description="audience tags")
+    to: list[Tag] = Field(
+        default_factory=lambda: ["everyone"], min_length=1, max_length=20, description="audience tags"
+    )
     publish_at: Moment | None = Field(default=None, description="later: the post is scheduled; with a UTC offset")
     urgent: bool = False
     review: bool = Field(default=False, description="submit for approval instead of publishing")
@@ -104,11 +123,11 @@ class PostIn(Strict):
 
 
 class ReasonIn(Strict):
-    reason: Annotated[Text, Field(max_length=1000)] = ""
+    reason: Reason = ""
 
 
 class EmployeeImportIn(Strict):
-    csv: Annotated[Text, Field(max_length=5_000_000, description="name,email,department,identities")]
+    csv: CsvText = Field(description="name,email,department,identities")
 
 
 # ---------------------------------------------------------------------------------------------

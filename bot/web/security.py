@@ -58,14 +58,13 @@ def _unb64(text: str) -> bytes:
 class Sessions:
     """Signed, stateless session cookies (nothing to store server-side, nothing to clean up)."""
 
-    def __init__(self, admin_token: str | None, *, secure: bool) -> None:
+    def __init__(self, admin_token: str | None) -> None:
         # A key of its own (not the token itself), so a leaked cookie signature says nothing about the token.
         self._key = (
             hmac.new(admin_token.encode("utf-8"), b"prikbord dashboard session v1", hashlib.sha256).digest()
             if admin_token
             else None
         )
-        self._secure = secure
 
     @property
     def available(self) -> bool:
@@ -91,7 +90,7 @@ class Sessions:
             return None
         return session
 
-    def write(self, response: Response, session: Session) -> None:
+    def write(self, request: Request, response: Response, session: Session) -> None:
         payload = _b64(json.dumps({"c": session.csrf, "a": session.signed_in, "t": session.issued}).encode())
         response.set_cookie(
             SESSION_COOKIE,
@@ -100,11 +99,13 @@ class Sessions:
             path="/",
             httponly=True,
             samesite="strict",
-            secure=self._secure,
+            # Secure whenever the page came over https (uvicorn reads X-Forwarded-Proto from a local proxy).
+            secure=request.url.scheme == "https",
         )
 
-    def clear(self, response: Response) -> None:
-        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=self._secure)
+    def clear(self, request: Request, response: Response) -> None:
+        secure = request.url.scheme == "https"
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=secure)
 
 
 def csrf_ok(session: Session | None, submitted: str | None) -> bool:

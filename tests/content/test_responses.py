@@ -78,3 +78,20 @@ async def test_batch_semantics(store: Store) -> None:
         counts = (await counts_for(session, [post_id]))[post_id]
     assert counts.by_kind == {"like": 1, "vote": 1, "reply": 1}
     assert counts.by_value == {"A": 1}
+
+
+async def test_bulk_identities_match_one_by_one(store: Store) -> None:
+    from content.people import ensure_identities
+
+    async with store.transaction() as session:
+        known = await ensure_identity(session, "slack", "U1", "Anna", NOW)
+    async with store.transaction() as session:
+        found = await ensure_identities(
+            session, [("slack", "U1", "Anna"), ("slack", "U2", "Bram"), ("telegram", "7", "Carla")], NOW
+        )
+    assert found[("slack", "U1")] == known
+    assert len({p.employee_id for p in found.values()}) == 3
+    async with store.transaction() as session:
+        again = await ensure_identities(session, [("slack", "U2", "Bram"), ("telegram", "7", "Carla")], NOW)
+        one = await ensure_identity(session, "telegram", "7", "Carla", NOW)
+    assert again[("telegram", "7")] == found[("telegram", "7")] == one

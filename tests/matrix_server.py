@@ -320,7 +320,10 @@ def _start_instance(root: Path, base_config: Path, name: str, shared_secret: str
 class SynapsePool:
     """Synapse instances of this test session, started on first use and stopped at its end."""
 
-    def __init__(self) -> None:
+    def __init__(self, parent: str | None = None) -> None:
+        """``parent``: where the instances' directories (and their SQLite databases) go; default the
+        system's temporary directory (the benchmarks may put them on tmpfs)."""
+        self._parent = parent
         self._lock = threading.Lock()
         self._root: Path | None = None
         self._base_config: Path | None = None
@@ -339,7 +342,7 @@ class SynapsePool:
                 raise SynapseStartError(self._failures[name])
             try:
                 if self._root is None:
-                    self._root = Path(tempfile.mkdtemp(prefix="prikbord-synapse-"))
+                    self._root = Path(tempfile.mkdtemp(prefix="prikbord-synapse-", dir=self._parent))
                 if self._base_config is None:
                     started = time.monotonic()
                     self._base_config = _generate_base_config(self._root)

@@ -7,6 +7,7 @@ room when a sync's timeline was cut short, and answering invites.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,6 +33,9 @@ from adapters.matrix.translate import (
 )
 
 log = logging.getLogger(__name__)
+
+_JOIN_TRIES = 5
+_JOIN_MAX_WAIT = 30.0  # seconds
 
 Emit = Callable[[Event], Awaitable[None]]
 
@@ -139,6 +143,13 @@ class InboundHandler:
             await self._session.request(lambda: client.room_leave(room_id), "decline an invite")
             return
         resp = await self._session.request(lambda: client.join(room_id), "join")
+        for _ in range(_JOIN_TRIES - 1):
+            # A join is a membership event and counts against rc_message: a refused one is asked again after
+            # the server's wait, since the invite is not repeated by later syncs.
+            if not (isinstance(resp, ErrorResponse) and resp.status_code == "M_LIMIT_EXCEEDED"):
+                break
+            await asyncio.sleep(min(_JOIN_MAX_WAIT, (resp.retry_after_ms or 1000) / 1000))
+            resp = await self._session.request(lambda: client.join(room_id), "join")
         if isinstance(resp, ErrorResponse):
             log.error("matrix: could not join %s (invited by %s): %s", room_id, inviter, resp)
             return

@@ -19,7 +19,9 @@ key (after the namespace)      value
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -62,12 +64,20 @@ class AdapterMemory:
         self._sent: _Lru[str, dict[str, str] | None] = _Lru(cache_size)
         self._reactions: _Lru[str, RememberedReaction | None] = _Lru(cache_size)
         self._direct: dict[str, str | None] = {}
+        self._writing: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def get(self, key: str) -> str | None:
         return await self._load(self._prefix + key)
 
     async def put(self, key: str, value: str) -> None:
-        await self._save(self._prefix + key, value)
+        # One writer per key at a time: a send and the sync's echo of it both record the same event, and
+        # two concurrent first writes of a key must not both try to insert it.
+        full = self._prefix + key
+        lock = self._writing.get(full)
+        if lock is None:
+            lock = self._writing[full] = asyncio.Lock()
+        async with lock:
+            await self._save(full, value)
 
     # -- sync position and login ----------------------------------------------------------
 

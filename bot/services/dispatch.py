@@ -1,7 +1,8 @@
 """The dispatcher: per-platform workers that claim due deliveries, send them within the platform's
 rate limits, and record what happened.
 
-- Rate limits: one aiolimiter bucket per declared global rate, and per chat per declared chat rate.
+- Rate limits: one sliding window per declared global rate, and per chat per declared chat rate
+  (``_Window``: a semaphore whose slots come back one period after each send finished).
 - Retries (tenacity): transient errors back off with jitter; a 429 waits the platform's retry-after.
   After a few tries in process the delivery goes back to the outbox with a later ``next_attempt_at``;
   past ``max_attempts`` it fails and the moderators are told. Nothing is dropped silently.

@@ -8,10 +8,10 @@
 - **Published or archived.** Without ``archive`` a news item is published like any post, with the
   item's URL as a ``link`` call to action (so clicks are counted): it is stored as due now and
   released by the publishing service's own ``publish_due``, so quiet hours and every other
-  publishing rule apply to imports too. With
-  ``archive`` it is stored as *published without deliveries*, marked ``source = "archive"``: found by
-  ``search``, ``kb`` and ``agenda``, never sent to a chat and left out of the dashboard timeline.
-  Agenda and knowledge-base items never go to the feed either way.
+  publishing rule apply to imports too. With ``archive`` it is stored as *published without
+  deliveries*, marked ``source = "archive"``: found by ``search``, ``kb`` and ``agenda``, never sent
+  to a chat and left out of the dashboard timeline. Agenda and knowledge-base items never go to the
+  feed either way.
 - **Feeds.** The first poll of a ``[[feeds]]`` entry archives what the feed already holds (so adding
   a feed does not flood the channels with its back catalogue); later polls publish what is new.
 """
@@ -208,7 +208,7 @@ class Importer:
                 publish_at=now if to_feed else None,
                 published_at=None if to_feed else (item.published or now),
                 author=actor,
-                source=actor if to_feed else ARCHIVE_SOURCE,
+                source=ARCHIVE_SOURCE if archive else actor,
                 source_key=key,
                 click_token=secrets.token_urlsafe(16) if draft.cta.kind == CtaKind.LINK else None,
                 created_at=now,

@@ -29,6 +29,7 @@ from bot.services.publishing import ModerationPolicy, PublishingService
 from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
 from bot.services.status import StatusPostService
+from bot.web import Metrics, WebServer, create_web_app
 from content import posts
 from content.db import Store, create_store
 from content.migrate import upgrade
@@ -80,6 +81,10 @@ class App:
         self.dispatcher = Dispatcher(
             self.store, self.adapters, self.composer, self.notifier, self.clock, dispatch_policy
         )
+        self.metrics = Metrics()
+        self.dispatcher.on_send_timed(self.metrics.observe_send)
+        self.dispatcher.on_rate_limited(self.metrics.observe_rate_limited)
+        self.web: WebServer | None = None
         debounce = counter_debounce if counter_debounce is not None else (0.0 if self._console_only else 2.0)
         self.counters = CounterRefresher(self.store, self.adapters, self.composer, debounce)
         self.engagement = EngagementService(self.store, self.clock, self.counters, max_batch=engagement_batch)
@@ -122,6 +127,7 @@ class App:
         self.commands = CommandRouter(self.services, self.roles, self.adapters)
         self.inbound = InboundRouter(self.store, self.clock, self.commands, self.engagement, self.notifier)
         self._started: list[Adapter] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def _console_only(self) -> bool:
@@ -236,6 +242,14 @@ class App:
                 adapter.set_settle(self.settle)
             await adapter.start(self.inbound)
             self._started.append(adapter)
+        if self.settings.web_enabled:
+            assert self.settings.web.port is not None
+            self.web = WebServer(
+                create_web_app(self, metrics=self.metrics), self.settings.web.host, self.settings.web.port
+            )
+            await self.web.start()
+        for index, _feed in enumerate(self.settings.feeds):
+            self._tasks.append(asyncio.create_task(self._poll_feed_forever(index), name=f"feed-{index}"))
         if self.settings.scheduler.enabled:
             # Scheduled posts, the due-post sweep, status posts and reminders (leader-elected on PostgreSQL).
             await self.scheduler.start()
@@ -253,7 +267,14 @@ class App:
         await self.settle()
 
     async def stop(self) -> None:
+        if self.web is not None:
+            await self.web.stop()
+            self.web = None
         await self.scheduler.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
         # Sends under way finish and the last counter edits go out while the adapters still run.
         await self.dispatcher.stop()
         await self.counters.stop()
@@ -263,3 +284,14 @@ class App:
         await self.engagement.stop()
         if self._owns_store:
             await self.store.close()
+
+    async def _poll_feed_forever(self, index: int) -> None:
+        """Import one ``[[feeds]]`` entry every ``interval`` seconds. Polling is idempotent (items are
+        de-duplicated by guid or URL), so several instances polling the same feed store each item once."""
+        from bot.services.importing import Importer, poll_feed
+
+        feed = self.settings.feeds[index]
+        importer = Importer.from_app(self)
+        while True:
+            await poll_feed(importer, feed)  # never raises: failures are logged and reported
+            await asyncio.sleep(feed.interval)

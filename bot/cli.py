@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 
 from bot.app import App
+from bot.cli_import import import_command
 from bot.cli_status import status_cli
 from bot.commands.grammar import UsageError, parse_cta, parse_when
 from bot.config import ConfigError, Settings, load_settings
@@ -36,6 +37,7 @@ cli = typer.Typer(add_completion=False, no_args_is_help=True, help="prikbord: th
 db_cli = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(status_cli, name="status")
+cli.command("import")(import_command)
 
 err = Console(stderr=True, highlight=False)
 T = TypeVar("T")
@@ -93,7 +95,12 @@ async def _serve(settings: Settings, console_input: Any) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await app.start()
+    try:
+        await app.start()
+    except OSError as exc:  # the web port is taken, say, or the database is unreachable
+        await app.stop()
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
     # What start-up built lives as long as the process: taking it out of the collector's
     # generations keeps full collections (pauses of 100+ ms under load) rare and short.
     gc.freeze()

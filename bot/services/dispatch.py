@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -55,6 +56,7 @@ from content.responses import counts_for
 log = logging.getLogger("prikbord.dispatch")
 
 SentHook = Callable[[str, str, str, int, int], None]  # platform, chat id, message id, delivery, post
+TimedHook = Callable[[str, float], None]  # platform, seconds (a send's latency, or a 429's retry-after)
 
 
 @dataclass(frozen=True)
@@ -145,10 +147,20 @@ class Dispatcher:
         self._send_tasks: set[asyncio.Task[None]] = set()
         self._stopped_platforms: set[str] = set()
         self._sent_hooks: list[SentHook] = []
+        self._timed_hooks: list[TimedHook] = []
+        self._rate_limited_hooks: list[TimedHook] = []
         self._idle = asyncio.Event()
         self._backoff = wait_exponential_jitter(
             multiplier=self.policy.backoff_initial, max=30, jitter=self.policy.backoff_initial
         )
+
+    def on_send_timed(self, hook: TimedHook) -> None:
+        """Called with each send's latency (metrics)."""
+        self._timed_hooks.append(hook)
+
+    def on_rate_limited(self, hook: TimedHook) -> None:
+        """Called with each 429's retry-after (metrics)."""
+        self._rate_limited_hooks.append(hook)
 
     def on_sent(self, hook: SentHook) -> None:
         """Called for each delivery recorded as sent (engagement primes its message cache)."""
@@ -338,7 +350,7 @@ class Dispatcher:
             ):
                 with attempt:
                     async with limiter.slot(claimed.chat_id):
-                        ref = await adapter.send(chat, message)
+                        ref = await self._timed_send(platform, adapter, chat, message)
             assert ref is not None
             outcome = SendOutcome(claimed.id, DeliveryState.SENT, message_id=ref.message_id)
         except RateLimited as exc:
@@ -366,6 +378,19 @@ class Dispatcher:
             log.exception("unexpected error sending delivery %d on %s", claimed.id, platform)
             outcome = self._later_or_failed(claimed, f"unexpected error: {type(exc).__name__}")
         await self._outcomes.put((platform, outcome, claimed))
+
+    async def _timed_send(self, platform: str, adapter: Adapter, chat: ChatRef, message: OutboundMessage) -> MessageRef:
+        started = time.perf_counter()
+        try:
+            return await adapter.send(chat, message)
+        except RateLimited as exc:
+            for hook in self._rate_limited_hooks:
+                hook(platform, exc.retry_after)
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            for hook in self._timed_hooks:
+                hook(platform, elapsed)
 
     def _later_or_failed(self, claimed: ClaimedDelivery, error: str) -> SendOutcome:
         if claimed.attempts >= self.policy.max_attempts:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, tuple_
@@ -162,6 +162,11 @@ class EngagementService:
     def remember_message(self, platform: str, chat_id: str, message_id: str, delivery_id: int, post_id: int) -> None:
         """Dispatcher hook: a delivery was sent as this message."""
         self._remember(self._messages, (platform, chat_id, message_id), (delivery_id, post_id))
+
+    def forget_people(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Drop cached (platform, user id) → person entries after identities moved to another employee."""
+        for key in keys:
+            self._people.pop(key, None)
 
     def _remember(self, cache: OrderedDict, key: object, value: object) -> None:  # type: ignore[type-arg]
         cache[key] = value

@@ -109,12 +109,6 @@ class Operations:
                 failed=len(result.failed),
             )
         if result.relinked:
-            forget = getattr(self._app.engagement, "forget_people", None)
-            if callable(forget):
-                forget(result.relinked)
-            else:
-                log.info(
-                    "%d identities moved to another employee; restart to refresh cached people", len(result.relinked)
-                )
+            self._app.engagement.forget_people(result.relinked)
         result.failed.sort(key=lambda f: f.line)
         return result

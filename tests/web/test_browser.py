@@ -1,0 +1,139 @@
+"""The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+Sign in, compose a poll, see it previewed per platform, publish it, see it in the timeline, let
+people react, see the counts and the chart, save a screenshot under test-artifacts/ (gitignored);
+a form posted without the CSRF token is refused.
+
+Chromium comes from the system (``apt-get install chromium``), never from ``playwright install``.
+Without it the test fails in CI and is skipped, saying why, elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.base import UserRef
+from bot.app import App
+from bot.services.engagement import Request
+from tests.conftest import REPO
+from tests.web.conftest import TOKEN, LiveServer
+
+CHROMIUM = Path(os.environ.get("PRIKBORD_TEST_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}: .ci/run must install it (apt-get install -y chromium; pip install playwright)")
+    pytest.skip(f"{reason} (CI installs it)")
+
+
+@pytest.fixture
+def page(live_server: LiveServer) -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed")
+    if not CHROMIUM.exists():
+        _unavailable(f"no Chromium at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+            browser.close()
+
+
+async def _reactions(app: App, post_id: int) -> None:
+    for platform, user, action in [
+        ("console", "anna", "vote:1"),
+        ("console", "bram", "vote:1"),
+        ("console", "carla", "vote:2"),
+        ("console", "dirk", "like"),
+        ("slack", "U01", "vote:3"),
+    ]:
+        await app.engagement.submit(Request(platform, None, UserRef(platform, user, user), action, post_id=post_id))
+    await app.settle()
+
+
+async def _post_count(app: App) -> int:
+    from content import posts
+
+    async with app.store.sessions() as session:
+        return len(await posts.recent_posts(session))
+
+
+def test_compose_preview_publish_and_watch_the_reactions(page: Any, live_server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    page.goto("/")
+    expect(page).to_have_url(f"{live_server.url}/login")
+    page.fill("#token", TOKEN)
+    page.click("button[type=submit]")
+    expect(page.locator("h2", has_text="Timeline")).to_be_visible()
+
+    page.click("nav >> text=Compose")
+    page.fill("input[name=title]", "Lunch vrijdag")
+    page.fill("textarea[name=body]", "Wat **eten** we?\n\n- iets warms\n- of koud")
+    page.select_option("select[name=cta]", "poll")
+    page.fill("textarea[name=options]", "Pizza\nSushi\nSalade")
+    page.click("button[value=preview]")
+
+    previews = page.locator(".previews")
+    expect(previews.locator("[data-platform=telegram] .bubble b", has_text="eten")).to_be_visible()
+    expect(previews.locator("[data-platform=telegram] .button", has_text="Pizza · 0")).to_be_visible()
+    expect(previews.locator("[data-platform=slack] .button", has_text="Sushi (0)")).to_be_visible()
+    expect(previews.locator("[data-platform=matrix] .bubble")).to_contain_text("React with: 1️⃣ Pizza (0)")
+    expect(previews.locator("[data-platform=matrix] .bubble li", has_text="iets warms")).to_be_visible()
+    expect(previews.locator("[data-platform=console] pre")).to_contain_text("[vote:3] Salade (0)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-compose-preview.png"), full_page=True)
+    assert live_server.call(_post_count) == 0  # previewing stores nothing
+
+    page.click("button[value=publish]")
+    expect(page.locator(".notice")).to_have_text("Post #1 was created.")
+    row = page.locator("tr#post-1")
+    expect(row).to_contain_text("Lunch vrijdag")
+    expect(row.locator(".state")).to_have_text("published")
+
+    live_server.call(lambda app: _reactions(app, 1))
+    page.reload()
+    row = page.locator("tr#post-1")
+    expect(row.locator(".pill.k-vote")).to_have_text("vote 4")
+    expect(row.locator(".pill.k-like")).to_have_text("like 1")
+    expect(row.locator(".reach")).to_have_text("5")
+    expect(row.locator(".platforms")).to_contain_text("slack 1/1")
+    today = page.locator("svg.chart g.day").last
+    expect(today).to_have_attribute("data-total", "5")
+    bars = today.locator("rect.bar")
+    expect(bars).to_have_count(2)  # votes and likes, stacked
+    assert all(bars.nth(i).bounding_box()["height"] > 10 for i in range(2))
+    page.screenshot(path=str(ARTIFACTS / "dashboard-timeline.png"), full_page=True)
+
+    page.click("tr#post-1 >> text=Lunch vrijdag")
+    expect(page.locator("tr[data-option=Pizza] progress")).to_have_attribute("value", "2")
+    expect(page.locator("tr[data-platform=slack]")).to_contain_text("100%")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-post.png"), full_page=True)
+
+    # The browser carries the session cookie, but a form without the page's CSRF token is refused.
+    forged = page.request.post(
+        "/compose", form={"title": "Forged", "cta": "like", "action": "publish"}, max_redirects=0
+    )
+    assert forged.status == 403 and "CSRF" in forged.text()
+    assert live_server.call(_post_count) == 1

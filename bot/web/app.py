@@ -33,6 +33,7 @@ from bot.web.pages import Pages
 from bot.web.public import public_router
 from bot.web.schemas import ErrorOut
 from bot.web.security import NO_TOKEN, Sessions, token_matches
+from bot.web.webhooks import WebhooksFirst
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -115,7 +116,12 @@ def _printable_error(error: Any) -> dict[str, Any]:
     return shown
 
 
-def create_web_app(app: App, *, metrics: Metrics | None = None) -> FastAPI:
+def create_web_app(app: App, *, metrics: Metrics | None = None) -> WebhooksFirst:
+    """The whole HTTP side: the webhooks first (webhooks.py), then the admin API, dashboard and the rest."""
+    return WebhooksFirst(_create_api(app, metrics), app.adapters, SECURITY_HEADERS)
+
+
+def _create_api(app: App, metrics: Metrics | None) -> FastAPI:
     settings = app.settings.web
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
     operations = Operations(app)

@@ -1,5 +1,5 @@
-"""Routes without the admin token: health, metrics, the platforms' inbound webhooks and the click
-redirect.
+"""Routes without the admin token: health, metrics and the click redirect (the platforms' inbound
+webhooks are served in front of these, see webhooks.py).
 
 The click redirect ``GET /r/{token}`` goes only to the URL stored with the post that owns the token
 (tokens are 128-bit random, made when a link post is created), so it cannot be used as an open
@@ -14,14 +14,13 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from sqlalchemy import select, text
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from adapters.base import HttpReply, UserRef
+from adapters.base import UserRef
 from bot.services.engagement import Request as EngagementRequest
 from bot.web.metrics import CONTENT_TYPE, Metrics
 from content.models import Post, PostState
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("prikbord.web")
 
 VISITOR_COOKIE = "prikbord_visitor"
-MAX_WEBHOOK_BODY = 1024 * 1024
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _VISITOR = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _PREVIEW_AGENTS = re.compile(
@@ -40,13 +38,6 @@ _PREVIEW_AGENTS = re.compile(
     r"bot\b|bot/|bot;|synapse|facebookexternalhit|embedly|linkpreview|crawler|spider",
     re.IGNORECASE,
 )
-
-
-@runtime_checkable
-class HttpInbound(Protocol):
-    """An adapter that receives HTTP (see adapters.base.HttpReply)."""
-
-    async def handle_http(self, headers: Mapping[str, str], body: bytes) -> HttpReply: ...
 
 
 def public_router(app: App, metrics: Metrics) -> APIRouter:
@@ -71,27 +62,6 @@ def public_router(app: App, metrics: Metrics) -> APIRouter:
     @router.get("/metrics")
     async def prometheus() -> Response:
         return Response(await metrics.render(app.store), media_type=CONTENT_TYPE)
-
-    async def delegate(platform: str, request: Request) -> Response:
-        adapter = app.adapters.get(platform)
-        if not isinstance(adapter, HttpInbound):
-            return PlainTextResponse(f"{platform} is not configured here", status_code=404)
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_WEBHOOK_BODY:
-            return PlainTextResponse("request too large", status_code=413)
-        body = await request.body()
-        if len(body) > MAX_WEBHOOK_BODY:
-            return PlainTextResponse("request too large", status_code=413)
-        reply = await adapter.handle_http(dict(request.headers), body)
-        return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
-
-    @router.post("/slack/events")
-    async def slack_events(request: Request) -> Response:
-        return await delegate("slack", request)
-
-    @router.post("/telegram/webhook")
-    async def telegram_webhook(request: Request) -> Response:
-        return await delegate("telegram", request)
 
     @router.get("/r/{token}")
     async def click(token: str, request: Request) -> Response:

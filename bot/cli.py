@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ from bot.cli_import import import_command
 from bot.cli_status import status_cli
 from bot.commands.grammar import UsageError, parse_cta, parse_when
 from bot.config import ConfigError, Settings, load_settings
+from bot.runtime import tune_gc
 from bot.services.drafts import CallToAction, DraftError, PostDraft
 from bot.services.publishing import NotAllowed
 from bot.services.roles import Role
@@ -101,9 +101,7 @@ async def _serve(settings: Settings, console_input: Any) -> None:
         await app.stop()
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
-    # What start-up built lives as long as the process: taking it out of the collector's
-    # generations keeps full collections (pauses of 100+ ms under load) rare and short.
-    gc.freeze()
+    tune_gc()
     try:
         if list(app.adapters) == ["console"]:
             # Scripted or interactive console: done when the input ends (or on a signal).

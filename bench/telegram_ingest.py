@@ -32,7 +32,6 @@ import json
 import multiprocessing
 import random
 import resource
-import socket
 import sys
 import time
 from collections import defaultdict
@@ -342,18 +341,6 @@ async def verify(store: Store, presses: list[Press], model: Model, result: Clien
     return problems
 
 
-def nodelay_workaround(server: WebServer) -> bool:
-    """WebServer listens on ``socket.create_server(...)``, a socket of protocol 0, so asyncio does not set
-    TCP_NODELAY on the connections it accepts (it does so only for ``proto == IPPROTO_TCP``): each answer's body
-    then waits for the client's delayed ACK, ~40 ms. Linux passes TCP_NODELAY from the listening socket on to
-    accepted ones, so setting it there fixes that until WebServer does it itself. → whether it was needed."""
-    listening: socket.socket | None = getattr(server, "_socket", None)
-    if listening is None or listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY):
-        return False
-    listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return True
-
-
 def _cpu_seconds() -> float:
     """CPU time of this (the server's) process, every thread: the event loop, aiosqlite's, uvicorn's."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -389,8 +376,6 @@ async def run_round(
         asgi = LateAsgi()
         server = WebServer(asgi, "127.0.0.1", 0)
         await server.start()
-        if not args.as_is:
-            nodelay_workaround(server)
         public_url = f"http://127.0.0.1:{server.port}"
         try:
             async with fresh_store(backend, args.sqlite_dir) as store:
@@ -448,18 +433,12 @@ async def main_async(args: argparse.Namespace) -> int:
         "route: POST /telegram/webhook of bot.web.create_web_app(app) on uvicorn (bot.web.WebServer, 127.0.0.1:0, "
         f"real HTTP); client: {args.client} in a separate process, one connection per lane"
     )
-    if not args.as_is:
-        print(
-            "note: TCP_NODELAY is set on WebServer's listening socket where WebServer did not (its proto-0 socket "
-            "keeps asyncio from setting it: ~40 ms per answer); --as-is measures without"
-        )
     if note:
         print(note)
     figures: dict[str, Any] = {
         "bench": "telegram_ingest",
         "route": "http: bot.web.create_web_app on uvicorn (WebServer)",
         "client": args.client,
-        "nodelay_workaround": not args.as_is,
         "events": args.events,
         "concurrency": args.concurrency,
         "people": args.people,
@@ -526,11 +505,6 @@ def main() -> int:
         "--known-people",
         action="store_true",
         help="the people are known to the store before the timed stream (default: first seen in it, the cold case)",
-    )
-    parser.add_argument(
-        "--as-is",
-        action="store_true",
-        help="serve without setting TCP_NODELAY on WebServer's listening socket (see nodelay_workaround)",
     )
     parser.add_argument(
         "--client",

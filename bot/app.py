@@ -199,12 +199,16 @@ class App:
             return row.value if row else None
 
     async def _state_save(self, key: str, value: str) -> None:
+        """One upsert: no read first, and two first writes of a key at once cannot both try to insert it."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = postgresql.insert if self.store.is_postgres else sqlite.insert
+        statement = insert(AdapterState).values(key=key, value=value)
+        statement = statement.on_conflict_do_update(
+            index_elements=[AdapterState.key], set_={"value": statement.excluded.value}
+        )
         async with self.store.transaction() as session:
-            row = await session.get(AdapterState, key)
-            if row is None:
-                session.add(AdapterState(key=key, value=value))
-            else:
-                row.value = value
+            await session.execute(statement)
 
     async def _slack_home_view(self, user: UserRef) -> list[tuple[MessageRef, OutboundMessage]]:
         """The person's open must-reads for the Slack App Home, each with its acknowledge button,

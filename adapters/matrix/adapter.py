@@ -110,12 +110,14 @@ class MatrixAdapter(Adapter):
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
         messages_per_second: float = 5.0,
+        inbound_concurrency: int = 256,
     ) -> None:
         """``access_token`` wins over ``password``; with only a password the adapter logs in once and
         keeps the token and device (``state_save``). ``allowed_servers``: server names whose people may
         invite the bot, room ids, or ``*``; empty: only the bot's own server. The remaining keywords are
         tuning: long-poll length, events per sync before gap filling, HTTP timeout, reconnect backoff,
-        and the send rate the dispatcher is told to keep (Limits.global_rates)."""
+        the send rate the dispatcher is told to keep (Limits.global_rates), and how many ordered groups of
+        one sync's events are handed to the core at once (``inbound.py``)."""
         if not access_token and not password:
             raise ValueError("[matrix] needs access_token or password")
         self.homeserver = homeserver.rstrip("/")
@@ -147,6 +149,7 @@ class MatrixAdapter(Adapter):
             allowed_servers=self.allowed_servers,
             rooms=self._rooms,
             emit=self._emit,
+            concurrency=inbound_concurrency,
         )
         self._sync_timeout_ms = sync_timeout_ms
         self._timeline_limit = timeline_limit
@@ -381,6 +384,8 @@ class MatrixAdapter(Adapter):
             return
         resp = sync.result()
         self._connected = True
+        # Every event of the batch is handled (concurrently, in order per sender and message) before its
+        # token is saved: a crash in between replays the batch, and the core drops what it already stored.
         await self._inbound.handle_sync(resp, since)
         self._next_batch = str(resp.next_batch)
         await self._memory.set_next_batch(self._next_batch)

@@ -3,6 +3,19 @@
 The meaning of single events is in ``translate.py``; here is what needs I/O: looking up whether an
 event is about a bot message, remembering reactions for their redaction, reading the history of a
 room when a sync's timeline was cut short, and answering invites.
+
+Delivery order: the events of one sync response go to the sink concurrently (so the core's engagement
+writer can store them in batches), but in order where order matters. Events are grouped by what they
+are about, each group handled in sequence, the groups side by side (at most ``concurrency`` at once):
+
+- a reaction, and any redaction of it: (sender, message reacted to); a person's vote changed twice
+  and a reaction taken back are applied in the order they were made;
+- commands and replies: (sender, room);
+- the bot's own membership: the room.
+
+The caller saves the sync token only after :meth:`InboundHandler.handle_sync` returned, that is after
+every event of the response was handled: a crash replays the batch (the core drops events it has
+already stored), it never loses one.
 """
 
 from __future__ import annotations
@@ -14,12 +27,13 @@ from typing import Any
 
 from nio import ErrorResponse, MessageDirection
 
-from adapters.base import Event
+from adapters.base import ChannelMembershipChanged, CommandIssued, Event
 from adapters.matrix.memory import AdapterMemory
 from adapters.matrix.session import MatrixSession
 from adapters.matrix.translate import (
     EncryptionSeen,
     InboundContext,
+    Parsed,
     ReactionSeen,
     RedactionSeen,
     RememberedReaction,
@@ -36,8 +50,10 @@ log = logging.getLogger(__name__)
 
 _JOIN_TRIES = 5
 _JOIN_MAX_WAIT = 30.0  # seconds
+CONCURRENCY = 256  # groups of events handled at once (see the module docstring)
 
 Emit = Callable[[Event], Awaitable[None]]
+OrderKey = tuple[str, ...]
 
 
 def _sources(events: list[Any]) -> list[dict[str, Any]]:
@@ -67,6 +83,7 @@ class InboundHandler:
         allowed_servers: tuple[str, ...],
         rooms: RoomFlags,
         emit: Emit,
+        concurrency: int = CONCURRENCY,
     ) -> None:
         self._session = session
         self._memory = memory
@@ -74,33 +91,115 @@ class InboundHandler:
         self._allowed = allowed_servers
         self._rooms = rooms
         self._emit = emit
+        self._concurrency = concurrency
 
     @property
     def _user_id(self) -> str:
         return self._ctx.own_user_id
 
     async def handle_sync(self, resp: Any, since: str | None) -> None:
-        """Everything of one sync response; ``since`` None is the first run (pending invites only)."""
+        """Everything of one sync response; ``since`` None is the first run (pending invites only).
+        Returns once every event of the response has been handled (see the module docstring)."""
+        import time as _t
+        _t0 = _t.perf_counter()
         for room_id, info in resp.rooms.invite.items():
             await self._on_invite(room_id, info)
+        timeline: list[tuple[str, dict[str, Any]]] = []
+        own_rooms: set[str] = set()  # rooms the bot created itself (its direct rooms)
         for room_id, info in resp.rooms.join.items():
-            if any(e.get("type") == "m.room.encryption" for e in _sources(info.state)):
+            state = _sources(info.state)
+            if any(e.get("type") == "m.room.encryption" for e in state):
                 self._rooms.mark_encrypted(room_id)
             if since is None:
                 continue  # first run: the position only, no history
-            timeline = _sources(info.timeline.events)
+            events = _sources(info.timeline.events)
             if info.timeline.limited and info.timeline.prev_batch:
-                timeline = await self._fill_gap(room_id, info.timeline.prev_batch, since) + timeline
+                events = await self._fill_gap(room_id, info.timeline.prev_batch, since) + events
+            if any(self._created_by_bot(e) for e in (*state, *events)):
+                own_rooms.add(room_id)
             seen: set[str] = set()
-            for raw in timeline:
+            for raw in events:
                 if raw.get("event_id") not in seen:
                     seen.add(str(raw.get("event_id")))
-                    await self._on_event(room_id, raw)
+                    timeline.append((room_id, raw))
         if since is None:
             return
         for room_id, info in resp.rooms.leave.items():
-            for raw in _sources(info.timeline.events):
-                await self._on_event(room_id, raw)
+            timeline.extend((room_id, raw) for raw in _sources(info.timeline.events))
+        _t1 = _t.perf_counter()
+        await self._deliver(timeline, own_rooms)
+        print(f"TIMING events={len(timeline)} gather={_t1-_t0:.2f}s deliver={_t.perf_counter()-_t1:.2f}s", flush=True)
+
+    def _created_by_bot(self, raw: dict[str, Any]) -> bool:
+        if raw.get("type") != "m.room.create" or raw.get("state_key") != "":
+            return False
+        content = raw.get("content")
+        creator = content.get("creator") if isinstance(content, dict) else None  # room versions before 11
+        return self._user_id in (raw.get("sender"), creator)
+
+    async def _deliver(self, timeline: list[tuple[str, dict[str, Any]]], own_rooms: set[str]) -> None:
+        """Parse the timeline in order, then hand its events to the sink in ordered groups, concurrently."""
+        groups: dict[OrderKey, list[tuple[str, Parsed]]] = {}
+        reaction_keys: dict[str, OrderKey] = {}  # reaction event id → its group (for its redaction)
+        for room_id, raw in timeline:
+            if raw.get("sender") == self._user_id and raw.get("type") == "m.room.message":
+                # Before any reaction of this batch is looked at: a reaction may be on this very message.
+                await self._on_own_message(room_id, raw)
+            await self._memory.load_direct(room_id)  # so the pure parser can tell a direct room
+            parsed = parse_event(raw, room_id, self._ctx)
+            if parsed is None:
+                continue
+            if isinstance(parsed, EncryptionSeen):
+                self._rooms.mark_encrypted(room_id)
+                continue
+            if (
+                isinstance(parsed, ChannelMembershipChanged)
+                and parsed.joined
+                and (room_id in own_rooms or self._memory.is_direct(room_id))
+            ):
+                # The bot's join of a direct room (one it created to tell someone something, or one a
+                # person opened with it) is no channel being added: nothing for the core.
+                log.debug("matrix: joined the direct room %s", room_id)
+                continue
+            key = await self._order_key(parsed, reaction_keys)
+            if key is not None:
+                groups.setdefault(key, []).append((room_id, parsed))
+        print(f"TIMING prepass groups={len(groups)}", flush=True)
+        if not groups:
+            return
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def run(group: list[tuple[str, Parsed]]) -> None:
+            async with gate:
+                for room_id, parsed in group:
+                    await self._on_parsed(room_id, parsed)
+
+        results = await asyncio.gather(*(run(group) for group in groups.values()), return_exceptions=True)
+        # Every group has finished (none is cut short by another's failure); a failure then fails the
+        # batch, so its sync token is not saved and the batch comes again.
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _order_key(self, parsed: Parsed, reaction_keys: dict[str, OrderKey]) -> OrderKey | None:
+        """The group an event is handled in; None when it cannot concern prikbord."""
+        if isinstance(parsed, ReactionSeen):
+            key: OrderKey = ("message", parsed.sender, parsed.target)
+            reaction_keys[parsed.event_id] = key
+            return key
+        if isinstance(parsed, RedactionSeen):
+            if parsed.redacts in reaction_keys:
+                return reaction_keys[parsed.redacts]
+            # A reaction from an earlier sync: in line with what its sender does next on that message.
+            reaction = await self._memory.reaction(parsed.redacts)
+            return None if reaction is None else ("message", reaction.sender, reaction.target)
+        if isinstance(parsed, ReplySeen):
+            return ("room", parsed.sender, parsed.room_id)
+        if isinstance(parsed, CommandIssued):
+            return ("room", parsed.user.user_id, parsed.chat.chat_id)
+        if isinstance(parsed, ChannelMembershipChanged):
+            return ("membership", parsed.chat.chat_id)
+        return None  # EncryptionSeen: taken in while parsing
 
     async def _fill_gap(self, room_id: str, prev_batch: str, since: str) -> list[dict[str, Any]]:
         """Events between the last sync and a limited timeline, oldest first (none is missed)."""
@@ -157,16 +256,7 @@ class InboundHandler:
         if direct and inviter:
             await self._memory.remember_dm(inviter, room_id)
 
-    async def _on_event(self, room_id: str, raw: dict[str, Any]) -> None:
-        if raw.get("sender") == self._user_id and raw.get("type") == "m.room.message":
-            await self._on_own_message(room_id, raw)
-        await self._memory.load_direct(room_id)  # so the pure parser can tell a direct room
-        parsed = parse_event(raw, room_id, self._ctx)
-        if parsed is None:
-            return
-        if isinstance(parsed, EncryptionSeen):
-            self._rooms.mark_encrypted(room_id)
-            return
+    async def _on_parsed(self, room_id: str, parsed: Parsed) -> None:
         event: Event | None
         if isinstance(parsed, ReactionSeen):
             keys = await self._memory.sent_keys(parsed.target)
@@ -185,6 +275,8 @@ class InboundHandler:
                 if await self._memory.sent_keys(target) is not None:
                     event = reply_to_event(parsed, target, self._ctx)
                     break
+        elif isinstance(parsed, EncryptionSeen):
+            event = None
         else:
             event = parsed
         if event is not None:

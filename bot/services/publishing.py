@@ -123,25 +123,7 @@ class PublishingService:
                         f"no enabled channel carries {', '.join(draft.audience)}: "
                         f"use `to:` with one of {', '.join(known) or '(no channels configured)'}"
                     )
-            post = Post(
-                kind=draft.kind,
-                title=draft.title,
-                body=draft.body,
-                cta_kind=draft.cta.kind,
-                cta_options=list(draft.cta.options),
-                cta_url=draft.cta.url,
-                cta_deadline=draft.cta.deadline,
-                audience=list(draft.audience),
-                state=PostState.DRAFT,
-                publish_at=draft.publish_at,
-                urgent=draft.urgent,
-                author=author,
-                source=draft.source,
-                source_key=draft.source_key,
-                click_token=secrets.token_urlsafe(16) if draft.cta.kind == CtaKind.LINK else None,
-                created_at=now,
-                updated_at=now,
-            )
+            post = post_from_draft(draft, author=author, now=now)
             session.add(post)
             await session.flush()
             self._check_fits(post, channels)
@@ -303,3 +285,26 @@ async def _source_key_taken(session: AsyncSession, key: str) -> bool:
     from sqlalchemy import select
 
     return (await session.scalar(select(Post.id).where(Post.source_key == key))) is not None
+
+
+def post_from_draft(draft: PostDraft, *, author: str | None, now: datetime) -> Post:
+    """A new (unsaved) post of a normalized draft, in state draft. Link posts get their click token."""
+    return Post(
+        kind=draft.kind,
+        title=draft.title,
+        body=draft.body,
+        cta_kind=draft.cta.kind,
+        cta_options=list(draft.cta.options),
+        cta_url=draft.cta.url,
+        cta_deadline=draft.cta.deadline,
+        audience=list(draft.audience),
+        state=PostState.DRAFT,
+        publish_at=draft.publish_at,
+        urgent=draft.urgent,
+        author=author,
+        source=draft.source,
+        source_key=draft.source_key,
+        click_token=secrets.token_urlsafe(16) if draft.cta.kind == CtaKind.LINK else None,
+        created_at=now,
+        updated_at=now,
+    )

@@ -11,13 +11,13 @@ from starlette.responses import RedirectResponse, Response
 from adapters.base import OutboundMessage
 from adapters.markup import Document, Paragraph, Text
 from bot.services.drafts import DraftError, normalized
+from bot.services.publishing import post_from_draft
 from bot.web.forms import compose_values, post_from_form
 from bot.web.guard import Guard
 from bot.web.operations import Operations, draft_of
 from bot.web.pages import Pages
 from bot.web.preview import previews
 from bot.web.schemas import PostIn
-from content.models import Post, PostState
 from content.responses import Counts
 
 if TYPE_CHECKING:
@@ -30,19 +30,8 @@ EMPTY_FORM = {"kind": "news", "cta": "like", "to": "everyone"}
 def preview_message(app: App, data: PostIn) -> OutboundMessage:
     """The message the post would be sent as, before it exists. Raises DraftError."""
     draft = normalized(draft_of(data), require_call_to_action=app.settings.moderation.require_call_to_action)
-    post = Post(
-        id=0,
-        kind=draft.kind,
-        title=draft.title,
-        body=draft.body,
-        cta_kind=draft.cta.kind,
-        cta_options=list(draft.cta.options),
-        cta_url=draft.cta.url,
-        cta_deadline=draft.cta.deadline,
-        audience=list(draft.audience),
-        state=PostState.DRAFT,
-        urgent=draft.urgent,
-    )
+    post = post_from_draft(draft, author=None, now=app.clock.now())
+    post.id = 0
     message = app.composer.compose(post, Counts({}, {}))
     # The context line starts with the post's number, which a post gets only when stored.
     blocks = message.markup.blocks

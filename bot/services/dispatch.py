@@ -282,19 +282,29 @@ class Dispatcher:
                     await _wait(wake, self.policy.idle_poll)
                     continue
                 now = self._clock.now()
-                batch = await outbox.claim_due(
-                    self._store, platform, self.instance_id, min(free, self.policy.batch_size), now, self.policy.lease
-                )
+                # Counted in flight while claiming too: between the claim's commit and the sends'
+                # start, settle() must not see this platform as quiet.
+                self._in_flight[platform] += 1
+                try:
+                    batch = await outbox.claim_due(
+                        self._store,
+                        platform,
+                        self.instance_id,
+                        min(free, self.policy.batch_size),
+                        now,
+                        self.policy.lease,
+                    )
+                    messages = await self._compose(batch) if batch else {}
+                    for claimed in batch:
+                        self._in_flight[platform] += 1
+                        task = asyncio.create_task(self._send_one(platform, adapter, claimed, messages[claimed.id]))
+                        self._send_tasks.add(task)
+                        task.add_done_callback(self._send_tasks.discard)
+                finally:
+                    self._in_flight[platform] -= 1
                 if not batch:
                     wake.clear()
                     await _wait(wake, await self._idle_delay(platform))
-                    continue
-                messages = await self._compose(batch)
-                for claimed in batch:
-                    self._in_flight[platform] += 1
-                    task = asyncio.create_task(self._send_one(platform, adapter, claimed, messages[claimed.id]))
-                    self._send_tasks.add(task)
-                    task.add_done_callback(self._send_tasks.discard)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -100,8 +100,6 @@ class InboundHandler:
     async def handle_sync(self, resp: Any, since: str | None) -> None:
         """Everything of one sync response; ``since`` None is the first run (pending invites only).
         Returns once every event of the response has been handled (see the module docstring)."""
-        import time as _t
-        _t0 = _t.perf_counter()
         for room_id, info in resp.rooms.invite.items():
             await self._on_invite(room_id, info)
         timeline: list[tuple[str, dict[str, Any]]] = []
@@ -126,9 +124,7 @@ class InboundHandler:
             return
         for room_id, info in resp.rooms.leave.items():
             timeline.extend((room_id, raw) for raw in _sources(info.timeline.events))
-        _t1 = _t.perf_counter()
         await self._deliver(timeline, own_rooms)
-        print(f"TIMING events={len(timeline)} gather={_t1-_t0:.2f}s deliver={_t.perf_counter()-_t1:.2f}s", flush=True)
 
     def _created_by_bot(self, raw: dict[str, Any]) -> bool:
         if raw.get("type") != "m.room.create" or raw.get("state_key") != "":
@@ -164,7 +160,6 @@ class InboundHandler:
             key = await self._order_key(parsed, reaction_keys)
             if key is not None:
                 groups.setdefault(key, []).append((room_id, parsed))
-        print(f"TIMING prepass groups={len(groups)}", flush=True)
         if not groups:
             return
         gate = asyncio.Semaphore(self._concurrency)

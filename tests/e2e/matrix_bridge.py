@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from nio import ErrorResponse, RoomPreset
+from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.base import ActionPressed, ReactionAdded, ReactionRemoved, ReplyPosted
 from bot.app import App
@@ -121,12 +122,14 @@ class StoreState:
             return row.value if row else None
 
     async def save(self, key: str, value: str) -> None:
+        # One upsert, as App._state_save does.
+        insert = postgresql.insert if self.store.is_postgres else sqlite.insert
+        statement = insert(AdapterState).values(key=key, value=value)
+        statement = statement.on_conflict_do_update(
+            index_elements=[AdapterState.key], set_={"value": statement.excluded.value}
+        )
         async with self.store.transaction() as session:
-            row = await session.get(AdapterState, key)
-            if row is None:
-                session.add(AdapterState(key=key, value=value))
-            else:
-                row.value = value
+            await session.execute(statement)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from bot.clock import Clock, SystemClock
 from bot.commands.base import Services
 from bot.commands.router import CommandRouter
 from bot.config import ConfigError, Settings
+from bot.services.adapter_state import AdapterStateStore
 from bot.services.compose import Composer
 from bot.services.counters import CounterRefresher
 from bot.services.dispatch import Dispatcher, DispatchPolicy
@@ -33,7 +34,7 @@ from bot.web import Metrics, WebServer, create_web_app
 from content import posts
 from content.db import Store, create_store
 from content.migrate import upgrade
-from content.models import AdapterState, Channel, Post
+from content.models import Channel, Post
 from content.people import ensure_identity
 from content.responses import counts_for
 from scheduler.service import SchedulerOptions, SchedulerService
@@ -73,6 +74,7 @@ class App:
         self.store = store or create_store(settings.database.url)
         self._owns_store = store is None
         self.roles = Roles(settings.moderation.moderators, settings.moderation.admins)
+        self.adapter_state = AdapterStateStore(self.store)
         self.adapters: dict[str, Adapter] = (
             dict(adapters) if adapters is not None else self._build_adapters(console_input, console_output)
         )
@@ -171,8 +173,8 @@ class App:
                     device_id=matrix.device_id,
                     command_prefix=matrix.command_prefix,
                     allowed_servers=matrix.allowed_servers,
-                    state_load=self._state_load,
-                    state_save=self._state_save,
+                    state_load=self.adapter_state.load,
+                    state_save=self.adapter_state.save,
                 )
             except ValueError as exc:
                 raise ConfigError(f"[matrix] {exc}") from None
@@ -191,24 +193,6 @@ class App:
                 home_view=self._slack_home_view,
             )
         return built
-
-    async def _state_load(self, key: str) -> str | None:
-        """Durable adapter state (Matrix next_batch, the device obtained by login, …)."""
-        async with self.store.sessions() as session:
-            row = await session.get(AdapterState, key)
-            return row.value if row else None
-
-    async def _state_save(self, key: str, value: str) -> None:
-        """One upsert: no read first, and two first writes of a key at once cannot both try to insert it."""
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        insert = postgresql.insert if self.store.is_postgres else sqlite.insert
-        statement = insert(AdapterState).values(key=key, value=value)
-        statement = statement.on_conflict_do_update(
-            index_elements=[AdapterState.key], set_={"value": statement.excluded.value}
-        )
-        async with self.store.transaction() as session:
-            await session.execute(statement)
 
     async def _slack_home_view(self, user: UserRef) -> list[tuple[MessageRef, OutboundMessage]]:
         """The person's open must-reads for the Slack App Home, each with its acknowledge button,
@@ -286,6 +270,7 @@ class App:
             with contextlib.suppress(Exception):
                 await adapter.stop()
         await self.engagement.stop()
+        await self.adapter_state.stop()
         if self._owns_store:
             await self.store.close()
 

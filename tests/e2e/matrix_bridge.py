@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from nio import ErrorResponse, RoomPreset
-from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.base import ActionPressed, ReactionAdded, ReactionRemoved, ReplyPosted
 from bot.app import App
 from bot.config import Settings
+from bot.services.adapter_state import AdapterStateStore
 from bot.services.engagement import Result
 from content.db import Store
-from content.models import AdapterState
 from tests.adapters.harnesses.matrix import Person
 from tests.matrix_server import Login, SynapseServer
 
@@ -109,27 +108,13 @@ async def posts_in_room(person: Person, room_id: str, bot_user_id: str) -> list[
     return [e for e in await room_events(person, room_id) if is_post_event(e, bot_user_id)]
 
 
-class StoreState:
-    """The adapter's durable key/value state on the store's ``adapter_state`` table (what App wires in),
-    for code that builds its own MatrixAdapter before the App exists (the benchmarks tune its send rate)."""
+class StoreState(AdapterStateStore):
+    """The adapter's durable state as App wires it, for code that builds its own MatrixAdapter before the
+    App exists (the benchmarks tune its send rate)."""
 
     def __init__(self, store: Store) -> None:
+        super().__init__(store)
         self.store = store
-
-    async def load(self, key: str) -> str | None:
-        async with self.store.sessions() as session:
-            row = await session.get(AdapterState, key)
-            return row.value if row else None
-
-    async def save(self, key: str, value: str) -> None:
-        # One upsert, as App._state_save does.
-        insert = postgresql.insert if self.store.is_postgres else sqlite.insert
-        statement = insert(AdapterState).values(key=key, value=value)
-        statement = statement.on_conflict_do_update(
-            index_elements=[AdapterState.key], set_={"value": statement.excluded.value}
-        )
-        async with self.store.transaction() as session:
-            await session.execute(statement)
 
 
 @dataclass

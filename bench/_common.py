@@ -129,3 +129,27 @@ def _cell(value: object) -> str:
 def print_json(figures: dict[str, Any]) -> None:
     """The figures as one JSON line (the last line of the output), for notes and CI to quote."""
     print(json.dumps(figures, sort_keys=False, separators=(",", ":")))
+
+
+def conclude(
+    figures: dict[str, Any],
+    failures: Sequence[str],
+    verified: str,
+    *,
+    goal_met: bool = True,
+    enforce_goal: bool = False,
+    max_shown: int | None = None,
+) -> int:
+    """The end every benchmark shares: the verification verdict, the JSON line, and the exit status
+    (0 ok, 1 a correctness check failed, 3 the goal missed with ``--enforce-goal``)."""
+    figures["verified"] = not failures
+    if failures:
+        print("VERIFICATION FAILED:")
+        for failure in failures[:max_shown]:
+            print(f"  {failure}")
+    else:
+        print(f"verified: {verified}")
+    print_json(figures)
+    if failures:
+        return 1
+    return 3 if enforce_goal and not goal_met else 0

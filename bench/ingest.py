@@ -39,9 +39,9 @@ from _common import (
     Backend,
     add_common_args,
     backends_from,
+    conclude,
     fresh_store,
     median,
-    print_json,
     print_table,
     quiet_logging,
 )
@@ -402,21 +402,15 @@ async def main_async(args: argparse.Namespace) -> int:
     print_table(["backend", "events/s (median)", "min", "max", "one commit/event /s (median)", "ratio"], rows)
     goal_met = figures["backends"]["sqlite"]["median_per_s"] >= GOAL_SQLITE
     figures["goal_met"] = goal_met
-    figures["verified"] = not failures
     print(f"\ngoal ≥ {GOAL_SQLITE:,.0f} events/s on SQLite: {'met' if goal_met else 'NOT met'}")
-    if failures:
-        print("VERIFICATION FAILED:")
-        for failure in failures:
-            print(f"  {failure}")
-    else:
-        print(
-            "verified: every outcome as modelled, every distinct event id stored once, responses and counts "
-            "equal the model, in every round and backend"
-        )
-    print_json(figures)
-    if failures:
-        return 1
-    return 3 if args.enforce_goal and not goal_met else 0
+    return conclude(
+        figures,
+        failures,
+        "every outcome as modelled, every distinct event id stored once, responses and counts "
+        "equal the model, in every round and backend",
+        goal_met=goal_met,
+        enforce_goal=args.enforce_goal,
+    )
 
 
 def _tally(stream: Stream) -> str:

@@ -27,7 +27,16 @@ import time
 from collections import Counter
 from typing import Any
 
-from _common import Backend, add_common_args, backends_from, fresh_store, median, print_json, print_table, quiet_logging
+from _common import (
+    Backend,
+    add_common_args,
+    backends_from,
+    conclude,
+    fresh_store,
+    median,
+    print_table,
+    quiet_logging,
+)
 from _matrix import add_matrix_args, bridge, create_rooms, exempt_from_rate_limits, start_synapse
 from sqlalchemy import select
 
@@ -174,15 +183,9 @@ async def main_async(args: argparse.Namespace) -> int:
         await asyncio.to_thread(pool.close)
     print()
     print_table(["backend", "messages/s (median)", "min", "max", "App start s (joins)"], rows)
-    figures["verified"] = not failures
-    if failures:
-        print("VERIFICATION FAILED:")
-        for failure in failures:
-            print(f"  {failure}")
-    else:
-        print(f"verified: every round, each of the {args.rooms} rooms got exactly one event, the one recorded sent")
-    print_json(figures)
-    return 1 if failures else 0
+    return conclude(
+        figures, failures, f"every round, each of the {args.rooms} rooms got exactly one event, the one recorded sent"
+    )
 
 
 def main() -> int:

@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from _common import Backend, backends_from, fresh_store, print_json, print_table, quiet_logging
+from _common import Backend, backends_from, conclude, fresh_store, print_table, quiet_logging
 from _matrix import add_matrix_args, bridge, create_rooms, exempt_from_rate_limits, percentile, start_synapse
 from matrix_fanout import SentWatch
 from sqlalchemy import func, select
@@ -468,16 +468,13 @@ async def main_async(args: argparse.Namespace) -> int:
             "live: bounded by the homeserver's write rate (Synapse accepted/s); latency after Synapse's answer is "
             "the share of the sync and the bridge"
         )
-    if failures:
-        print("VERIFICATION FAILED:")
-        for failure in failures:
-            print(f"  {failure}")
-    else:
-        print("verified: every reaction stored exactly once, none missed; one response per person, post and kind")
-    print_json(figures)
-    if failures:
-        return 1
-    return 3 if args.enforce_goal and not goal_met else 0
+    return conclude(
+        figures,
+        failures,
+        "every reaction stored exactly once, none missed; one response per person, post and kind",
+        goal_met=goal_met,
+        enforce_goal=args.enforce_goal,
+    )
 
 
 def main() -> int:

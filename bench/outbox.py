@@ -26,9 +26,9 @@ from _common import (
     Backend,
     add_common_args,
     backends_from,
+    conclude,
     fresh_store,
     median,
-    print_json,
     print_table,
     quiet_logging,
 )
@@ -257,18 +257,14 @@ async def main_async(args: argparse.Namespace) -> int:
     sqlite_median = figures["backends"]["sqlite"]["median_per_s"]
     goal_met = sqlite_median >= GOAL_SQLITE
     figures["goal_met"] = goal_met
-    figures["verified"] = not failures
     print(f"\ngoal ≥ {GOAL_SQLITE:,.0f} deliveries/s on SQLite: {'met' if goal_met else 'NOT met'}")
-    if failures:
-        print("VERIFICATION FAILED:")
-        for failure in failures:
-            print(f"  {failure}")
-    else:
-        print("verified: every delivery sent exactly once and recorded sent, in every round and backend")
-    print_json(figures)
-    if failures:
-        return 1
-    return 3 if args.enforce_goal and not goal_met else 0
+    return conclude(
+        figures,
+        failures,
+        "every delivery sent exactly once and recorded sent, in every round and backend",
+        goal_met=goal_met,
+        enforce_goal=args.enforce_goal,
+    )
 
 
 def main() -> int:

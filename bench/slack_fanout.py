@@ -37,7 +37,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from _common import Backend, add_common_args, backends_from, fresh_store, median, print_json, print_table, quiet_logging
+from _common import (
+    Backend,
+    add_common_args,
+    backends_from,
+    conclude,
+    fresh_store,
+    median,
+    print_table,
+    quiet_logging,
+)
 from aiohttp import web
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -333,18 +342,14 @@ async def main_async(args: argparse.Namespace) -> int:
     )
     goal_met = all(b["ratio_of_bound"] >= GOAL_RATIO for b in figures["dispatcher"].values())
     figures["goal_met"] = goal_met
-    figures["verified"] = not failures
     print(f"\ngoal ≥ {GOAL_RATIO} of the bound ({bound:.1f}s): {'met' if goal_met else 'NOT met'}")
-    if failures:
-        print("VERIFICATION FAILED:")
-        for failure in failures:
-            print(f"  {failure}")
-    else:
-        print("verified: every channel got exactly one message with its delivery's metadata; every delivery sent")
-    print_json(figures)
-    if failures:
-        return 1
-    return 3 if args.enforce_goal and not goal_met else 0
+    return conclude(
+        figures,
+        failures,
+        "every channel got exactly one message with its delivery's metadata; every delivery sent",
+        goal_met=goal_met,
+        enforce_goal=args.enforce_goal,
+    )
 
 
 def main() -> int:

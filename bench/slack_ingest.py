@@ -51,7 +51,16 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import aiohttp
-from _common import Backend, add_common_args, backends_from, fresh_store, median, print_json, print_table, quiet_logging
+from _common import (
+    Backend,
+    add_common_args,
+    backends_from,
+    conclude,
+    fresh_store,
+    median,
+    print_table,
+    quiet_logging,
+)
 from sqlalchemy import func, select, text
 
 from bot.app import App
@@ -569,21 +578,18 @@ async def main_async(args: argparse.Namespace) -> int:
     sqlite = figures["results"]["sqlite"]
     goal_met = sqlite["events_per_s"] >= GOAL_EVENTS_PER_S and sqlite["p99_ms"] <= GOAL_P99_MS
     figures["goal_met"] = goal_met
-    figures["verified"] = not failures
     print(
         f"\ngoal ≥ {GOAL_EVENTS_PER_S:,.0f} events/s and p99 ≤ {GOAL_P99_MS:.0f} ms (SQLite): "
         f"{'met' if goal_met else 'NOT met'}"
     )
-    if failures:
-        print("VERIFICATION FAILED:")
-        for failure in failures[:20]:
-            print(f"  {failure}")
-    else:
-        print("verified: every press stored once (processed_events), one ack per person, the last vote counts")
-    print_json(figures)
-    if failures:
-        return 1
-    return 3 if args.enforce_goal and not goal_met else 0
+    return conclude(
+        figures,
+        failures,
+        "every press stored once (processed_events), one ack per person, the last vote counts",
+        goal_met=goal_met,
+        enforce_goal=args.enforce_goal,
+        max_shown=20,
+    )
 
 
 def main() -> int:

@@ -30,7 +30,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from _common import Backend, add_common_args, backends_from, fresh_store, median, print_json, print_table, quiet_logging
+from _common import (
+    Backend,
+    add_common_args,
+    backends_from,
+    conclude,
+    fresh_store,
+    median,
+    print_table,
+    quiet_logging,
+)
 from sqlalchemy import select
 
 from bot.app import App
@@ -290,21 +299,17 @@ async def main_async(args: argparse.Namespace) -> int:
     ratio = figures["dispatcher"]["sqlite"]["ratio_of_bound"]
     goal_met = all(b["ratio_of_bound"] >= GOAL_RATIO for b in figures["dispatcher"].values())
     figures["goal_met"] = goal_met
-    figures["verified"] = not failures
     print(
         f"\ngoal ≥ {GOAL_RATIO} of 30 msg/s (≈{args.chats / (BOUND * GOAL_RATIO):.1f}s for {args.chats}): "
         f"{'met' if goal_met else 'NOT met'} (SQLite {ratio:.3f})"
     )
-    if failures:
-        print("VERIFICATION FAILED:")
-        for failure in failures:
-            print(f"  {failure}")
-    else:
-        print("verified: every chat got exactly one message; every delivery sent with the peer's message id")
-    print_json(figures)
-    if failures:
-        return 1
-    return 3 if args.enforce_goal and not goal_met else 0
+    return conclude(
+        figures,
+        failures,
+        "every chat got exactly one message; every delivery sent with the peer's message id",
+        goal_met=goal_met,
+        enforce_goal=args.enforce_goal,
+    )
 
 
 def main() -> int:

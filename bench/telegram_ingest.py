@@ -40,7 +40,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import Backend, add_common_args, backends_from, fresh_store, median, print_json, print_table, quiet_logging
+from _common import (
+    Backend,
+    add_common_args,
+    backends_from,
+    conclude,
+    fresh_store,
+    median,
+    print_table,
+    quiet_logging,
+)
 from sqlalchemy import select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -477,21 +486,17 @@ async def main_async(args: argparse.Namespace) -> int:
     sqlite = figures["backends"]["sqlite"]
     goal_met = sqlite["median_events_per_s"] >= GOAL_EVENTS_PER_S and sqlite["median_p99_ms"] <= GOAL_P99_MS
     figures["goal_met"] = goal_met
-    figures["verified"] = not failures
     print(
         f"\ngoal ≥ {GOAL_EVENTS_PER_S:,.0f} events/s and p99 ≤ {GOAL_P99_MS:.0f} ms (SQLite medians): "
         f"{'met' if goal_met else 'NOT met'}"
     )
-    if failures:
-        print("VERIFICATION FAILED:")
-        for failure in failures:
-            print(f"  {failure}")
-    else:
-        print("verified: every press answered as the model expects and stored exactly once; responses match")
-    print_json(figures)
-    if failures:
-        return 1
-    return 3 if args.enforce_goal and not goal_met else 0
+    return conclude(
+        figures,
+        failures,
+        "every press answered as the model expects and stored exactly once; responses match",
+        goal_met=goal_met,
+        enforce_goal=args.enforce_goal,
+    )
 
 
 def main() -> int:

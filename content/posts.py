@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,10 +15,12 @@ from content.models import (
     AuditEntry,
     Channel,
     Delivery,
+    DeliveryState,
     Post,
     PostKind,
     PostState,
 )
+from content.outbox import fail_pending_for_channel
 from content.search import search
 
 
@@ -119,6 +122,19 @@ async def set_channel_enabled(session: AsyncSession, channel_id: int, enabled: b
     return channel
 
 
+async def disable_channel(
+    session: AsyncSession, channel: Channel, reason: str, actor: str, now: datetime
+) -> bool:
+    """Turn a channel off at run time (bot removed, chat gone, an operator's choice): what is still
+    pending for it fails with the reason, and the audit log says who did it. False when it was off."""
+    if not channel.enabled:
+        return False
+    channel.enabled, channel.disabled_reason = False, reason or "disabled by an operator"
+    await fail_pending_for_channel(session, channel.id, f"channel disabled: {channel.disabled_reason}")
+    audit(session, now, actor, "channel_disabled", None, channel=channel.name, reason=reason)
+    return True
+
+
 def channels_for_audience(
     channels: Sequence[Channel], audience: Sequence[str], platforms: Sequence[str]
 ) -> list[Channel]:
@@ -145,6 +161,70 @@ async def sync_channels(session: AsyncSession, configured: Sequence[tuple[str, s
 
 # ---------------------------------------------------------------------------------------------
 # Deliveries and audit
+
+
+async def source_keys_taken(session: AsyncSession, keys: Iterable[str]) -> set[str]:
+    """Which of these source keys a stored post already carries (imports, status posts)."""
+    found: set[str] = set()
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), 500):
+        rows = await session.execute(select(Post.source_key).where(Post.source_key.in_(unique[start : start + 500])))
+        found.update(k for (k,) in rows.all() if k is not None)
+    return found
+
+
+async def source_key_taken(session: AsyncSession, key: str) -> bool:
+    return bool(await source_keys_taken(session, [key]))
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """One delivered copy of a post: where it is, and every message it consists of (a long post or
+    an album can be several)."""
+
+    delivery_id: int
+    post_id: int
+    platform: str
+    chat_id: str
+    message_id: str
+    extra_message_ids: tuple[str, ...] = ()
+    channel_enabled: bool = True
+
+    @property
+    def message_ids(self) -> list[str]:
+        return [self.message_id, *self.extra_message_ids]
+
+
+async def sent_messages(
+    session: AsyncSession, post_ids: Sequence[int], *, platform: str | None = None
+) -> list[SentMessage]:
+    """The sent messages of these posts, in delivery order, in one query."""
+    if not post_ids:
+        return []
+    query = (
+        select(Delivery, Channel)
+        .join(Channel, Channel.id == Delivery.channel_id)
+        .where(
+            Delivery.post_id.in_(post_ids),
+            Delivery.state == DeliveryState.SENT,
+            Delivery.platform_message_id.is_not(None),
+        )
+        .order_by(Delivery.id)
+    )
+    if platform is not None:
+        query = query.where(Channel.platform == platform)
+    return [
+        SentMessage(
+            delivery.id,
+            delivery.post_id,
+            channel.platform,
+            channel.chat_id,
+            delivery.platform_message_id or "",
+            tuple(delivery.extra_message_ids or ()),
+            channel.enabled,
+        )
+        for delivery, channel in (await session.execute(query)).tuples()
+    ]
 
 
 async def deliveries_of(session: AsyncSession, post_id: int) -> list[Delivery]:

@@ -458,14 +458,11 @@ class Dispatcher:
         async with self._store.transaction() as session:
             channel = await session.get(Channel, claimed.channel_id)
             name = channel.name if channel else str(claimed.channel_id)
-            disabled = False
-            if outcome.disable_channel and channel is not None and channel.enabled:
-                channel.enabled, channel.disabled_reason = False, error
-                await outbox.fail_pending_for_channel(session, channel.id, f"channel disabled: {error}")
-                posts.audit(
-                    session, self._clock.now(), "prikbord", "channel_disabled", None, channel=name, reason=error
-                )
-                disabled = True
+            disabled = (
+                outcome.disable_channel
+                and channel is not None
+                and await posts.disable_channel(session, channel, error, "prikbord", self._clock.now())
+            )
         suffix = " The channel is disabled until an operator fixes it and re-enables it." if disabled else ""
         await self._notifier.tell(
             f"post #{claimed.post_id} could not be delivered to {name} ({platform}): {error}.{suffix}"

@@ -19,7 +19,7 @@ from bot.clock import Clock
 from bot.commands.router import CommandRouter
 from bot.services.engagement import EngagementService
 from bot.services.notify import ModeratorNotifier
-from content import outbox, posts
+from content import posts
 from content.db import Store
 
 log = logging.getLogger("prikbord.inbound")
@@ -55,13 +55,9 @@ class InboundRouter:
         async with self._store.transaction() as session:
             channel = await posts.channel_by_chat(session, chat.platform, chat.chat_id)
             name = channel.name if channel else f"{chat.platform} chat {chat.chat_id}"
-            if channel is not None and not event.joined and channel.enabled:
+            if channel is not None and not event.joined:
                 reason = event.reason or "the bot was removed from the chat"
-                channel.enabled, channel.disabled_reason = False, reason
-                await outbox.fail_pending_for_channel(session, channel.id, f"channel disabled: {reason}")
-                posts.audit(
-                    session, self._clock.now(), event.user.key, "channel_disabled", None, channel=name, reason=reason
-                )
+                await posts.disable_channel(session, channel, reason, event.user.key, self._clock.now())
         if event.joined:
             known = "" if channel else " It is not configured as a channel yet: add it under [[channels]]."
             await self._notifier.tell(f"the bot was added to {name}.{known}")

@@ -1,7 +1,7 @@
 """A Slack Web API server on loopback, checked against Slack's published contract, plus the driver
 that produces what Slack would POST into prikbord (signed exactly as Slack signs).
 
-Every call is checked against ``../shared/contracts/slack-web-api.json`` (Swagger 2.0): an unknown
+Every call is checked against ``tests/contracts/slack-web-api.json`` (Swagger 2.0): an unknown
 method gets ``unknown_method``; a missing token ``not_authed``, a wrong one ``invalid_auth``; a
 missing required argument the error Slack gives for it (``channel_not_found``, ``message_not_found``,
 ``no_text`` … else ``invalid_arguments``); a JSON body for a method that takes none
@@ -49,17 +49,18 @@ from aiohttp import WSMsgType, web
 JsonDict = dict[str, Any]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CONTRACTS = REPO_ROOT.parent / "shared" / "contracts"
+CONTRACTS = REPO_ROOT / "tests" / "contracts"
 
 
 def contracts_dir() -> Path:
-    """``../shared/contracts``; without it a test fails under CI and is skipped (with the reason) elsewhere."""
-    if (CONTRACTS / "slack-web-api.json").is_file():
-        return CONTRACTS
-    reason = f"Slack contracts not found at {CONTRACTS}: the Slack peer cannot check calls without them"
-    if os.environ.get("CI"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
+    """``tests/contracts``, kept in the repository; a missing file there is a failure, never a skip."""
+    for name in ("slack-web-api.json", "slack-event-wrapper.json"):
+        if not (CONTRACTS / name).is_file():
+            pytest.fail(
+                f"Slack contract {name} not found in {CONTRACTS}: it belongs in tests/contracts/ (see its README.md)",
+                pytrace=False,
+            )
+    return CONTRACTS
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """A Telegram Bot API server on loopback that behaves like Telegram for what prikbord uses.
 
-Every request is checked against ``../shared/contracts/telegram-bot-api.json`` (the Bot API as published):
+Every request is checked against ``tests/contracts/telegram-bot-api.json`` (the Bot API as published):
 an unknown method is 404, a missing required parameter or a wrong type is 400, unknown parameters are
 accepted as Telegram does but recorded (tests assert there are none). On top of the contract it enforces
 what Telegram's documentation says in prose: callback_data 1-64 bytes, text 1-4096 characters after entity
@@ -21,7 +21,6 @@ import html
 import itertools
 import json
 import math
-import os
 import re
 import time
 from collections import deque
@@ -36,7 +35,7 @@ import pytest
 from aiohttp import web
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CONTRACTS_DIR = REPO_ROOT.parent / "shared" / "contracts"
+CONTRACTS_DIR = REPO_ROOT / "tests" / "contracts"
 CONTRACT_FILE = "telegram-bot-api.json"
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -55,13 +54,13 @@ def _read_contract(path: Path) -> dict[str, Any]:
 
 
 def load_telegram_contract(contracts_dir: Path = CONTRACTS_DIR) -> dict[str, Any]:
-    """The published Bot API description. Absent: a failure in CI, a loud skip elsewhere."""
+    """The published Bot API description, kept in the repository; absent, it is a failure, never a skip."""
     path = contracts_dir / CONTRACT_FILE
-    if not path.exists():
-        reason = f"Telegram Bot API contract not found at {path}: the shared contracts folder must sit beside the repo"
-        if os.environ.get("CI"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+    if not path.is_file():
+        pytest.fail(
+            f"Telegram Bot API contract not found at {path}: it belongs in tests/contracts/ (see its README.md)",
+            pytrace=False,
+        )
     return _read_contract(path)
 
 

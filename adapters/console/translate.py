@@ -14,7 +14,8 @@ anything else is chat and is ignored by the bot.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 
 from adapters.base import (
     Action,
@@ -38,12 +39,24 @@ _TARGETED = re.compile(r"^@(?P<msg>m\d+)\s+(?P<rest>.+)$", re.DOTALL)
 _NOT_NAMES = frozenset({"cta", "to", "kind", "http", "https"})
 
 
+def new_session_id() -> str:
+    """A random id for one console session: its event ids never repeat another session's or process's."""
+    return secrets.token_hex(6)
+
+
 @dataclass
 class ScriptState:
     """What the parser remembers between lines."""
 
     speaker: str | None = None
     line_no: int = 0
+    session: str = field(default_factory=new_session_id)
+
+
+def event_id_for(state: ScriptState) -> str:
+    """The platform event id of the current line: unique across sessions on one database (de-duplication
+    by event id must never take a later session's line 3 for an earlier session's)."""
+    return f"{state.session}.line-{state.line_no}"
 
 
 def parse_line(line: str, state: ScriptState, chat: ChatRef) -> Event | None:
@@ -62,7 +75,7 @@ def parse_line(line: str, state: ScriptState, chat: ChatRef) -> Event | None:
         return None
     text = text.replace("\\n", "\n").strip()
     user = UserRef(PLATFORM, state.speaker.lower(), state.speaker)
-    event_id = f"line-{state.line_no}"
+    event_id = event_id_for(state)
     if text[:1] in ("/", "!") and len(text) > 1:
         head, _, args = text[1:].partition(" ")
         if "\n" in head:

@@ -81,3 +81,15 @@ def test_check_describes_the_embedded_default(tmp_path: Path) -> None:
     result = prikbord(["check"], tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "adapters: console" in result.stdout and "database: reachable" in result.stdout
+
+
+def test_two_scripted_sessions_on_one_database_both_count(tmp_path: Path) -> None:
+    # The same line numbers in both sessions: a console event id that repeated across sessions would
+    # make the second session's acts "already counted" and never stored.
+    first = prikbord(["run"], tmp_path, "mod: /post Verlof | Lees | cta: acknowledge\nanna: /ack 1\nanna: /like 1\n")
+    assert first.returncode == 0, first.stderr
+    second = prikbord(["run"], tmp_path, "mod: /post Lunch | Wat eten we? | cta: like\nbram: /ack 1\nbram: /like 1\n")
+    assert second.returncode == 0, second.stderr
+    assert "already counted" not in second.stdout
+    stats = json.loads(prikbord(["stats", "1", "--json"], tmp_path).stdout)
+    assert stats["counts"] == {"ack": 2, "like": 2}

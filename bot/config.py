@@ -1,11 +1,12 @@
 """Configuration: one TOML file plus ``PRIKBORD_<SECTION>__<KEY>`` environment overrides.
 
 No file at all is the embedded default: SQLite at ./prikbord.db, the console adapter with one
-channel ``console`` tagged ``everyone``, web off.
+channel ``console`` tagged ``everyone``, web off, and the machine's own time zone (``machine_timezone``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tomllib
@@ -127,6 +128,27 @@ def parse_duration(value: Any) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def machine_timezone() -> str:
+    """The machine's own IANA zone: ``TZ``, else ``/etc/localtime``'s target, else ``/etc/timezone``; UTC
+    when none names a known zone. The one default of the top-level ``timezone`` key."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    localtime = Path("/etc/localtime")
+    if localtime.is_symlink():
+        target = str(localtime.resolve())
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    for name in candidates:
+        if name and not name.startswith("/"):
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+            return name
+    return "UTC"
 
 
 def _check_zone(value: str | None) -> str | None:
@@ -287,7 +309,7 @@ class Settings(BaseSettings):
         env_prefix="PRIKBORD_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
     )
 
-    timezone: str = "UTC"
+    timezone: str = Field(default_factory=machine_timezone)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)

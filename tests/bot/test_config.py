@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, load_settings, machine_timezone
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
@@ -83,4 +83,16 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
 
 def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings(EXAMPLE)
-    assert settings.timezone == "Europe/Amsterdam"
+    assert settings.timezone == machine_timezone()  # the example documents the default, it does not change it
+
+
+def test_default_timezone_is_the_machines_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PRIKBORD_CONFIG", raising=False)
+    monkeypatch.delenv("PRIKBORD_TIMEZONE", raising=False)
+    monkeypatch.setenv("TZ", "America/Sao_Paulo")
+    assert machine_timezone() == "America/Sao_Paulo"
+    assert load_settings(None).timezone == "America/Sao_Paulo"
+    monkeypatch.setenv("TZ", "Not/A_Zone")
+    assert machine_timezone() != "Not/A_Zone"  # falls through to the system's zone files, else UTC
+    monkeypatch.setenv("PRIKBORD_TIMEZONE", "Asia/Tokyo")
+    assert load_settings(None).timezone == "Asia/Tokyo"

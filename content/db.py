@@ -1,15 +1,35 @@
-"""Engine and sessions: SQLite (WAL) embedded, PostgreSQL for several instances."""
+"""Engine and sessions: SQLite (WAL) embedded, PostgreSQL for several instances.
+
+Reads and writes are told apart, because on SQLite they lock differently:
+
+* ``Store.sessions()`` is for reading. On SQLite its transactions start with a plain (deferred)
+  ``BEGIN``: in WAL mode a reader takes no lock that a writer waits for, and waits for none.
+* ``Store.transaction()`` is for writing. On SQLite it starts with ``BEGIN IMMEDIATE`` (the write lock
+  up front, so a transaction never fails half-way on a lock upgrade), and the writers of one process
+  queue on an in-process lock first: only one of them at a time waits on SQLite's ``busy_timeout``
+  (which is what other processes, e.g. the CLI next to ``run``, rely on), instead of all of them
+  spinning on it and one losing after the timeout.
+
+On PostgreSQL both are ordinary transactions and writers do not queue in the process.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+# How long a SQLite connection waits for another process's write lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_S = 30.0
+# The execution option that marks a connection as a writer's (BEGIN IMMEDIATE on SQLite).
+_WRITER_OPTION = "prikbord_writer"
 
 
 def async_url(url: str) -> str:
@@ -26,16 +46,51 @@ def async_url(url: str) -> str:
 @dataclass
 class Store:
     engine: AsyncEngine
+    # Read sessions (deferred transactions on SQLite). Writes go through ``transaction()``.
     sessions: async_sessionmaker[AsyncSession]
+    writers: async_sessionmaker[AsyncSession] | None = None
+    _write_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = field(default_factory=dict, repr=False)
+    # Set while this task (and what it awaits) holds the write lock: a nested transaction() in the
+    # same task must not queue behind itself.
+    _writing: ContextVar[bool] = field(default_factory=lambda: ContextVar("prikbord_writing", default=False))
 
     @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
 
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
+        """A session inside one write transaction: committed on success, rolled back on error."""
+        if not self.is_sqlite or self._writing.get():
+            async with self._write_session() as session:
+                yield session
+            return
+        async with self._write_lock():
+            token = self._writing.set(True)
+            try:
+                async with self._write_session() as session:
+                    yield session
+            finally:
+                self._writing.reset(token)
+
+    def _write_lock(self) -> asyncio.Lock:
+        # One lock per event loop: a store may outlive the loop it was first used in (tests, CLI).
+        loop = asyncio.get_running_loop()
+        lock = self._write_locks.get(loop)
+        if lock is None:
+            for stale in [other for other in self._write_locks if other.is_closed()]:
+                del self._write_locks[stale]
+            lock = self._write_locks[loop] = asyncio.Lock()
+        return lock
+
+    @asynccontextmanager
+    async def _write_session(self) -> AsyncIterator[AsyncSession]:
+        maker = self.writers or self.sessions
+        async with maker() as session, session.begin():
             yield session
 
     async def close(self) -> None:
@@ -47,16 +102,22 @@ def create_store(url: str, *, schema: str | None = None, echo: bool = False) -> 
     full = async_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if full.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
     elif schema:
         kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
     if full.startswith("postgresql"):
         kwargs["pool_size"] = 10
         kwargs["max_overflow"] = 10
     engine = create_async_engine(full, **kwargs)
-    if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
-    return Store(engine, async_sessionmaker(engine, expire_on_commit=False))
+    if engine.dialect.name != "sqlite":
+        return Store(engine, async_sessionmaker(engine, expire_on_commit=False))
+    _configure_sqlite(engine)
+    writer_engine = engine.execution_options(**{_WRITER_OPTION: True})
+    return Store(
+        engine,
+        async_sessionmaker(engine, expire_on_commit=False),
+        async_sessionmaker(writer_engine, expire_on_commit=False),
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -64,16 +125,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy own transaction boundaries (the pysqlite recipe), so BEGIN IMMEDIATE below
-        # takes the write lock up front and concurrent writers wait instead of failing on upgrade.
+        # Let SQLAlchemy own transaction boundaries (the pysqlite recipe), so the BEGIN below is ours:
+        # IMMEDIATE for writers (the write lock up front), deferred for readers (no lock in WAL).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        writer = bool(conn.get_execution_options().get(_WRITER_OPTION))
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")

@@ -385,7 +385,7 @@ async def _start_prikbord(config: dict[str, Any]) -> tuple[App, WebServer, Store
     store = create_store(config["url"], schema=config["schema"])
     app = App(Settings.model_validate(config["settings"]), store=store)
     await app.start()
-    server = WebServer(create_web_app(app), "127.0.0.1", 0)
+    server = WebServer(create_web_app(app.web_deps), "127.0.0.1", 0)
     await server.start()
     return app, server, store
 

@@ -391,7 +391,7 @@ async def run_round(
                 app = App(settings_for(peer, public_url), store=store)
                 await app.start()
                 try:
-                    asgi.target = create_web_app(app)
+                    asgi.target = create_web_app(app.web_deps)
                     buttons = await publish(app, peer)
                     model, rng = Model(), random.Random(seed)
                     warm = make_stream(buttons, model, args.warmup, args.people, FIRST_WARMUP_PERSON, 0, rng)

@@ -20,10 +20,11 @@ from bot.commands.base import Services
 from bot.commands.router import CommandRouter
 from bot.config import ConfigError, Settings
 from bot.services.adapter_state import AdapterStateStore
-from bot.services.compose import Composer
+from bot.services.compose import Composer, click_url_for
 from bot.services.counters import CounterRefresher
 from bot.services.dispatch import Dispatcher, DispatchPolicy
 from bot.services.engagement import EngagementService
+from bot.services.importing import Importer, poll_feed
 from bot.services.inbound import InboundRouter
 from bot.services.notify import ModeratorNotifier
 from bot.services.publishing import ModerationPolicy, PublishingService
@@ -31,27 +32,16 @@ from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
 from bot.services.status import StatusPostService
 from bot.web import Metrics, WebServer, create_web_app
+from bot.web.deps import WebDeps
 from content import posts
 from content.db import Store, create_store
 from content.migrate import upgrade
-from content.models import Channel, Post
 from content.people import ensure_identity
+from content.posts import SentMessage
 from content.responses import counts_for
 from scheduler.service import SchedulerOptions, SchedulerService
 
 log = logging.getLogger("prikbord.app")
-
-
-def click_url_for(settings: Settings) -> object:
-    base = (settings.web.public_url or "").rstrip("/")
-
-    def click_url(post: Post) -> str | None:
-        # Only with the web app on and a public URL can a click come back to us.
-        if not (settings.web_enabled and base and post.click_token):
-            return None
-        return f"{base}/r/{post.click_token}"
-
-    return click_url
 
 
 class App:
@@ -78,7 +68,10 @@ class App:
         self.adapters: dict[str, Adapter] = (
             dict(adapters) if adapters is not None else self._build_adapters(console_input, console_output)
         )
-        self.composer = Composer(MarkupParser(), self.zone, click_url_for(settings))  # type: ignore[arg-type]
+        # Only with the web app on and a public URL can a click come back to us.
+        self.composer = Composer(
+            MarkupParser(), self.zone, click_url_for(settings.web.public_url if settings.web_enabled else None)
+        )
         self.notifier = ModeratorNotifier(self.adapters, self.roles)
         self.dispatcher = Dispatcher(
             self.store, self.adapters, self.composer, self.notifier, self.clock, dispatch_policy
@@ -127,6 +120,25 @@ class App:
         self.publishing.on_change(self.scheduler.post_changed)
         self.services = Services(self.store, self.publishing, self.engagement, self.clock, self.zone)
         self.commands = CommandRouter(self.services, self.roles, self.adapters)
+        self.importer = Importer(
+            self.store,
+            self.clock,
+            self.publishing,
+            require_call_to_action=settings.moderation.require_call_to_action,
+        )
+        self.web_deps = WebDeps(
+            settings=settings,
+            store=self.store,
+            clock=self.clock,
+            zone=self.zone,
+            adapters=self.adapters,
+            composer=self.composer,
+            publishing=self.publishing,
+            engagement=self.engagement,
+            wake_dispatcher=self.dispatcher.wake,
+            click_url=self.composer.click_url,
+            metrics=self.metrics,
+        )
         self.inbound = InboundRouter(self.store, self.clock, self.commands, self.engagement, self.notifier)
         self._started: list[Adapter] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -203,13 +215,13 @@ class App:
             person = await ensure_identity(session, user.platform, user.user_id, user.display_name, now)
             open_reads = await posts.open_must_reads(session, person.employee_id, now)
             counts = await counts_for(session, [p.id for p in open_reads])
-            for post in open_reads:
-                for delivery in await posts.deliveries_of(session, post.id):
-                    channel = await session.get(Channel, delivery.channel_id)
-                    if channel and channel.platform == user.platform and delivery.platform_message_id:
-                        ref = MessageRef(ChatRef(channel.platform, channel.chat_id), delivery.platform_message_id)
-                        shown.append((ref, self.composer.compose(post, counts[post.id], delivery.id)))
-                        break
+            by_post: dict[int, SentMessage] = {}
+            for sent in await posts.sent_messages(session, [p.id for p in open_reads], platform=user.platform):
+                by_post.setdefault(sent.post_id, sent)  # the first copy of each post on this platform
+        for post in open_reads:
+            if (first := by_post.get(post.id)) is not None:
+                ref = MessageRef(ChatRef(first.platform, first.chat_id), first.message_id)
+                shown.append((ref, self.composer.compose(post, counts[post.id], first.delivery_id)))
         return shown
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -233,7 +245,7 @@ class App:
         if self.settings.web_enabled:
             assert self.settings.web.port is not None
             self.web = WebServer(
-                create_web_app(self, metrics=self.metrics), self.settings.web.host, self.settings.web.port
+                create_web_app(self.web_deps), self.settings.web.host, self.settings.web.port
             )
             await self.web.start()
         for index, _feed in enumerate(self.settings.feeds):
@@ -277,10 +289,7 @@ class App:
     async def _poll_feed_forever(self, index: int) -> None:
         """Import one ``[[feeds]]`` entry every ``interval`` seconds. Polling is idempotent (items are
         de-duplicated by guid or URL), so several instances polling the same feed store each item once."""
-        from bot.services.importing import Importer, poll_feed
-
         feed = self.settings.feeds[index]
-        importer = Importer.from_app(self)
         while True:
-            await poll_feed(importer, feed)  # never raises: failures are logged and reported
+            await poll_feed(self.importer, feed)  # never raises: failures are logged and reported
             await asyncio.sleep(feed.interval)

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from bot.app import App
 from bot.config import ConfigError, Settings, load_settings
-from bot.services.importing import Importer, ImportReport, import_source
+from bot.services.importing import ImportReport, import_source
 from content.importers import KINDS, ParsedSource
 
 
@@ -57,7 +57,7 @@ async def _import(settings: Settings, source: str, kind: str | None, archive: bo
     app = App(settings)
     try:
         await app.prepare_store()
-        importer = Importer.from_app(app)
+        importer = app.importer
         with Progress(
             TextColumn("[bold]importing[/bold]"),
             BarColumn(),

@@ -3,6 +3,7 @@ employee of its own, so an unlinked account still counts as one person."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.models import Employee, Identity, table_of
+
+# Names go into two columns of the same length (identities.display_name, employees.name).
+NAME_LENGTH = min(int(c.type.length) for c in (table_of(Identity).c.display_name, table_of(Employee).c.name))
+# Control characters (C0, DEL, C1) and the bidirectional overrides and isolates that reorder text.
+_UNWANTED = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def storable_name(name: str, limit: int = NAME_LENGTH) -> str:
+    """A display name as it can be stored and shown anywhere: lone UTF-16 surrogates (valid in JSON,
+    refused by every database driver) become U+FFFD, control characters and text-direction overrides
+    go, whitespace runs become one space, and it is cut to ``limit`` characters (with an ellipsis)."""
+    # Through UTF-16 with surrogatepass: a split surrogate pair joins up again, a lone half becomes U+FFFD.
+    whole = name.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    cleaned = " ".join(_UNWANTED.sub(" ", whole).split())
+    if len(cleaned) <= limit:
+        return cleaned
+    return cleaned[: limit - 1].rstrip() + "…"
+
+
+def _employee_name(platform: str, user_id: str, display_name: str) -> str:
+    return display_name or storable_name(f"{platform}:{user_id}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +54,7 @@ async def ensure_identity(
     session: AsyncSession, platform: str, user_id: str, display_name: str, now: datetime
 ) -> Person:
     """The identity for a platform account, created (with its employee) on first sight."""
+    display_name = storable_name(display_name)
     found = await find_identity(session, platform, user_id)
     if found is not None:
         if display_name and found.display_name != display_name:
@@ -41,7 +64,7 @@ async def ensure_identity(
     # transaction alive when we lose that race, and we read the winner's row.
     try:
         async with session.begin_nested():
-            employee = Employee(name=display_name or f"{platform}:{user_id}", created_at=now)
+            employee = Employee(name=_employee_name(platform, user_id, display_name), created_at=now)
             session.add(employee)
             await session.flush()
             identity = Identity(
@@ -68,7 +91,7 @@ async def ensure_identities(
 ) -> dict[tuple[str, str], Person]:
     """Many accounts at once — (platform, user id, display name) — in a few statements whatever
     their number: one read, then bulk inserts for the ones never seen. Used by the batched writer."""
-    wanted = {(platform, user_id): name for platform, user_id, name in accounts}
+    wanted = {(platform, user_id): storable_name(name) for platform, user_id, name in accounts}
     found = await _identities_by_key(session, list(wanted))
     missing = [key for key in wanted if key not in found]
     if not missing:
@@ -78,7 +101,7 @@ async def ensure_identities(
         insert(employees).returning(employees.c.id, sort_by_parameter_order=True),
         [
             {
-                "name": wanted[key] or f"{key[0]}:{key[1]}",
+                "name": _employee_name(key[0], key[1], wanted[key]),
                 "created_at": now,
                 "optout_reminders": False,
                 "optout_all": False,
@@ -118,3 +141,18 @@ async def _identities_by_key(session: AsyncSession, keys: Sequence[tuple[str, st
         for platform, user_id, identity_id, employee_id in rows.all():
             found[(platform, user_id)] = Person(identity_id, employee_id)
     return found
+
+
+async def employees_page(session: AsyncSession, limit: int, offset: int) -> list[Employee]:
+    rows = await session.execute(select(Employee).order_by(Employee.id).limit(limit).offset(offset))
+    return list(rows.scalars())
+
+
+async def identity_keys_of(session: AsyncSession, employee_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Each employee's linked accounts as ``platform:user id``, sorted."""
+    linked: dict[int, list[str]] = {employee_id: [] for employee_id in employee_ids}
+    if linked:
+        rows = await session.execute(select(Identity).where(Identity.employee_id.in_(list(linked))))
+        for identity in rows.scalars():
+            linked[identity.employee_id].append(f"{identity.platform}:{identity.platform_user_id}")
+    return {employee_id: sorted(keys) for employee_id, keys in linked.items()}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.models import (
@@ -44,6 +44,33 @@ async def due_scheduled(session: AsyncSession, now: datetime, limit: int = 500) 
         .with_for_update(skip_locked=True)
     )
     return list(rows.scalars())
+
+
+async def list_posts(
+    session: AsyncSession,
+    *,
+    state: PostState | None = None,
+    kind: PostKind | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Post]:
+    """Newest first, optionally of one state and kind."""
+    statement = select(Post).order_by(Post.id.desc()).limit(limit).offset(offset)
+    if state is not None:
+        statement = statement.where(Post.state == state)
+    if kind is not None:
+        statement = statement.where(Post.kind == kind)
+    return list((await session.execute(statement)).scalars())
+
+
+async def past_deadline(session: AsyncSession, now: datetime) -> list[Post]:
+    """Published posts whose call-to-action deadline has passed."""
+    rows = await session.execute(select(Post).where(Post.state == PostState.PUBLISHED, Post.cta_deadline <= now))
+    return list(rows.scalars())
+
+
+async def post_by_click_token(session: AsyncSession, token: str) -> Post | None:
+    return (await session.execute(select(Post).where(Post.click_token == token))).scalars().first()
 
 
 async def next_scheduled_at(session: AsyncSession) -> datetime | None:
@@ -113,13 +140,14 @@ async def channel_by_chat(session: AsyncSession, platform: str, chat_id: str) ->
     return rows.scalars().first()
 
 
-async def set_channel_enabled(session: AsyncSession, channel_id: int, enabled: bool, reason: str) -> Channel | None:
-    """Switch a channel on or off by hand; ``reason`` is shown while it is off."""
-    channel = await session.get(Channel, channel_id)
-    if channel is not None:
-        channel.enabled = enabled
-        channel.disabled_reason = None if enabled else (reason or "disabled by an operator")
-    return channel
+async def channel_by_id(session: AsyncSession, channel_id: int) -> Channel | None:
+    return await session.get(Channel, channel_id)
+
+
+async def enable_channel(session: AsyncSession, channel: Channel, actor: str, now: datetime) -> None:
+    """Switch a channel back on by hand, with an audit entry."""
+    channel.enabled, channel.disabled_reason = True, None
+    audit(session, now, actor, "channel_enabled", None, channel=channel.name, reason="")
 
 
 async def disable_channel(
@@ -232,6 +260,16 @@ async def deliveries_of(session: AsyncSession, post_id: int) -> list[Delivery]:
     return list(rows.scalars())
 
 
+async def retract_deliveries(session: AsyncSession, post_id: int) -> None:
+    """A retracted post's deliveries: unsent ones stop, sent ones are marked for what they are."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.post_id == post_id, Delivery.state.in_((DeliveryState.PENDING, DeliveryState.SENT)))
+        .values(state=DeliveryState.RETRACTED)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def delivery_states(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, dict[str, int]]:
     result: dict[int, dict[str, int]] = {pid: {} for pid in post_ids}
     if not post_ids:
@@ -250,6 +288,9 @@ def audit(session: AsyncSession, at: datetime, actor: str, action: str, post_id:
     session.add(AuditEntry(at=at, actor=actor, action=action, post_id=post_id, detail=detail))
 
 
-async def audit_entries(session: AsyncSession, limit: int = 100) -> list[AuditEntry]:
-    rows = await session.execute(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
-    return list(rows.scalars())
+async def audit_entries(session: AsyncSession, limit: int = 100, post_id: int | None = None) -> list[AuditEntry]:
+    """Newest first; only one post's when ``post_id`` is given."""
+    statement = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if post_id is not None:
+        statement = statement.where(AuditEntry.post_id == post_id)
+    return list((await session.execute(statement)).scalars())

@@ -17,6 +17,19 @@ LIKE_EMOJI = "👍"
 ACK_EMOJI = "✅"
 
 ClickUrl = Callable[[Post], str | None]
+"""The tracked address of a link post's button, or None where clicks cannot come back to us."""
+
+
+def click_url_for(public_url: str | None) -> ClickUrl:
+    """Clicks come back only through the web app's public URL; pass None when the web is off."""
+    base = (public_url or "").rstrip("/")
+
+    def click_url(post: Post) -> str | None:
+        if not (base and post.click_token):
+            return None
+        return f"{base}/r/{post.click_token}"
+
+    return click_url
 
 
 def option_emoji(post: Post, index: int) -> str:
@@ -63,6 +76,10 @@ class Composer:
         # Parsed bodies keyed by the body text itself: a post is parsed once, not once per channel,
         # and an edited (or re-used id) body can never be served from a stale entry.
         self._parsed: dict[str, Document] = {}
+
+    @property
+    def click_url(self) -> ClickUrl:
+        return self._click_url
 
     def body(self, post: Post) -> Document:
         source = post.body or ""

@@ -12,7 +12,7 @@ from adapters.base import Adapter, ChatRef, DeliveryError, MessageRef, RateLimit
 from bot.services.compose import Composer
 from content import posts
 from content.db import Store
-from content.models import Channel, DeliveryState, PostState
+from content.models import PostState
 from content.responses import counts_for
 
 log = logging.getLogger("prikbord.counters")
@@ -60,30 +60,28 @@ class CounterRefresher:
         async with self._store.sessions() as session:
             by_id = await posts.posts_by_ids(session, post_ids)
             counts = await counts_for(session, post_ids)
-            targets = []
-            for post_id in post_ids:
-                post = by_id.get(post_id)
-                if post is None or post.state not in (PostState.PUBLISHED, PostState.EXPIRED):
-                    continue
-                for delivery in await posts.deliveries_of(session, post_id):
-                    if delivery.state != DeliveryState.SENT or not delivery.platform_message_id:
-                        continue
-                    channel = await session.get(Channel, delivery.channel_id)
-                    if channel is None or not channel.enabled:
-                        continue
-                    targets.append((post, delivery.id, channel.platform, channel.chat_id, delivery.platform_message_id))
+            live = {
+                post_id
+                for post_id, post in by_id.items()
+                if post.state in (PostState.PUBLISHED, PostState.EXPIRED)
+            }
+            targets = [
+                (by_id[sent.post_id], sent)
+                for sent in await posts.sent_messages(session, [p for p in post_ids if p in live])
+                if sent.channel_enabled
+            ]
         retry: set[int] = set()
-        for post, delivery_id, platform, chat_id, message_id in targets:
-            adapter = self._adapters.get(platform)
+        for post, sent in targets:
+            adapter = self._adapters.get(sent.platform)
             if adapter is None:
                 continue
-            message = self._composer.compose(post, counts[post.id], delivery_id)
+            message = self._composer.compose(post, counts[post.id], sent.delivery_id)
             try:
-                await adapter.edit(MessageRef(ChatRef(platform, chat_id), message_id), message)
+                await adapter.edit(MessageRef(ChatRef(sent.platform, sent.chat_id), sent.message_id), message)
             except RateLimited as exc:
                 retry.add(post.id)
-                log.info("counter edit on %s rate limited; retrying in %.1fs", platform, exc.retry_after)
+                log.info("counter edit on %s rate limited; retrying in %.1fs", sent.platform, exc.retry_after)
             except DeliveryError as exc:
-                log.warning("could not refresh counters of post #%d on %s: %s", post.id, platform, exc)
+                log.warning("could not refresh counters of post #%d on %s: %s", post.id, sent.platform, exc)
         if retry:
             self.touch(retry)

@@ -21,30 +21,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.base import Adapter, MessageTooLong
 from bot.clock import Clock
-from bot.services.compose import Composer
 from bot.services.drafts import CallToAction, DraftError, PostDraft, normalized
+from bot.services.publishing import PublishingService
 from content import posts
 from content.analytics import ARCHIVE_SOURCE
 from content.db import Store
 from content.importers import FailedItem, ImportedItem, MalformedSource, ParsedSource, item_key, parse_source
-from content.models import FEED_KINDS, AdapterState, Channel, CtaKind, Post, PostKind, PostState
-from content.responses import Counts
+from content.models import FEED_KINDS, AdapterState, CtaKind, Post, PostKind, PostState
 
 if TYPE_CHECKING:
-    from bot.app import App
     from bot.config import FeedConfig
 
 log = logging.getLogger("prikbord.import")
@@ -77,22 +72,15 @@ class _Refused(Exception):
 
 
 class Importer:
+    """Stores what a source holds as posts, each through the publishing service's one way in."""
+
     def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        adapters: Mapping[str, Adapter],
-        composer: Composer,
-        *,
-        require_call_to_action: bool,
-        release: Callable[[], Awaitable[Sequence[int]]],
+        self, store: Store, clock: Clock, publishing: PublishingService, *, require_call_to_action: bool
     ) -> None:
         self._store = store
         self._clock = clock
-        self._adapters = adapters
-        self._composer = composer
+        self._publishing = publishing
         self._require_cta = require_call_to_action
-        self._release = release
 
     @property
     def store(self) -> Store:
@@ -101,17 +89,6 @@ class Importer:
     @property
     def clock(self) -> Clock:
         return self._clock
-
-    @classmethod
-    def from_app(cls, app: App) -> Importer:
-        return cls(
-            app.store,
-            app.clock,
-            app.adapters,
-            app.composer,
-            require_call_to_action=app.settings.moderation.require_call_to_action,
-            release=app.publishing.publish_due,
-        )
 
     async def run(
         self,
@@ -128,8 +105,7 @@ class Importer:
         due = 0
         async with self._store.transaction() as session:
             keys = [item_key(item, source) for item in parsed.items]
-            taken = await _existing_keys(session, keys)
-            channels = await posts.all_channels(session)
+            taken = await posts.source_keys_taken(session, keys)
             for n, (item, key) in enumerate(zip(parsed.items, keys, strict=True), start=1):
                 if on_item is not None:
                     on_item()
@@ -138,7 +114,7 @@ class Importer:
                     continue
                 taken.add(key)
                 try:
-                    post = await self._store_item(session, item, key, kind, archive, channels, actor)
+                    post = await self._store_item(session, item, key, kind, archive, actor)
                 except _Refused as exc:
                     report.failed.append(FailedItem(f"item {n} ({item.title[:60]})", str(exc)))
                     continue
@@ -157,20 +133,13 @@ class Importer:
         already; should this fail, the running service's due sweep releases the posts instead."""
         try:
             for _ in range(10_000):
-                if not await self._release():
+                if not await self._publishing.publish_due():
                     return
         except Exception:
             log.exception("publishing imported posts failed; the running service will publish them")
 
     async def _store_item(
-        self,
-        session: AsyncSession,
-        item: ImportedItem,
-        key: str,
-        kind: str | None,
-        archive: bool,
-        channels: Sequence[Channel],
-        actor: str,
+        self, session: AsyncSession, item: ImportedItem, key: str, kind: str | None, archive: bool, actor: str
     ) -> Post:
         now = self._clock.now()
         try:
@@ -183,57 +152,25 @@ class Importer:
             cta = CallToAction(CtaKind.LINK, url=item.url)  # "read the whole article": a counted click
         elif to_feed and self._require_cta:
             cta = CallToAction(CtaKind.LIKE)
+        source = ARCHIVE_SOURCE if archive else actor
         try:
             draft = normalized(
-                PostDraft(title=item.title, body=item.body, kind=post_kind, cta=cta, source_key=key),
+                PostDraft(title=item.title, body=item.body, kind=post_kind, cta=cta, source=source, source_key=key),
                 require_call_to_action=self._require_cta and to_feed,
             )
-        except DraftError as exc:
-            raise _Refused(str(exc)) from None
-        platforms = list(self._adapters)
-        targets = posts.channels_for_audience(channels, draft.audience, platforms) if to_feed else []
-        if to_feed and not targets:
-            raise _Refused("no enabled channel carries `everyone`: use --archive, or configure a channel")
-        async with session.begin_nested():  # an item that fails leaves nothing behind
-            post = Post(
-                kind=draft.kind,
-                title=draft.title,
-                body=draft.body,
-                cta_kind=draft.cta.kind,
-                cta_options=[],
-                cta_url=draft.cta.url,
-                audience=list(draft.audience),
+            async with session.begin_nested():  # an item that fails leaves nothing behind
+                post = await self._publishing.stage(
+                    session, draft, author=actor, now=now, to_feed=to_feed, source_key_checked=True
+                )
                 # Feed items: due now, released by publish_due; the rest: published, never sent.
-                state=PostState.SCHEDULED if to_feed else PostState.PUBLISHED,
-                publish_at=now if to_feed else None,
-                published_at=None if to_feed else (item.published or now),
-                author=actor,
-                source=ARCHIVE_SOURCE if archive else actor,
-                source_key=key,
-                click_token=secrets.token_urlsafe(16) if draft.cta.kind == CtaKind.LINK else None,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(post)
-            await session.flush()
-            if to_feed:
-                message = self._composer.compose(post, Counts({}, {}), 0)
-                for platform in sorted({c.platform for c in targets}):
-                    try:
-                        self._adapters[platform].validate(message)
-                    except MessageTooLong as exc:
-                        raise _Refused(f"too long for {platform}: {exc}") from None
-            posts.audit(session, now, actor, "import", post.id, source_key=key, archived=not to_feed)
+                post.state = PostState.SCHEDULED if to_feed else PostState.PUBLISHED
+                post.publish_at = now if to_feed else None
+                post.published_at = None if to_feed else (item.published or now)
+                posts.audit(session, now, actor, "import", post.id, source_key=key, archived=not to_feed)
+        except DraftError as exc:
+            hint = " (or import with --archive)" if to_feed and "no enabled channel" in str(exc) else ""
+            raise _Refused(f"{exc}{hint}") from None
         return post
-
-
-async def _existing_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    unique = sorted(set(keys))
-    for start in range(0, len(unique), 500):
-        rows = await session.execute(select(Post.source_key).where(Post.source_key.in_(unique[start : start + 500])))
-        found.update(k for (k,) in rows.all() if k is not None)
-    return found
 
 
 # ---------------------------------------------------------------------------------------------

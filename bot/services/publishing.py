@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import Adapter, ChatRef, DeliveryError, MessageRef, MessageTooLong
@@ -27,7 +26,7 @@ from bot.services.drafts import DraftError, PostDraft, normalized
 from bot.services.roles import Role
 from content import posts
 from content.db import Store
-from content.models import FEED_KINDS, Channel, CtaKind, DeliveryState, Post, PostState
+from content.models import FEED_KINDS, Channel, CtaKind, Post, PostState
 from content.outbox import add_deliveries
 from content.responses import Counts
 from scheduler.quiet import QuietHours
@@ -104,46 +103,63 @@ class PublishingService:
 
     # -- creating ---------------------------------------------------------------------------
 
-    async def create(self, draft: PostDraft, author: str, role: Role) -> Post:
+    async def create(self, draft: PostDraft, author: str, role: Role, *, review: bool = False) -> Post:
         """Store a new post. Moderators publish (or schedule) at once; employees, with open
-        posting, submit it for approval. Raises DraftError, NotAllowed or MessageTooLong."""
+        posting, submit it for approval, and so does anyone who asks for ``review``. Raises
+        DraftError, NotAllowed or MessageTooLong."""
         if role < Role.MODERATOR and not self._policy.open_posting:
             raise NotAllowed("posting needs the moderator role (ask a moderator, or an admin to enable open posting)")
         draft = normalized(draft, require_call_to_action=self._policy.require_call_to_action)
         now = self._clock.now()
         async with self._store.transaction() as session:
-            if draft.source_key is not None and await _source_key_taken(session, draft.source_key):
-                raise DraftError(f"a post from {draft.source_key!r} was imported already")
-            channels = await posts.all_channels(session)
-            if draft.kind in FEED_KINDS:
-                targets = posts.channels_for_audience(channels, draft.audience, self.platforms)
-                if not targets:
-                    known = sorted({t for c in channels if c.enabled for t in c.tags})
-                    raise DraftError(
-                        f"no enabled channel carries {', '.join(draft.audience)}: "
-                        f"use `to:` with one of {', '.join(known) or '(no channels configured)'}"
-                    )
-            post = post_from_draft(draft, author=author, now=now)
-            session.add(post)
-            await session.flush()
-            self._check_fits(post, channels)
+            post = await self.stage(session, draft, author=author, now=now)
             held: list[Post] = []
-            if role >= Role.MODERATOR:
+            if role >= Role.MODERATOR and not review:
                 await self._release(session, post, now, held)
             else:
                 post.state = PostState.PENDING
             posts.audit(session, now, author, "create", post.id, state=post.state, title=post.title)
         if post.state == PostState.PUBLISHED:
             self._wake()
+        if post.state == PostState.PENDING:
+            await self._tell_pending(post)
         await self._changed([post.id], held)
         return post
 
-    def _check_fits(self, post: Post, channels: Sequence[Channel]) -> None:
+    async def stage(
+        self,
+        session: AsyncSession,
+        draft: PostDraft,
+        *,
+        author: str | None,
+        now: datetime,
+        to_feed: bool = True,
+        source_key_checked: bool = False,
+    ) -> Post:
+        """Add a post of a normalized draft to ``session`` (state draft, flushed, so it has its id)
+        after the checks every new post passes: its source key is new, a feed post has an audience
+        and fits every platform it goes to. The one way posts are made (commands, API, importer).
+        ``to_feed=False`` stores a feed kind without sending it (an archive import)."""
+        key = None if source_key_checked else draft.source_key
+        if key is not None and await posts.source_key_taken(session, key):
+            raise DraftError(f"a post from {draft.source_key!r} was imported already")
+        channels = await posts.all_channels(session)
+        targets: list[Channel] = []
+        if to_feed and draft.kind in FEED_KINDS:
+            targets = posts.channels_for_audience(channels, draft.audience, self.platforms)
+            if not targets:
+                raise DraftError(no_audience_error(channels, draft.audience))
+        post = post_from_draft(draft, author=author, now=now)
+        session.add(post)
+        await session.flush()
+        self._check_fits(post, targets)
+        return post
+
+    def _check_fits(self, post: Post, targets: Sequence[Channel]) -> None:
         """Render for every target platform now, so an oversized post is refused before anything
         is sent rather than failing channel by channel."""
         message = self._composer.compose(post, Counts({}, {}), 0)
-        platforms = {c.platform for c in posts.channels_for_audience(channels, post.audience, self.platforms)}
-        for platform in sorted(platforms):
+        for platform in sorted({c.platform for c in targets}):
             try:
                 self._adapters[platform].validate(message)
             except MessageTooLong as exc:
@@ -197,33 +213,26 @@ class PublishingService:
     async def retract(self, post_id: int, actor: str) -> tuple[Post, int]:
         """Withdraw a post: unsent deliveries stop, sent messages are deleted. Returns (post, removed)."""
         now = self._clock.now()
-        to_delete: list[tuple[int, str, str, list[str]]] = []
         async with self._store.transaction() as session:
             post = await _get(session, post_id)
             if post.state in (PostState.RETRACTED, PostState.REJECTED):
                 raise WrongState(f"#{post_id} is already {post.state}")
             post.state, post.updated_at = PostState.RETRACTED, now
-            for delivery in await posts.deliveries_of(session, post_id):
-                if delivery.state == DeliveryState.SENT and delivery.platform_message_id:
-                    channel = await session.get(Channel, delivery.channel_id)
-                    if channel is not None:
-                        ids = [delivery.platform_message_id, *(delivery.extra_message_ids or [])]
-                        to_delete.append((delivery.id, channel.platform, channel.chat_id, ids))
-                if delivery.state in (DeliveryState.PENDING, DeliveryState.SENT):
-                    delivery.state = DeliveryState.RETRACTED
+            to_delete = await posts.sent_messages(session, [post_id])
+            await posts.retract_deliveries(session, post_id)
             posts.audit(session, now, actor, "retract", post_id)
         await self._changed([post_id])  # a retracted scheduled post loses its job
         removed = 0
-        for _, platform, chat_id, message_ids in to_delete:
-            adapter = self._adapters.get(platform)
+        for sent in to_delete:
+            adapter = self._adapters.get(sent.platform)
             if adapter is None:
                 continue
-            for message_id in message_ids:
+            for message_id in sent.message_ids:
                 try:
-                    await adapter.delete(MessageRef(ChatRef(platform, chat_id), message_id))
+                    await adapter.delete(MessageRef(ChatRef(sent.platform, sent.chat_id), message_id))
                     removed += 1
                 except DeliveryError as exc:
-                    log.warning("could not remove #%d from %s %s: %s", post_id, platform, chat_id, exc)
+                    log.warning("could not remove #%d from %s %s: %s", post_id, sent.platform, sent.chat_id, exc)
         return post, removed
 
     # -- time-driven --------------------------------------------------------------------------
@@ -249,6 +258,17 @@ class PublishingService:
             if len(due) < DUE_BATCH:
                 return published
 
+    async def _tell_pending(self, post: Post) -> None:
+        if self._tell is None:
+            return
+        try:
+            await self._tell(
+                f"#{post.id} “{post.title}” by {post.author} is waiting for approval: "
+                f"`approve {post.id}` or `reject {post.id} [reason]`."
+            )
+        except Exception:
+            log.exception("telling the moderators that #%d waits for approval failed", post.id)
+
     async def _tell_held(self, post: Post) -> None:
         if self._tell is None or self._quiet is None or post.publish_at is None:
             return
@@ -265,10 +285,7 @@ class PublishingService:
         """Close posts whose call-to-action deadline has passed."""
         now = self._clock.now()
         async with self._store.transaction() as session:
-            rows = await session.execute(
-                select(Post).where(Post.state == PostState.PUBLISHED, Post.cta_deadline <= now)
-            )
-            expired = list(rows.scalars())
+            expired = await posts.past_deadline(session, now)
             for post in expired:
                 post.state, post.updated_at = PostState.EXPIRED, now
         return [p.id for p in expired]
@@ -281,10 +298,19 @@ async def _get(session: AsyncSession, post_id: int) -> Post:
     return post
 
 
-async def _source_key_taken(session: AsyncSession, key: str) -> bool:
-    from sqlalchemy import select
-
-    return (await session.scalar(select(Post.id).where(Post.source_key == key))) is not None
+def no_audience_error(channels: Sequence[Channel], audience: Sequence[str]) -> str:
+    """Why a feed post has nowhere to go, and what to do about it."""
+    wanted = ", ".join(audience) or "everyone"
+    known = sorted({t for c in channels if c.enabled for t in c.tags})
+    if known:
+        return f"no enabled channel carries {wanted}: use `to:` with one of {', '.join(known)}"
+    if channels:
+        off = ", ".join(c.name for c in channels if not c.enabled)
+        return (
+            f"no enabled channel carries {wanted}: every channel is disabled ({off}); "
+            "enable one on the dashboard's Channels page or with the admin API"
+        )
+    return f"no enabled channel carries {wanted}: no channels are configured (add [[channels]] to the config)"
 
 
 def post_from_draft(draft: PostDraft, *, author: str | None, now: datetime) -> Post:

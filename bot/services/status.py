@@ -16,7 +16,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock
@@ -24,8 +23,9 @@ from bot.config import SourceConfig, StatusPostConfig
 from bot.services.drafts import CallToAction, DraftError, PostDraft
 from bot.services.publishing import PublishingService, Tell
 from bot.services.roles import Role
+from content import posts
 from content.db import Store
-from content.models import CtaKind, Post, PostKind
+from content.models import CtaKind, PostKind
 from scheduler.ports import StatusSchedule
 from scheduler.sources import CsvSource, HttpJsonSource, Source, SourceFetcher, StaticSource
 from scheduler.template import TemplateFailure, Unavailable, render
@@ -117,7 +117,7 @@ class StatusPostService:
     async def posted(self, name: str, fire_time: datetime) -> bool:
         key = status_key(name, fire_time)
         async with self._store.sessions() as session:
-            return (await session.scalar(select(Post.id).where(Post.source_key == key))) is not None
+            return await posts.source_key_taken(session, key)
 
     # -- rendering ----------------------------------------------------------------------------
 

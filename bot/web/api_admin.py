@@ -3,14 +3,14 @@ audit log and search."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.responses import StreamingResponse
 
+from bot.web.deps import WebDeps
 from bot.web.exports import responses_csv
 from bot.web.operations import Operations
 from bot.web.schemas import (
@@ -27,13 +27,10 @@ from bot.web.schemas import (
     SearchHitOut,
     SearchWords,
 )
-from content import analytics, posts
+from content import analytics, people, posts
 from content.directory import MalformedDirectory
-from content.models import AuditEntry, Channel, Employee, Identity, PostKind, ResponseKind
+from content.models import Channel, PostKind, ResponseKind
 from content.search import search
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 ACTOR = "api"
 ChannelId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -57,14 +54,14 @@ def _channel_out(channel: Channel) -> ChannelOut:
     )
 
 
-def admin_router(app: App, operations: Operations) -> APIRouter:
+def admin_router(deps: WebDeps, operations: Operations) -> APIRouter:
     router = APIRouter()
 
     # -- channels ----------------------------------------------------------------------------------
 
     @router.get("/channels", response_model=list[ChannelOut], tags=["channels"])
     async def list_channels() -> list[ChannelOut]:
-        async with app.store.sessions() as session:
+        async with deps.store.sessions() as session:
             return [_channel_out(c) for c in await posts.all_channels(session)]
 
     @router.post(
@@ -89,7 +86,7 @@ def admin_router(app: App, operations: Operations) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> list[ResponseOut]:
-        async with app.store.sessions() as session:
+        async with deps.store.sessions() as session:
             rows = await analytics.list_responses(session, post_id=post_id, kind=kind, limit=limit, offset=offset)
         return [
             ResponseOut(
@@ -118,7 +115,7 @@ def admin_router(app: App, operations: Operations) -> APIRouter:
         post_id: Annotated[PostId | None, Query()] = None, kind: ResponseKind | None = None
     ) -> StreamingResponse:
         """Every response with its post and person, oldest first, streamed in pages."""
-        return responses_csv(app, post_id, kind)
+        return responses_csv(deps, post_id, kind)
 
     # -- employees ---------------------------------------------------------------------------------
 
@@ -171,17 +168,11 @@ def admin_router(app: App, operations: Operations) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> list[EmployeeOut]:
-        async with app.store.sessions() as session:
-            found = list(
-                (await session.execute(select(Employee).order_by(Employee.id).limit(limit).offset(offset))).scalars()
-            )
-            linked: dict[int, list[str]] = {e.id: [] for e in found}
-            for identity in (
-                await session.execute(select(Identity).where(Identity.employee_id.in_(list(linked))))
-            ).scalars():
-                linked[identity.employee_id].append(f"{identity.platform}:{identity.platform_user_id}")
+        async with deps.store.sessions() as session:
+            found = await people.employees_page(session, limit, offset)
+            linked = await people.identity_keys_of(session, [e.id for e in found])
         return [
-            EmployeeOut(id=e.id, name=e.name, email=e.email, department=e.department, identities=sorted(linked[e.id]))
+            EmployeeOut(id=e.id, name=e.name, email=e.email, department=e.department, identities=linked[e.id])
             for e in found
         ]
 
@@ -192,11 +183,8 @@ def admin_router(app: App, operations: Operations) -> APIRouter:
         post_id: Annotated[PostId | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[AuditOut]:
-        statement = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-        if post_id is not None:
-            statement = statement.where(AuditEntry.post_id == post_id)
-        async with app.store.sessions() as session:
-            entries = list((await session.execute(statement)).scalars())
+        async with deps.store.sessions() as session:
+            entries = await posts.audit_entries(session, limit, post_id)
         return [
             AuditOut(id=e.id, at=e.at, actor=e.actor, action=e.action, post_id=e.post_id, detail=dict(e.detail or {}))
             for e in entries
@@ -209,7 +197,7 @@ def admin_router(app: App, operations: Operations) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> list[SearchHitOut]:
         """Published posts, agenda items and knowledge-base articles, best match first."""
-        async with app.store.sessions() as session:
+        async with deps.store.sessions() as session:
             hits = await search(session, q, [kind] if kind else None, limit)
         return [
             SearchHitOut(

@@ -3,20 +3,17 @@ with deliveries, reach and counts, and approve / reject / retract."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
-from sqlalchemy import select
 
 from bot.services.publishing import NotFound
+from bot.web.deps import WebDeps
 from bot.web.operations import Operations
 from bot.web.schemas import ErrorOut, PostDetailOut, PostId, PostIn, PostOut, ReasonIn
 from bot.web.views import post_detail, post_views
 from content import posts
-from content.models import Post, PostKind, PostState
-
-if TYPE_CHECKING:
-    from bot.app import App
+from content.models import PostKind, PostState
 
 ACTOR = "api"
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "no such post"}}
@@ -26,15 +23,15 @@ STATE_CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
-def posts_router(app: App, operations: Operations) -> APIRouter:
+def posts_router(deps: WebDeps, operations: Operations) -> APIRouter:
     router = APIRouter(prefix="/posts", tags=["posts"])
 
     async def detail(post_id: int) -> PostDetailOut:
-        async with app.store.sessions() as session:
+        async with deps.store.sessions() as session:
             post = await posts.get_post(session, post_id)
             if post is None:
                 raise NotFound(f"there is no post #{post_id}")
-            return await post_detail(app, session, post)
+            return await post_detail(deps, session, post)
 
     @router.post("", status_code=201, response_model=PostDetailOut, summary="Create a post")
     async def create_post(data: PostIn) -> PostDetailOut:
@@ -49,14 +46,9 @@ def posts_router(app: App, operations: Operations) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> list[PostOut]:
-        statement = select(Post).order_by(Post.id.desc()).limit(limit).offset(offset)
-        if state is not None:
-            statement = statement.where(Post.state == state)
-        if kind is not None:
-            statement = statement.where(Post.kind == kind)
-        async with app.store.sessions() as session:
-            found = list((await session.execute(statement)).scalars())
-            return await post_views(app, session, found)
+        async with deps.store.sessions() as session:
+            found = await posts.list_posts(session, state=state, kind=kind, limit=limit, offset=offset)
+            return await post_views(deps, session, found)
 
     @router.get("/{post_id}", response_model=PostDetailOut, responses=NOT_FOUND, summary="One post")
     async def get_post(post_id: Annotated[PostId, Path()]) -> PostDetailOut:

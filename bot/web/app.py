@@ -1,4 +1,4 @@
-"""``create_web_app(app)``: the HTTP side of prikbord as one ASGI app.
+"""``create_web_app(deps)``: the HTTP side of prikbord as one ASGI app.
 
 FastAPI (a Starlette application) for the admin API: its pydantic models give the OpenAPI schema
 at ``/api/openapi.json`` and 422 answers with field errors for free. Everything else (dashboard,
@@ -8,7 +8,7 @@ webhooks, click redirect, health, metrics) is left out of the schema.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -25,18 +25,15 @@ from bot.web.api_admin import admin_router
 from bot.web.api_posts import posts_router
 from bot.web.compose import compose_router
 from bot.web.dashboard import dashboard_router
+from bot.web.deps import WebDeps
 from bot.web.forms import FormError
 from bot.web.guard import Guard, NotSignedIn
-from bot.web.metrics import Metrics
 from bot.web.operations import Operations
 from bot.web.pages import Pages
 from bot.web.public import public_router
 from bot.web.schemas import ErrorOut
 from bot.web.security import NO_TOKEN, Sessions, token_matches
 from bot.web.webhooks import WebhooksFirst
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 STATIC = Path(__file__).parent / "static"
 # No script at all, styles only from our own file, nothing framed, forms only to ourselves.
@@ -116,16 +113,16 @@ def _printable_error(error: Any) -> dict[str, Any]:
     return shown
 
 
-def create_web_app(app: App, *, metrics: Metrics | None = None) -> WebhooksFirst:
+def create_web_app(deps: WebDeps) -> WebhooksFirst:
     """The whole HTTP side: the webhooks first (webhooks.py), then the admin API, dashboard and the rest."""
-    return WebhooksFirst(_create_api(app, metrics), app.adapters, SECURITY_HEADERS)
+    return WebhooksFirst(_create_api(deps), deps.adapters, SECURITY_HEADERS)
 
 
-def _create_api(app: App, metrics: Metrics | None) -> FastAPI:
-    settings = app.settings.web
+def _create_api(deps: WebDeps) -> FastAPI:
+    settings = deps.settings.web
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
-    operations = Operations(app)
-    pages = Pages(app.zone)
+    operations = Operations(deps)
+    pages = Pages(deps.zone)
     guard = Guard(Sessions(admin_token))
 
     web = FastAPI(
@@ -142,12 +139,12 @@ def _create_api(app: App, metrics: Metrics | None) -> FastAPI:
         dependencies=[Depends(_admin_dependency(admin_token))],
         responses={401: {"model": ErrorOut, "description": "no or a wrong admin token"}},
     )
-    api.include_router(posts_router(app, operations))
-    api.include_router(admin_router(app, operations))
+    api.include_router(posts_router(deps, operations))
+    api.include_router(admin_router(deps, operations))
     web.include_router(api)
-    web.include_router(public_router(app, metrics or Metrics()))
-    web.include_router(dashboard_router(app, operations, pages, guard, admin_token))
-    web.include_router(compose_router(app, operations, pages, guard))
+    web.include_router(public_router(deps))
+    web.include_router(dashboard_router(deps, operations, pages, guard, admin_token))
+    web.include_router(compose_router(deps, operations, pages, guard))
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def error(status: int) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from markupsafe import Markup
@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from bot.services.drafts import DraftError
 from bot.services.publishing import NotFound, WrongState
 from bot.web.chart import engagement_svg
+from bot.web.deps import WebDeps
 from bot.web.exports import responses_csv
 from bot.web.forms import FormError
 from bot.web.guard import Guard
@@ -26,19 +27,16 @@ from bot.web.views import post_detail, views_with_insights
 from content import analytics, posts
 from content.search import search
 
-if TYPE_CHECKING:
-    from bot.app import App
-
 ACTOR = "web"
 CHART_DAYS = 14
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-async def engagement_chart(app: App, label: str, post_id: int | None = None) -> Markup:
-    today = app.clock.now().date()
+async def engagement_chart(deps: WebDeps, label: str, post_id: int | None = None) -> Markup:
+    today = deps.clock.now().date()
     days = [today - timedelta(days=n) for n in range(CHART_DAYS - 1, -1, -1)]
-    since = app.clock.now().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=CHART_DAYS - 1)
-    async with app.store.sessions() as session:
+    since = deps.clock.now().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=CHART_DAYS - 1)
+    async with deps.store.sessions() as session:
         rows = await analytics.daily_responses(session, since, post_id)
     counts: dict[date, dict[str, int]] = defaultdict(dict)
     for day, kind, n in rows:
@@ -47,7 +45,7 @@ async def engagement_chart(app: App, label: str, post_id: int | None = None) -> 
 
 
 def dashboard_router(
-    app: App, operations: Operations, pages: Pages, guard: Guard, admin_token: str | None
+    deps: WebDeps, operations: Operations, pages: Pages, guard: Guard, admin_token: str | None
 ) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -88,10 +86,10 @@ def dashboard_router(
     @router.get("/")
     async def timeline(request: Request, created: int | None = None) -> Response:
         session = guard.page(request)
-        async with app.store.sessions() as db:
-            shown = await views_with_insights(app, db, await analytics.timeline_posts(db))
-            reads = await views_with_insights(app, db, await analytics.must_reads(db))
-        chart = await engagement_chart(app, f"Responses per day, last {CHART_DAYS} days")
+        async with deps.store.sessions() as db:
+            shown = await views_with_insights(deps, db, await analytics.timeline_posts(db))
+            reads = await views_with_insights(deps, db, await analytics.must_reads(db))
+        chart = await engagement_chart(deps, f"Responses per day, last {CHART_DAYS} days")
         return page("index.html", session, posts=shown, must_reads=reads, chart=chart, created=created)
 
     # -- one post ----------------------------------------------------------------------------------
@@ -99,20 +97,20 @@ def dashboard_router(
     @router.get("/posts/{post_id}")
     async def show_post(request: Request, post_id: Id) -> Response:
         session = guard.page(request)
-        async with app.store.sessions() as db:
+        async with deps.store.sessions() as db:
             post = await posts.get_post(db, post_id)
             if post is None:
                 return page("error.html", session, 404, message=f"there is no post #{post_id}")
-            detail = await post_detail(app, db, post)
-            ((_, insight),) = await views_with_insights(app, db, [post])
-        chart = await engagement_chart(app, f"Responses to #{post_id} per day", post_id)
+            detail = await post_detail(deps, db, post)
+            ((_, insight),) = await views_with_insights(deps, db, [post])
+        chart = await engagement_chart(deps, f"Responses to #{post_id} per day", post_id)
         wanted = CTA_RESPONSE.get(post.cta_kind)
         return page("post.html", session, post=detail, insight=insight, chart=chart, cta_response=wanted)
 
     @router.get("/posts/{post_id}/responses.csv")
     async def post_responses(request: Request, post_id: Id) -> Response:
         guard.page(request)
-        return responses_csv(app, post_id, None)
+        return responses_csv(deps, post_id, None)
 
     @router.post("/posts/{post_id}/{action}")
     async def act_on_post(request: Request, post_id: Id, action: str) -> Response:
@@ -135,7 +133,7 @@ def dashboard_router(
     @router.get("/channels")
     async def channels(request: Request) -> Response:
         session = guard.page(request)
-        async with app.store.sessions() as db:
+        async with deps.store.sessions() as db:
             found = await posts.all_channels(db)
         return page("channels.html", session, channels=found)
 
@@ -158,7 +156,7 @@ def dashboard_router(
         query = q.replace("\x00", "")[:200]
         hits = []
         if query.strip():
-            async with app.store.sessions() as db:
+            async with deps.store.sessions() as db:
                 hits = await search(db, query, limit=30, marks=(MARK_OPEN, MARK_CLOSE))
         return page("search.html", session, q=query, hits=hits)
 

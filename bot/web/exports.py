@@ -6,14 +6,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 from starlette.responses import StreamingResponse
 
+from bot.web.deps import WebDeps
 from content import analytics
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 COLUMNS = (
     "id", "post_id", "post_title", "kind", "value", "text", "platform",
@@ -28,14 +25,14 @@ def cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def responses_csv(app: App, post_id: int | None, kind: str | None) -> StreamingResponse:
+def responses_csv(deps: WebDeps, post_id: int | None, kind: str | None) -> StreamingResponse:
     async def rows() -> AsyncIterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(COLUMNS)
         offset = 0
         while True:
-            async with app.store.sessions() as session:
+            async with deps.store.sessions() as session:
                 page = await analytics.list_responses(session, post_id=post_id, kind=kind, limit=PAGE, offset=offset)
             for row in page:
                 writer.writerow([cell(getattr(row, column)) for column in COLUMNS])

@@ -4,19 +4,16 @@ leave the same audit trail."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from bot.config import PLATFORMS
 from bot.services.drafts import CallToAction, PostDraft
-from bot.services.publishing import ModerationPolicy, NotFound, PublishingService
+from bot.services.publishing import NotFound
 from bot.services.roles import Role
+from bot.web.deps import WebDeps
 from bot.web.schemas import PostIn
-from content import outbox, posts
+from content import posts
 from content.directory import DirectoryResult, apply_directory, parse_directory
 from content.models import Channel, CtaKind, Post, PostKind
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 log = logging.getLogger("prikbord.web")
 
@@ -35,66 +32,43 @@ def draft_of(data: PostIn) -> PostDraft:
 
 
 class Operations:
-    def __init__(self, app: App) -> None:
-        self._app = app
-        moderation = app.settings.moderation
-        # Posts submitted for review take the employee path of open posting: stored as pending,
-        # released by approve. The app's own service keeps the configured policy for everyone else.
-        self._reviewing = PublishingService(
-            app.store,
-            app.clock,
-            app.adapters,
-            app.composer,
-            ModerationPolicy(moderation.require_call_to_action, open_posting=True),
-            app.dispatcher.wake,
-        )
+    def __init__(self, deps: WebDeps) -> None:
+        self._deps = deps
 
     async def create_post(self, data: PostIn, actor: str) -> Post:
-        """Raises DraftError (the post breaks a rule) like PublishingService.create."""
-        draft = draft_of(data)
-        if data.review:
-            return await self._reviewing.create(draft, actor, Role.EMPLOYEE)
-        return await self._app.publishing.create(draft, actor, Role.ADMIN)
+        """Raises DraftError (the post breaks a rule) like PublishingService.create. ``review``
+        submits it for approval, as an employee's post under open posting would be."""
+        return await self._deps.publishing.create(draft_of(data), actor, Role.ADMIN, review=data.review)
 
     async def approve(self, post_id: int, actor: str) -> Post:
-        return await self._app.publishing.approve(post_id, actor)
+        return await self._deps.publishing.approve(post_id, actor)
 
     async def reject(self, post_id: int, actor: str, reason: str) -> Post:
-        return await self._app.publishing.reject(post_id, actor, reason)
+        return await self._deps.publishing.reject(post_id, actor, reason)
 
     async def retract(self, post_id: int, actor: str) -> Post:
-        post, _ = await self._app.publishing.retract(post_id, actor)
+        post, _ = await self._deps.publishing.retract(post_id, actor)
         return post
 
     async def set_channel(self, channel_id: int, enabled: bool, actor: str, reason: str = "") -> Channel:
-        now = self._app.clock.now()
-        async with self._app.store.transaction() as session:
-            channel = await posts.set_channel_enabled(session, channel_id, enabled, reason)
+        now = self._deps.clock.now()
+        async with self._deps.store.transaction() as session:
+            channel = await posts.channel_by_id(session, channel_id)
             if channel is None:
                 raise NotFound(f"there is no channel {channel_id}")
-            if not enabled:
-                # What was waiting for this channel would otherwise still be sent.
-                await outbox.fail_pending_for_channel(
-                    session, channel_id, f"channel disabled: {channel.disabled_reason}"
-                )
-            posts.audit(
-                session,
-                now,
-                actor,
-                "channel_enabled" if enabled else "channel_disabled",
-                None,
-                channel=channel.name,
-                reason=reason,
-            )
+            if enabled:
+                await posts.enable_channel(session, channel, actor, now)
+            else:
+                await posts.disable_channel(session, channel, reason, actor, now)
         if enabled:
-            self._app.dispatcher.wake(channel.platform)
+            self._deps.wake_dispatcher(channel.platform)
         return channel
 
     async def import_directory(self, text: str, actor: str) -> DirectoryResult:
         """Raises MalformedDirectory when the CSV as a whole is unreadable; then nothing changes."""
         rows, failed = parse_directory(text, PLATFORMS)
-        now = self._app.clock.now()
-        async with self._app.store.transaction() as session:
+        now = self._deps.clock.now()
+        async with self._deps.store.transaction() as session:
             result = await apply_directory(session, rows, now)
             result.failed[:0] = failed
             posts.audit(
@@ -109,6 +83,6 @@ class Operations:
                 failed=len(result.failed),
             )
         if result.relinked:
-            self._app.engagement.forget_people(result.relinked)
+            self._deps.engagement.forget_people(result.relinked)
         result.failed.sort(key=lambda f: f.line)
         return result

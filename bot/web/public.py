@@ -14,19 +14,17 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select, text
+from sqlalchemy import text
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from adapters.base import UserRef
 from bot.services.engagement import Request as EngagementRequest
-from bot.web.metrics import CONTENT_TYPE, Metrics
-from content.models import Post, PostState
-
-if TYPE_CHECKING:
-    from bot.app import App
+from bot.web.deps import WebDeps
+from bot.web.metrics import CONTENT_TYPE
+from content import posts
+from content.models import PostState
 
 log = logging.getLogger("prikbord.web")
 
@@ -40,17 +38,17 @@ _PREVIEW_AGENTS = re.compile(
 )
 
 
-def public_router(app: App, metrics: Metrics) -> APIRouter:
+def public_router(deps: WebDeps) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/healthz")
     async def healthz() -> JSONResponse:
         """Which adapters are connected. 503 only when the store is unreachable: a messenger being
         down is reported, not fatal, so an orchestrator does not restart us over it."""
-        adapters = {name: {"connected": bool(a.connected)} for name, a in app.adapters.items()}
+        adapters = {name: {"connected": bool(a.connected)} for name, a in deps.adapters.items()}
         database = True
         try:
-            async with app.store.sessions() as session:
+            async with deps.store.sessions() as session:
                 await session.execute(text("SELECT 1"))
         except Exception:
             log.warning("healthz: the store is unreachable", exc_info=True)
@@ -61,14 +59,14 @@ def public_router(app: App, metrics: Metrics) -> APIRouter:
 
     @router.get("/metrics")
     async def prometheus() -> Response:
-        return Response(await metrics.render(app.store), media_type=CONTENT_TYPE)
+        return Response(await deps.metrics.render(deps.store), media_type=CONTENT_TYPE)
 
     @router.get("/r/{token}")
     async def click(token: str, request: Request) -> Response:
         if not _TOKEN.match(token):
             return PlainTextResponse("unknown link", status_code=404)
-        async with app.store.sessions() as session:
-            post = (await session.execute(select(Post).where(Post.click_token == token))).scalars().first()
+        async with deps.store.sessions() as session:
+            post = await posts.post_by_click_token(session, token)
         if post is None or post.state not in (PostState.PUBLISHED, PostState.EXPIRED, PostState.RETRACTED):
             return PlainTextResponse("unknown link", status_code=404)
         if post.state == PostState.RETRACTED:
@@ -81,7 +79,7 @@ def public_router(app: App, metrics: Metrics) -> APIRouter:
             visitor = secrets.token_urlsafe(18)
         if not _PREVIEW_AGENTS.search(request.headers.get("user-agent", "")):
             try:
-                await app.engagement.submit(
+                await deps.engagement.submit(
                     EngagementRequest("web", None, UserRef("web", visitor), "link", post_id=post.id)
                 )
             except Exception:  # the reader gets where they were going; the count is what is lost

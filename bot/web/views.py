@@ -4,27 +4,19 @@ prints), its reach and engagement, and per channel what happened to its delivery
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.stats import post_stats
+from bot.web.deps import WebDeps
 from bot.web.insights import PostInsight, insights_for
 from bot.web.schemas import CallToActionOut, ChannelDeliveryOut, PlatformOut, PostDetailOut, PostOut
 from content import posts
 from content.models import Channel, Post
 
-if TYPE_CHECKING:
-    from bot.app import App
 
-
-def click_url(app: App, post: Post) -> str | None:
-    from bot.app import click_url_for  # at call time: bot.app may import this package while loading
-
-    return click_url_for(app.settings)(post)  # type: ignore[operator, no-any-return]
-
-
-def _out(app: App, post: Post, stats: dict[str, Any], insight: PostInsight) -> PostOut:
+def _out(deps: WebDeps, post: Post, stats: dict[str, Any], insight: PostInsight) -> PostOut:
     return PostOut(
         id=post.id,
         title=post.title,
@@ -41,7 +33,7 @@ def _out(app: App, post: Post, stats: dict[str, Any], insight: PostInsight) -> P
         author=post.author,
         source=post.source,
         reject_reason=post.reject_reason,
-        click_url=click_url(app, post),
+        click_url=deps.click_url(post),
         created_at=post.created_at,
         counts=stats["counts"],
         votes=stats["votes"],
@@ -54,21 +46,21 @@ def _out(app: App, post: Post, stats: dict[str, Any], insight: PostInsight) -> P
 
 
 async def views_with_insights(
-    app: App, session: AsyncSession, post_list: Sequence[Post]
+    deps: WebDeps, session: AsyncSession, post_list: Sequence[Post]
 ) -> list[tuple[PostOut, PostInsight]]:
     stats = await post_stats(session, post_list)
     insights = await insights_for(session, post_list)
     return [
-        (_out(app, post, s, insights[post.id]), insights[post.id]) for post, s in zip(post_list, stats, strict=True)
+        (_out(deps, post, s, insights[post.id]), insights[post.id]) for post, s in zip(post_list, stats, strict=True)
     ]
 
 
-async def post_views(app: App, session: AsyncSession, post_list: Sequence[Post]) -> list[PostOut]:
-    return [view for view, _ in await views_with_insights(app, session, post_list)]
+async def post_views(deps: WebDeps, session: AsyncSession, post_list: Sequence[Post]) -> list[PostOut]:
+    return [view for view, _ in await views_with_insights(deps, session, post_list)]
 
 
-async def post_detail(app: App, session: AsyncSession, post: Post) -> PostDetailOut:
-    ((view, insight),) = await views_with_insights(app, session, [post])
+async def post_detail(deps: WebDeps, session: AsyncSession, post: Post) -> PostDetailOut:
+    ((view, insight),) = await views_with_insights(deps, session, [post])
     channels = {c.id: c for c in await posts.all_channels(session)}
     deliveries = []
     for delivery in await posts.deliveries_of(session, post.id):

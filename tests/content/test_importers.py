@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import FeedConfig
-from bot.services.importing import Importer, import_source, poll_feed
+from bot.services.importing import import_source, poll_feed
 from content import posts
 from content.analytics import ARCHIVE_SOURCE
 from content.importers import ImportedItem, MalformedSource, item_key, parse_feed, parse_jsonl, parse_source
@@ -162,7 +162,7 @@ async def test_rss_over_loopback_is_published_once(
     console_app: ConsoleApp, feed_server: tuple[str, dict[str, tuple[bytes, str]]]
 ) -> None:
     base, _ = feed_server
-    importer = Importer.from_app(console_app.app)
+    importer = console_app.app.importer
     report = await import_source(importer, f"{base}/rss")
     assert report.error is None and [t for _, t in report.imported] == ["Nieuwe verlofregeling", "Kantine & koffie"]
     assert [f.reason for f in report.failed] == ["it has no title"]
@@ -183,7 +183,7 @@ async def test_atom_over_loopback_as_knowledge_base(
     console_app: ConsoleApp, feed_server: tuple[str, dict[str, tuple[bytes, str]]]
 ) -> None:
     base, _ = feed_server
-    importer = Importer.from_app(console_app.app)
+    importer = console_app.app.importer
     report = await import_source(importer, f"{base}/atom", kind="kb")
     assert len(report.imported) == 2 and report.ok
     assert await _count(console_app, Delivery) == 0  # the knowledge base never goes to the feed
@@ -195,7 +195,7 @@ async def test_atom_over_loopback_as_knowledge_base(
 async def test_jsonl_file_archived_is_searchable_but_never_sent(console_app: ConsoleApp, tmp_path: Path) -> None:
     export = tmp_path / "intranet.jsonl"
     export.write_bytes(_jsonl([*JSONL_LINES, {"title": "Oud nieuws", "body": "<p>Archief</p>"}]))
-    importer = Importer.from_app(console_app.app)
+    importer = console_app.app.importer
     report = await import_source(importer, str(export), archive=True)
     assert report.ok and len(report.imported) == 4
     async with console_app.app.store.sessions() as session:
@@ -213,7 +213,7 @@ async def test_malformed_feed_reports_why_and_imports_nothing(
     console_app: ConsoleApp, feed_server: tuple[str, dict[str, tuple[bytes, str]]], tmp_path: Path
 ) -> None:
     base, _ = feed_server
-    importer = Importer.from_app(console_app.app)
+    importer = console_app.app.importer
     broken = await import_source(importer, f"{base}/broken")
     assert broken.error is not None and broken.error.startswith("not well-formed XML")
     missing = await import_source(importer, f"{base}/gone")
@@ -230,7 +230,7 @@ async def test_a_failure_while_storing_leaves_nothing_behind(
 ) -> None:
     export = tmp_path / "intranet.jsonl"
     export.write_bytes(_jsonl(JSONL_LINES))
-    importer = Importer.from_app(console_app.app)
+    importer = console_app.app.importer
     calls = 0
 
     def crash_on_third() -> None:
@@ -248,7 +248,7 @@ async def test_feed_polling_archives_the_back_catalogue_then_publishes_new_items
     console_app: ConsoleApp, feed_server: tuple[str, dict[str, tuple[bytes, str]]]
 ) -> None:
     base, documents = feed_server
-    importer = Importer.from_app(console_app.app)
+    importer = console_app.app.importer
     feed = FeedConfig(url=f"{base}/rss", interval=600, kind="news")
     first = await poll_feed(importer, feed)
     assert len(first.imported) == 2 and await _count(console_app, Delivery) == 0

@@ -185,7 +185,7 @@ async def slack(store: Store, clock: FrozenClock) -> AsyncIterator[SlackE2E]:
         )
         assert set(app.adapters) == {"console", "slack"}
         await app.start()
-        server = WebServer(create_web_app(app), "127.0.0.1", 0)
+        server = WebServer(create_web_app(app.web_deps), "127.0.0.1", 0)
         await server.start()
         try:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}", timeout=WAIT) as http:

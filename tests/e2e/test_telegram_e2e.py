@@ -382,7 +382,7 @@ class LateAsgi:
 
 @dataclass
 class WebhookHarness(Harness):
-    http: httpx.AsyncClient  # to the uvicorn server that serves create_web_app(app)
+    http: httpx.AsyncClient  # to the uvicorn server that serves create_web_app(app.web_deps)
     public_url: str  # that server's address, [web] public_url
 
     async def post_update(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -402,7 +402,7 @@ async def webhook(store: Store, clock: FrozenClock) -> AsyncIterator[WebhookHarn
         async with peer_with_people() as peer:
             settings = settings_for(peer, mode="webhook", public_url=public_url)
             async with running_app(settings, peer, store, clock) as harness:
-                asgi.target = create_web_app(harness.app)
+                asgi.target = create_web_app(harness.app.web_deps)
                 async with httpx.AsyncClient(base_url=public_url, timeout=10) as http:
                     yield WebhookHarness(harness.app, peer, harness.output, http, public_url)
     finally:

@@ -133,8 +133,8 @@ async def web(store: Store) -> AsyncIterator[WebHarness]:
     clock = FrozenClock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
     app = build_app(store, clock)
     await app.start()
-    metrics = Metrics()
-    asgi = create_web_app(app, metrics=metrics)
+    metrics = app.metrics
+    asgi = create_web_app(app.web_deps)
     transport = httpx.ASGITransport(app=asgi)
     async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL, headers=AUTH) as client:
         try:
@@ -183,7 +183,7 @@ class LiveServer:
             settings = web_settings(web={"port": 0, "admin_token": TOKEN, "public_url": "http://127.0.0.1"})
             self.app = build_app(store, self.clock, settings)
             await self.app.start()
-            server = WebServer(create_web_app(self.app), "127.0.0.1", 0)
+            server = WebServer(create_web_app(self.app.web_deps), "127.0.0.1", 0)
             await server.start()
             self.port = server.port
         except BaseException as exc:

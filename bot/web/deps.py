@@ -1,0 +1,31 @@
+"""What the HTTP side may use, built by bot/app.py: a small frozen set, not the whole App."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from adapters.base import Adapter
+from bot.clock import Clock
+from bot.config import Settings
+from bot.services.compose import ClickUrl, Composer
+from bot.services.engagement import EngagementService
+from bot.services.publishing import PublishingService
+from bot.web.metrics import Metrics
+from content.db import Store
+
+
+@dataclass(frozen=True, slots=True)
+class WebDeps:
+    settings: Settings
+    store: Store
+    clock: Clock
+    zone: ZoneInfo
+    adapters: Mapping[str, Adapter]  # the running platforms: webhooks, previews, health
+    composer: Composer
+    publishing: PublishingService
+    engagement: EngagementService
+    wake_dispatcher: Callable[[str], None]  # a channel switched back on may have work waiting
+    click_url: ClickUrl
+    metrics: Metrics

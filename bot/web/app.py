@@ -33,6 +33,7 @@ from bot.web.pages import Pages
 from bot.web.public import public_router
 from bot.web.schemas import ErrorOut
 from bot.web.security import NO_TOKEN, Sessions, token_matches
+from bot.web.signin import signin_router
 from bot.web.webhooks import WebhooksFirst
 
 STATIC = Path(__file__).parent / "static"
@@ -143,7 +144,8 @@ def _create_api(deps: WebDeps) -> FastAPI:
     api.include_router(admin_router(deps, operations))
     web.include_router(api)
     web.include_router(public_router(deps))
-    web.include_router(dashboard_router(deps, operations, pages, guard, admin_token))
+    web.include_router(signin_router(pages, guard, admin_token))
+    web.include_router(dashboard_router(deps, operations, pages, guard))
     web.include_router(compose_router(deps, operations, pages, guard))
     web.mount("/static", StaticFiles(directory=STATIC), name="static")
 

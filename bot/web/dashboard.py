@@ -3,7 +3,6 @@ channels, search. Server-rendered; no script runs in the browser."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import Annotated, Any
@@ -22,7 +21,7 @@ from bot.web.guard import Guard
 from bot.web.insights import CTA_RESPONSE
 from bot.web.operations import Operations
 from bot.web.pages import MARK_CLOSE, MARK_OPEN, Pages
-from bot.web.security import NO_TOKEN, Session, token_matches
+from bot.web.security import Session
 from bot.web.views import post_detail, views_with_insights
 from content import analytics, posts
 from content.search import search
@@ -44,42 +43,11 @@ async def engagement_chart(deps: WebDeps, label: str, post_id: int | None = None
     return engagement_svg(days, counts, label)
 
 
-def dashboard_router(
-    deps: WebDeps, operations: Operations, pages: Pages, guard: Guard, admin_token: str | None
-) -> APIRouter:
+def dashboard_router(deps: WebDeps, operations: Operations, pages: Pages, guard: Guard) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     def page(name: str, session: Session, status: int = 200, **context: Any) -> Response:
         return pages.render(name, status, csrf=session.csrf, signed_in=session.signed_in, **context)
-
-    # -- signing in --------------------------------------------------------------------------------
-
-    @router.get("/login")
-    async def login_form(request: Request) -> Response:
-        if not guard.sessions.available:
-            return pages.render("login.html", 503, csrf="", signed_in=False, error=NO_TOKEN, available=False)
-        session = guard.sessions.read(request) or Session.fresh()
-        response = page("login.html", session, error=None, available=True)
-        guard.sessions.write(request, response, session)
-        return response
-
-    @router.post("/login")
-    async def login(request: Request) -> Response:
-        session, form = await guard.form(request, signed_in=False)
-        if not token_matches(form.get("token"), admin_token):
-            await asyncio.sleep(0.5)  # slows guessing down; a right token is never delayed
-            return page("login.html", session, 401, error="that is not the admin token", available=True)
-        # A new session (and CSRF token) on sign-in, so a token planted before cannot be reused.
-        response = RedirectResponse("/", status_code=303)
-        guard.sessions.write(request, response, Session.fresh(signed_in=True))
-        return response
-
-    @router.post("/logout")
-    async def logout(request: Request) -> Response:
-        await guard.form(request)
-        response = RedirectResponse("/login", status_code=303)
-        guard.sessions.clear(request, response)
-        return response
 
     # -- timeline ----------------------------------------------------------------------------------
 

@@ -1,21 +1,36 @@
-"""Routes a command to its handler after checking the role; turns every refusal into a clear answer."""
+"""Routes a command to its handler after checking the role; turns every refusal into a clear answer.
+
+A command event runs once however often the platform delivers it (content/processed_commands.py), and
+its answer failing to go out never fails the event: the command's effect is stored by then, and a
+platform told "failed" would deliver the command again.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
 
-from adapters.base import Adapter, CommandIssued
+from adapters.base import Adapter, CommandIssued, DeliveryError
 from bot.commands import engaging, moderation, posting, preferences, reading
 from bot.commands.base import CommandContext, CommandSpec, Reply, Services
 from bot.commands.grammar import UsageError
 from bot.services.drafts import DraftError
 from bot.services.publishing import NotAllowed, NotFound, WrongState
 from bot.services.roles import Role, Roles
+from content.processed_commands import claim_command, finish_command
 
 log = logging.getLogger("prikbord.commands")
 
 ROLE_NAMES = {Role.EMPLOYEE: "employee", Role.MODERATOR: "moderator", Role.ADMIN: "admin"}
+
+# The console reads each script line once and numbers events by line, restarting with every run:
+# its ids are not unique across runs, and nothing there is ever delivered twice.
+NEVER_REDELIVERED = frozenset({"console"})
+
+
+def runs_once_per_event(command: CommandIssued) -> bool:
+    """Whether this command is de-duplicated by its platform event id."""
+    return command.user.platform not in NEVER_REDELIVERED and bool(command.event_id)
 
 
 def all_commands() -> list[CommandSpec]:
@@ -77,9 +92,59 @@ class CommandRouter:
             log.exception("command %r from %s failed", name, command.user.key)
             return Reply("something went wrong; the operator can find the details in the log")
 
-    async def handle(self, command: CommandIssued) -> Reply:
+    async def handle(self, command: CommandIssued) -> Reply | None:
+        """Run a command event and answer it; None when this event was already run (redelivered)."""
+        once = runs_once_per_event(command)
+        if once and not await self._claim(command):
+            log.info(
+                "command %r from %s (event %s) was delivered again; it already ran, so it is not run twice",
+                command.name,
+                command.user.key,
+                command.event_id,
+            )
+            return None
         reply = await self.answer(command)
-        adapter = self._adapters.get(command.user.platform)
-        if adapter is not None:
-            await adapter.reply(command, reply.text, private=reply.private)
+        error = await self._send_answer(command, reply)
+        if once:
+            await self._finish(command, error)
         return reply
+
+    async def _claim(self, command: CommandIssued) -> bool:
+        # Its own transaction, committed before the command runs: a concurrent delivery of the same
+        # event waits for it (the primary key) and then sees the claim. Raises when the store fails,
+        # so the platform delivers the event again and nothing has run.
+        services = self._services
+        async with services.store.transaction() as session:
+            return await claim_command(
+                session, command.user.platform, command.event_id, command.name, command.user.key, services.clock.now()
+            )
+
+    async def _send_answer(self, command: CommandIssued, reply: Reply) -> str | None:
+        """Send the answer → None, or why it could not be sent (logged; never raised)."""
+        adapter = self._adapters.get(command.user.platform)
+        if adapter is None:
+            return None
+        try:
+            await adapter.reply(command, reply.text, private=reply.private)
+        except DeliveryError as exc:
+            log.warning(
+                "the answer to %r for %s could not be sent (%s); the command itself ran",
+                command.name,
+                command.user.key,
+                exc,
+            )
+            return str(exc) or type(exc).__name__
+        except Exception as exc:
+            log.exception("the answer to %r for %s failed; the command itself ran", command.name, command.user.key)
+            return type(exc).__name__
+        return None
+
+    async def _finish(self, command: CommandIssued, error: str | None) -> None:
+        try:
+            async with self._services.store.transaction() as session:
+                await finish_command(
+                    session, command.user.platform, command.event_id, self._services.clock.now(), error
+                )
+        except Exception:
+            # The claim stands, so a redelivery still will not run it again: only the record is incomplete.
+            log.exception("could not record that command event %s finished", command.event_id)

@@ -1,0 +1,192 @@
+"""A command runs once however often its update arrives, and a failed answer never fails the webhook
+(issue 17, item 2).
+
+The real python-telegram-bot in webhook mode behind the real webhook route (``bot.web.webhooks``, served
+by uvicorn on 127.0.0.1 port 0), talking to the loopback Bot API peer. The peer posts updates to the
+webhook as Telegram does; a redelivery is the same update (same ``update_id``) posted again, as Telegram
+does after a non-2xx answer. On SQLite and PostgreSQL (the ``store`` fixture).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from rich.console import Console
+from sqlalchemy import func, select
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from adapters.base import ChatRef, CommandIssued, UserRef
+from adapters.console.adapter import ConsoleAdapter
+from bot.app import App
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.web import WebServer
+from bot.web.webhooks import WebhooksFirst
+from content.db import Store
+from content.models import Post
+from content.processed_commands import ProcessedCommand, event_key, processed_command
+from tests.peers.telegram import FloodLimits, TelegramPeer
+
+# PTB 22 warns while building RetryAfter that retry_after will become a timedelta; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
+
+ANNA = 1101  # a moderator, writing in her private chat with the bot (chat id = her user id)
+SECRET = "dedup-webhook_secret-17"
+
+
+class LateAsgi:
+    """The webhook route, set once the App exists: the App needs the server's port-0 URL first."""
+
+    def __init__(self) -> None:
+        self.target: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.target is not None, "the App is not built yet"
+        await self.target(scope, receive, send)
+
+
+async def _no_api(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 404, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+@dataclass
+class Webhook:
+    app: App
+    peer: TelegramPeer
+
+    async def anna_says(self, text: str) -> dict[str, Any]:
+        """Anna sends ``text`` in her private chat; the peer posts the update to the webhook → the update."""
+        return await self.peer.user_sends(ANNA, ANNA, text)
+
+    def status_of(self, update: dict[str, Any]) -> list[int]:
+        """The webhook's HTTP status for each time ``update`` was posted to it by the peer."""
+        return [status for sent, status, _ in self.peer.webhook_deliveries if sent["update_id"] == update["update_id"]]
+
+    async def redeliver(self, update: dict[str, Any]) -> int:
+        """Telegram posting the very same update again → the webhook's HTTP status."""
+        status, _ = await self.peer.post_webhook(json.dumps(update).encode(), SECRET)
+        return status
+
+    async def posts(self) -> list[Post]:
+        async with self.app.store.sessions() as session:
+            return list((await session.execute(select(Post).order_by(Post.id))).scalars())
+
+    def answers(self) -> list[str]:
+        """What the bot wrote into Anna's private chat."""
+        return [m.text for m in self.peer.bot_messages(ANNA)]
+
+
+@pytest.fixture
+async def webhook(store: Store, clock: FrozenClock) -> AsyncIterator[Webhook]:
+    asgi = LateAsgi()
+    server = WebServer(asgi, "127.0.0.1", 0)
+    await server.start()
+    try:
+        async with TelegramPeer(flood=FloodLimits.off()) as peer:
+            peer.add_user(ANNA, "Anna", username="anna")
+            settings = Settings.model_validate(
+                {
+                    "timezone": "Europe/Amsterdam",
+                    "console": {"enabled": True},  # the channel posts go to; Telegram only carries commands
+                    "telegram": {
+                        "token": peer.token,
+                        "api_base_url": peer.api_base_url,
+                        "mode": "webhook",
+                        "webhook_secret": SECRET,
+                    },
+                    "web": {"public_url": f"http://127.0.0.1:{server.port}"},
+                    "moderation": {"moderators": [f"telegram:{ANNA}"]},
+                }
+            )
+            app = App(settings, clock=clock, store=store, console_output=Console(file=io.StringIO()))
+            await app.start()
+            try:
+                asgi.target = WebhooksFirst(_no_api, app.adapters, [])
+                yield Webhook(app, peer)
+            finally:
+                await app.stop()
+            assert peer.unknown_params == [], f"parameters Telegram does not know: {peer.unknown_params}"
+    finally:
+        await server.stop()
+
+
+async def test_the_same_update_delivered_again_publishes_once(webhook: Webhook) -> None:
+    update = await webhook.anna_says("/post Dagstart | Koffie staat klaar | cta: like")
+    assert webhook.status_of(update) == [200]
+    assert [p.title for p in await webhook.posts()] == ["Dagstart"]
+    assert len(webhook.answers()) == 1
+
+    assert await webhook.redeliver(update) == 200
+    assert await webhook.redeliver(update) == 200
+    assert [p.title for p in await webhook.posts()] == ["Dagstart"]
+    assert len(webhook.answers()) == 1  # a redelivery is not answered again either
+
+    async with webhook.app.store.sessions() as session:
+        record = await processed_command(session, "telegram", f"tg:m:{ANNA}:{update['message']['message_id']}")
+    assert record is not None and record.command == "post" and record.actor == f"telegram:{ANNA}"
+    assert record.finished_at is not None and record.answer_error is None
+
+
+async def test_the_same_update_delivered_concurrently_publishes_once(webhook: Webhook) -> None:
+    first = await webhook.anna_says("/post Eerste | een | cta: like")  # the store is warm
+    update = dict(first, update_id=first["update_id"] + 100)
+    update["message"] = dict(first["message"], message_id=first["message"]["message_id"] + 100)
+    update["message"]["text"] = "/post Tegelijk | twee keer bezorgd | cta: like"
+
+    statuses = await asyncio.gather(*(webhook.redeliver(update) for _ in range(4)))
+    assert statuses == [200, 200, 200, 200]
+    assert [p.title for p in await webhook.posts()] == ["Eerste", "Tegelijk"]
+
+
+async def test_a_429_on_the_answer_gives_200_and_the_redelivery_runs_nothing_again(webhook: Webhook) -> None:
+    # Anna's private chat may get one message an hour: the second answer meets a 429, as in the field.
+    webhook.peer.flood = FloodLimits(overall=None, per_chat=(1, 3600.0), per_group=None)
+    one = await webhook.anna_says("/post Eén | de eerste | cta: like")
+    two = await webhook.anna_says("/post Twee | de tweede | cta: like")
+    assert [c.status for c in webhook.peer.calls_to("sendMessage")] == [200, 429]
+    assert webhook.status_of(one) == [200]
+    assert webhook.status_of(two) == [200]  # was 500 "not stored; retry"
+    assert [p.title for p in await webhook.posts()] == ["Eén", "Twee"]
+
+    assert await webhook.redeliver(two) == 200  # had the webhook failed, Telegram would do this
+    assert [p.title for p in await webhook.posts()] == ["Eén", "Twee"]
+    async with webhook.app.store.sessions() as session:
+        record = await processed_command(session, "telegram", f"tg:m:{ANNA}:{two['message']['message_id']}")
+    assert record is not None and record.finished_at is not None
+    assert record.answer_error is not None and "retry after" in record.answer_error
+
+
+async def test_commands_from_the_console_are_not_taken_for_redeliveries(webhook: Webhook) -> None:
+    """The console numbers events by script line, anew each run: the same id on the next run is a new
+    command, so console commands are not de-duplicated (a second ``prikbord run < script`` works)."""
+    console = ChatRef("console", "console")
+    for _run in range(2):
+        await webhook.app.inbound(CommandIssued("line-1", UserRef("console", "anna", "Anna"), console, "help", ""))
+    adapter = webhook.app.adapters["console"]
+    assert isinstance(adapter, ConsoleAdapter)
+    assert [who for who, _ in adapter.private] == ["anna", "anna"]  # both ran and were answered
+    async with webhook.app.store.sessions() as session:
+        stored = await session.scalar(select(func.count()).select_from(ProcessedCommand))
+    assert stored == 0
+
+
+async def test_event_ids_that_cannot_be_stored_as_given_are_hashed_apart(webhook: Webhook) -> None:
+    long_a, long_b = "x" * 300 + "a", "x" * 300 + "b"
+    assert event_key(long_a) != event_key(long_b) and len(event_key(long_a)) <= 255
+    assert event_key("tg:m:1101:7") == "tg:m:1101:7"
+    assert event_key("bad\x00id") != "bad\x00id" and event_key("bad\ud800id") != event_key("bad\ud801id")
+    user = UserRef("telegram", str(ANNA), "Anna\x00\ud800")
+    chat = ChatRef("telegram", str(ANNA))
+    for event_id in (long_a, long_b, long_a, "bad\x00id", "bad\ud800id"):
+        await webhook.app.inbound(CommandIssued(event_id, user, chat, "help", "", private_chat=True))
+    async with webhook.app.store.sessions() as session:
+        stored = await session.scalar(select(func.count()).select_from(ProcessedCommand))
+    assert stored == 4  # long_a twice is one command
+    assert len(webhook.answers()) == 4

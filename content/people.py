@@ -8,15 +8,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import Column, String, delete, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.models import Employee, Identity, table_of
 
+
+def _length(column: Column[str]) -> int:
+    kind = column.type
+    assert isinstance(kind, String) and kind.length is not None, f"{column} has no length"
+    return kind.length
+
+
 # Names go into two columns of the same length (identities.display_name, employees.name).
-NAME_LENGTH = min(int(c.type.length) for c in (table_of(Identity).c.display_name, table_of(Employee).c.name))
+NAME_LENGTH = min(_length(table_of(Identity).c.display_name), _length(table_of(Employee).c.name))
 # Control characters (C0, DEL, C1) and the bidirectional overrides and isolates that reorder text.
 _UNWANTED = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 

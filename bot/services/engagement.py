@@ -12,38 +12,78 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select, tuple_
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.base import ActionPressed, MessageRef, ReactionAdded, ReactionRemoved, ReplyPosted, UserRef
+from adapters.base import (
+    ActionPressed,
+    BadIntent,
+    Intent,
+    MessageRef,
+    React,
+    ReactionAdded,
+    ReactionRemoved,
+    Reply,
+    ReplyPosted,
+    UserRef,
+    parse_intent,
+)
 from bot.clock import Clock
-from bot.services.compose import ACK_EMOJI, option_emoji
 from bot.services.counters import CounterRefresher
+from bot.services.dispatch import SentDelivery
+from bot.services.interpret import Meaning, Refusal, describe, interpret
 from content import posts
 from content.db import Store
-from content.models import Channel, CtaKind, Delivery, Post, PostState, ResponseKind
+from content.models import Channel, Delivery
 from content.people import Person, ensure_identities
 from content.responses import Interaction, Op, Outcome, apply_batch
 
 log = logging.getLogger("prikbord.engagement")
 
-LIKE_REACTIONS = frozenset({"👍", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿", "+1", "thumbsup", "like"})
+
+def fails_alone(exc: BaseException) -> bool:
+    """True when a failed statement refused a value of one event (a lone surrogate the driver cannot
+    encode, NUL or an over-long id the column refuses, a broken reference), so the other events of
+    its batch would store fine; False when the database itself is unwell (locked, gone)."""
+    if isinstance(exc, IntegrityError | DataError | UnicodeError):
+        return True
+    if not isinstance(exc, DBAPIError) or isinstance(exc, OperationalError):
+        return False
+    # Drivers refuse some values before sending them (asyncpg: "invalid input for query argument"),
+    # raising a ValueError that SQLAlchemy passes on as a plain DBAPIError.
+    cause: BaseException | None = exc.orig
+    for _ in range(4):
+        if cause is None:
+            return False
+        if isinstance(cause, ValueError):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One act to store. Either ``post_id`` (commands) or ``message`` (platform events) says where."""
+    """One act to store. Either ``post_id`` (commands) or ``message`` (platform events) says where.
+
+    ``action`` is the :data:`~adapters.base.Intent`, or its wire form (``"like"``, ``"option:Sushi"``),
+    read once here into :attr:`intent` (a :class:`~adapters.base.BadIntent` for junk)."""
 
     platform: str
     event_id: str | None
     user: UserRef
-    action: str  # like | ack | rsvp:N | vote:N | option:TEXT | link | reaction:EMOJI | reply
+    action: Intent | str
     op: Op = Op.ADD
     post_id: int | None = None
     message: MessageRef | None = None
     text: str | None = None
+    intent: Intent = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        intent = parse_intent(self.action) if isinstance(self.action, str) else self.action
+        object.__setattr__(self, "intent", intent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,82 +94,26 @@ class Result:
 
 
 def request_for(event: ActionPressed | ReactionAdded | ReactionRemoved | ReplyPosted) -> Request:
+    """The request an inbound event makes. Raises :class:`~adapters.base.BadIntent` for a button
+    that is none of prikbord's."""
     platform = event.user.platform
     if isinstance(event, ActionPressed):
-        return Request(platform, event.event_id, event.user, event.action_id, message=event.message)
+        return Request(platform, event.event_id, event.user, parse_intent(event.action_id), message=event.message)
     if isinstance(event, ReactionAdded):
-        return Request(platform, event.event_id, event.user, f"reaction:{event.reaction}", message=event.message)
+        return Request(platform, event.event_id, event.user, React(event.reaction), message=event.message)
     if isinstance(event, ReactionRemoved):
-        return Request(
-            platform, event.event_id, event.user, f"reaction:{event.reaction}", Op.REMOVE, message=event.message
-        )
-    return Request(platform, event.event_id, event.user, "reply", message=event.message, text=event.text)
+        return Request(platform, event.event_id, event.user, React(event.reaction), Op.REMOVE, message=event.message)
+    return Request(platform, event.event_id, event.user, Reply(), message=event.message, text=event.text)
 
 
-def interpret(post: Post, action: str, now_open: bool) -> tuple[ResponseKind, str | None] | str:
-    """What an action means for this post: (kind, value), or a refusal to show the person."""
-    if post.state == PostState.RETRACTED:
-        return f"#{post.id} was retracted"
-    if post.state not in (PostState.PUBLISHED, PostState.EXPIRED):
-        return f"there is no published post #{post.id}"
-    options = list(post.cta_options or [])
-    choice_kind = ResponseKind.RSVP if post.cta_kind == CtaKind.RSVP else ResponseKind.VOTE
-    if action.startswith("reaction:"):
-        key = action.removeprefix("reaction:")
-        if key == ACK_EMOJI and post.cta_kind == CtaKind.ACKNOWLEDGE:
-            action = "ack"
-        elif post.cta_kind in (CtaKind.RSVP, CtaKind.POLL) and any(
-            key == option_emoji(post, i) for i in range(1, len(options) + 1)
-        ):
-            index = next(i for i in range(1, len(options) + 1) if key == option_emoji(post, i))
-            action = f"vote:{index}"
-        else:
-            # Any other reaction on a post is a like: people react with ❤️ and 🎉 too.
-            action = "like"
-    if action == "like":
-        return ResponseKind.LIKE, None
-    if action == "reply":
-        return ResponseKind.REPLY, None
-    if action == "link":
-        return ResponseKind.CLICK, post.cta_url
-    if post.state == PostState.EXPIRED or not now_open:
-        return f"#{post.id} is closed"
-    if action == "ack":
-        if post.cta_kind != CtaKind.ACKNOWLEDGE:
-            return f"#{post.id} asks for no acknowledgement"
-        return ResponseKind.ACK, None
-    if post.cta_kind not in (CtaKind.RSVP, CtaKind.POLL):
-        return f"#{post.id} has no options to choose from"
-    prefix, _, pick = action.partition(":")
-    if prefix in ("rsvp", "vote") and pick.isdigit() and 1 <= int(pick) <= len(options):
-        return choice_kind, options[int(pick) - 1]
-    if prefix == "option":
-        if pick.isdigit() and 1 <= int(pick) <= len(options):
-            return choice_kind, options[int(pick) - 1]
-        for option in options:
-            if option.lower() == pick.strip().lower():
-                return choice_kind, option
-    listed = ", ".join(f"{i} {o}" for i, o in enumerate(options, start=1))
-    return f"#{post.id} has no option {pick!r}; choose one of: {listed}"
+@dataclass(frozen=True, slots=True)
+class _Accepted:
+    """A request that will be stored: its post, the delivery it came through and what it means."""
 
-
-def describe(outcome: Outcome, kind: ResponseKind, value: str | None, post_id: int) -> str:
-    if outcome in (Outcome.ALREADY, Outcome.DUPLICATE_EVENT):
-        return f"already counted (#{post_id})"
-    if outcome == Outcome.REMOVED:
-        return f"{kind.value} removed (#{post_id})"
-    if outcome == Outcome.NOTHING:
-        return f"nothing to remove (#{post_id})"
-    if outcome == Outcome.CHANGED:
-        return f"changed to {value} (#{post_id})"
-    return {
-        ResponseKind.LIKE: f"👍 counted (#{post_id})",
-        ResponseKind.ACK: f"✅ thanks, #{post_id} is marked as read",
-        ResponseKind.RSVP: f"RSVP {value} noted (#{post_id})",
-        ResponseKind.VOTE: f"vote for {value} counted (#{post_id})",
-        ResponseKind.REPLY: f"reply saved (#{post_id})",
-        ResponseKind.CLICK: f"click counted (#{post_id})",
-    }[kind]
+    request: Request
+    post_id: int
+    delivery_id: int | None
+    meaning: Meaning
 
 
 _Item = tuple[Request, "asyncio.Future[Result]"]
@@ -159,9 +143,9 @@ class EngagementService:
                 await self._writer
             self._writer = None
 
-    def remember_message(self, platform: str, chat_id: str, message_id: str, delivery_id: int, post_id: int) -> None:
+    def remember_message(self, sent: SentDelivery) -> None:
         """Dispatcher hook: a delivery was sent as this message."""
-        self._remember(self._messages, (platform, chat_id, message_id), (delivery_id, post_id))
+        self._remember(self._messages, (sent.platform, sent.chat_id, sent.message_id), (sent.delivery_id, sent.post_id))
 
     def forget_people(self, keys: Iterable[tuple[str, str]]) -> None:
         """Drop cached (platform, user id) → person entries after identities moved to another employee."""
@@ -181,7 +165,18 @@ class EngagementService:
         return await future
 
     async def handle_event(self, event: ActionPressed | ReactionAdded | ReactionRemoved | ReplyPosted) -> Result:
-        result = await self.submit(request_for(event))
+        try:
+            request = request_for(event)
+        except BadIntent as exc:
+            log.info(
+                "ignored %s event %s: %s",
+                event.user.platform,
+                _printable(event.event_id, 80),
+                _printable(str(exc), 120),
+            )
+            result = Result(None, "that button is not one of prikbord's")
+        else:
+            result = await self.submit(request)
         if isinstance(event, ActionPressed):
             try:
                 await event.answer(result.text)
@@ -212,67 +207,89 @@ class EngagementService:
                 self._counters.touch(touched)
 
     async def _process(self, requests: Sequence[Request]) -> tuple[list[Result], set[int]]:
+        """Store a batch together; when one of its events cannot be stored, the others still are."""
+        try:
+            return await self._store_batch(requests)
+        except (DBAPIError, UnicodeError) as exc:
+            if not fails_alone(exc):
+                raise
+            if len(requests) == 1:
+                return [_unstorable(requests[0], exc)], set()
+            log.info("%d engagement events failed together (%s); storing them one by one", len(requests), _cause(exc))
+        results: list[Result] = []
+        touched: set[int] = set()
+        for request in requests:
+            try:
+                stored, hit = await self._store_batch([request])
+            except (DBAPIError, UnicodeError) as exc:
+                if not fails_alone(exc):
+                    raise
+                stored, hit = [_unstorable(request, exc)], set()
+            results.extend(stored)
+            touched |= hit
+        return results, touched
+
+    async def _store_batch(self, requests: Sequence[Request]) -> tuple[list[Result], set[int]]:
+        """One transaction for the whole batch: resolve, interpret, then store what counts."""
         now = self._clock.now()
         async with self._store.transaction() as session:
             await self._resolve_messages(session, requests)
-            people = await self._resolve_people(session, requests)
-            post_ids: list[int] = []
-            deliveries: list[int | None] = []
-            for request in requests:
-                post_id, delivery_id = self._locate(request)
-                post_ids.append(post_id or 0)
-                deliveries.append(delivery_id)
-            by_id = await posts.posts_by_ids(session, [p for p in post_ids if p])
+            located = [self._locate(request) for request in requests]
+            by_id = await posts.posts_by_ids(session, [post_id for post_id, _ in located if post_id is not None])
             results: list[Result | None] = []
-            interactions: list[Interaction] = []
-            meaning: list[tuple[ResponseKind, str | None]] = []
-            for request, post_id, delivery_id in zip(requests, post_ids, deliveries, strict=True):
-                post = by_id.get(post_id)
+            accepted: list[_Accepted] = []
+            for request, (post_id, delivery_id) in zip(requests, located, strict=True):
+                post = by_id.get(post_id) if post_id is not None else None
                 if post is None:
                     results.append(
                         Result(None, "that is not a prikbord post" if request.message else f"no post #{post_id}")
                     )
                     continue
                 open_now = post.cta_deadline is None or post.cta_deadline > now
-                interpreted = interpret(post, request.action, open_now)
-                if isinstance(interpreted, str):
-                    results.append(Result(None, interpreted, post.id))
+                meaning = interpret(post, request.intent, open_now)
+                if isinstance(meaning, Refusal):
+                    results.append(Result(None, meaning.text, post.id))
                     continue
-                kind, value = interpreted
-                person = people[(request.user.platform, request.user.user_id)]
-                interactions.append(
-                    Interaction(
-                        platform=request.platform,
-                        event_id=request.event_id,
-                        post_id=post.id,
-                        identity_id=person.identity_id,
-                        employee_id=person.employee_id,
-                        kind=kind,
-                        op=request.op,
-                        value=value,
-                        text=request.text,
-                        delivery_id=delivery_id,
-                    )
-                )
-                meaning.append((kind, value))
+                accepted.append(_Accepted(request, post.id, delivery_id, meaning))
                 results.append(None)
+            # Only now, and only for acts that count, is anyone's identity ensured: a press on a
+            # message prikbord never sent (or on a retracted post) creates no employee.
+            people = await self._resolve_people(session, [item.request.user for item in accepted])
+            interactions = [self._interaction(item, people) for item in accepted]
             outcomes = await apply_batch(session, interactions, now)
         # Cached only now: a person created in a batch that rolled back does not exist.
         for key, person in people.items():
             if key not in self._people:
                 self._remember(self._people, key, person)
         touched: set[int] = set()
-        applied = iter(zip(interactions, outcomes, meaning, strict=True))
+        applied = iter(zip(accepted, outcomes, strict=True))
         final: list[Result] = []
         for result in results:
             if result is not None:
                 final.append(result)
                 continue
-            interaction, outcome, (kind, value) = next(applied)
+            item, outcome = next(applied)
             if outcome in (Outcome.COUNTED, Outcome.CHANGED, Outcome.REMOVED):
-                touched.add(interaction.post_id)
-            final.append(Result(outcome, describe(outcome, kind, value, interaction.post_id), interaction.post_id))
+                touched.add(item.post_id)
+            final.append(Result(outcome, describe(outcome, item.meaning, item.post_id), item.post_id))
         return final, touched
+
+    @staticmethod
+    def _interaction(item: _Accepted, people: dict[tuple[str, str], Person]) -> Interaction:
+        request = item.request
+        person = people[(request.user.platform, request.user.user_id)]
+        return Interaction(
+            platform=request.platform,
+            event_id=request.event_id,
+            post_id=item.post_id,
+            identity_id=person.identity_id,
+            employee_id=person.employee_id,
+            kind=item.meaning.kind,
+            op=request.op,
+            value=item.meaning.value,
+            text=request.text,
+            delivery_id=item.delivery_id,
+        )
 
     def _locate(self, request: Request) -> tuple[int | None, int | None]:
         if request.post_id is not None:
@@ -298,21 +315,42 @@ class EngagementService:
         )
         for platform, chat_id, message_id, delivery_id, post_id in rows.all():
             if message_id is not None:
-                self.remember_message(platform, chat_id, message_id, delivery_id, post_id)
+                self.remember_message(SentDelivery(platform, chat_id, message_id, delivery_id, post_id))
 
-    async def _resolve_people(
-        self, session: AsyncSession, requests: Sequence[Request]
-    ) -> dict[tuple[str, str], Person]:
+    async def _resolve_people(self, session: AsyncSession, users: Sequence[UserRef]) -> dict[tuple[str, str], Person]:
         found: dict[tuple[str, str], Person] = {}
         unknown: dict[tuple[str, str], str] = {}
-        for request in requests:
-            key = (request.user.platform, request.user.user_id)
+        for user in users:
+            key = (user.platform, user.user_id)
             cached = self._people.get(key)
             if cached is not None:
                 found[key] = cached
             else:
-                unknown.setdefault(key, request.user.display_name)
+                unknown.setdefault(key, user.display_name)
         if unknown:
             accounts = [(platform, user_id, name) for (platform, user_id), name in unknown.items()]
             found.update(await ensure_identities(session, accounts, self._clock.now()))
         return found
+
+
+def _cause(exc: BaseException) -> str:
+    """The driver's complaint in one short line (SQLAlchemy's own text repeats the statement and its values)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = _printable(" ".join(str(orig).split()), 160)
+    return f"{type(orig).__name__}: {text}"
+
+
+def _printable(text: str, limit: int) -> str:
+    """Safe to write to any log: at most ``limit`` characters, anything unencodable escaped."""
+    return text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _unstorable(request: Request, exc: BaseException) -> Result:
+    log.warning(
+        "engagement event %s from %s:%s could not be stored and was not counted: %s",
+        _printable(request.event_id or "-", 80),
+        request.user.platform,
+        _printable(request.user.user_id, 80),
+        _cause(exc),
+    )
+    return Result(None, "sorry, that could not be counted: it arrived in a form prikbord cannot store")

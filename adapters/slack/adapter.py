@@ -40,7 +40,6 @@ from adapters.base import (
     HttpReply,
     Limits,
     MessageRef,
-    MessageTooLong,
     OutboundMessage,
     PermanentError,
     Rate,
@@ -49,6 +48,7 @@ from adapters.base import (
     UserRef,
 )
 from adapters.slack.mrkdwn import escape
+from adapters.slack.errors import AUTH_ERRORS, SlackCallFailed, error_for
 from adapters.slack.translate import (
     MAIN_COMMAND,
     PLATFORM,
@@ -69,28 +69,12 @@ _CONTEXT_KEY = "prikbord_inbound"
 _SIGNATURE_MAX_AGE = 5 * 60  # seconds; Slack's own rule for X-Slack-Request-Timestamp
 _RESPONSE_URL_TTL = 30 * 60  # Slack honours a response_url for 30 minutes
 _RESPONSE_URLS_KEPT = 2000
-_AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"})
-_TOO_LONG_ERRORS = frozenset({"msg_too_long", "invalid_blocks", "invalid_blocks_format", "too_many_attachments"})
-_TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "request_timeout", "service_unavailable"})
-
-
-class SlackCallFailed(DeliveryError):
-    """Slack refused a call for a reason that is neither the chat's, the token's nor a transient one."""
-
-    def __init__(self, method: str, error: str) -> None:
-        super().__init__(f"Slack {method} failed: {error}")
-        self.error = error
-
-
-def _channel_problem(error: str, chat_id: str) -> str | None:
-    """What an operator should do about a channel Slack refuses (None when it is no channel error)."""
-    if error == "channel_not_found":
-        return f"Slack channel {chat_id} was not found: check its chat_id in [[channels]] or remove it"
-    if error == "not_in_channel":
-        return f"the bot is not in Slack channel {chat_id}: invite it (/invite @prikbord) or remove the channel"
-    if error in ("is_archived", "is_inactive"):
-        return f"Slack channel {chat_id} is archived: unarchive it or remove the channel from config"
-    return None
+# Called with (platform, reason) for each request refused as malformed: the web app's metrics count them.
+RefusedHook = Callable[[str, str], None]
+_MALFORMED = (UnicodeDecodeError, ValueError, RecursionError)  # MalformedPayload and JSON errors are ValueErrors
+# bolt reads ids out of a payload while building its request and takes Slack's types for granted: a
+# `user` that is a number or a `payload` that is an array fails there with one of these.
+_BOLT_SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError)
 
 
 class SlackAdapter(Adapter):
@@ -157,6 +141,7 @@ class SlackAdapter(Adapter):
         self._tails: dict[tuple[str, ...], asyncio.Task[None]] = {}
         self._response_urls: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
+        self._refused_hooks: list[RefusedHook] = []
     def __repr__(self) -> str:
         return f"SlackAdapter(api_base_url={self._api_base_url!r}, socket_mode={self._app_token is not None})"
 
@@ -249,28 +234,9 @@ class SlackAdapter(Adapter):
     def _error(self, method: str, exc: SlackApiError, chat_id: str) -> DeliveryError:
         response = exc.response
         data = response.data if isinstance(response.data, Mapping) else {}
-        error = str(data.get("error") or f"HTTP {response.status_code}")
-        if response.status_code == 429 or error in ("ratelimited", "rate_limited"):
-            return RateLimited(_retry_after(response.headers), f"Slack {method} rate limited")
-        if error in _AUTH_ERRORS:
+        if data.get("error") in AUTH_ERRORS:
             self._auth_failed = True
-            return AdapterAuthError(
-                f"Slack refused the bot token ({error}): set PRIKBORD_SLACK__BOT_TOKEN to a valid xoxb- token"
-            )
-        if error == "missing_scope":
-            needed = data.get("needed") or "?"
-            return AdapterAuthError(
-                f"the Slack app lacks the scope {needed} for {method}: add it and reinstall the app"
-            )
-        problem = _channel_problem(error, chat_id)
-        if problem is not None:
-            return PermanentError(problem)
-        if error in _TOO_LONG_ERRORS:
-            details = "; ".join(str(m) for m in (data.get("response_metadata") or {}).get("messages", [])[:3])
-            return MessageTooLong(f"Slack refused the message ({error}){': ' + details if details else ''}")
-        if response.status_code >= 500 or error in _TRANSIENT_ERRORS:
-            return TransientError(f"Slack {method} failed for now ({error}); will retry")
-        return SlackCallFailed(method, error)
+        return error_for(method, response.status_code, data, response.headers, chat_id)
 
     async def _bot_user(self) -> str | None:
         """The bot's user id (auth.test, once). None while Slack cannot be reached."""
@@ -377,16 +343,33 @@ class SlackAdapter(Adapter):
             return HttpReply(401, b"invalid signature")
         try:
             request = AsyncBoltRequest(body=body.decode("utf-8"), headers=lowered)
-            inbound = parse_request(request.body, await self._bot_user(), main_command=self._main_command)
-        except (UnicodeDecodeError, ValueError) as exc:  # MalformedPayload and JSON errors are ValueErrors
-            log.info("slack: malformed payload: %s", exc)
-            return HttpReply(400, f"malformed Slack payload: {exc}".encode())
+        except _MALFORMED as exc:
+            return self._refuse("malformed_json", f"{type(exc).__name__}: {exc}")
+        except _BOLT_SHAPE_ERRORS as exc:
+            return self._refuse("malformed_payload", f"a field of the wrong type ({type(exc).__name__}: {exc})")
+        try:
+            inbound = parse_request(request.body, bot_user, main_command=self._main_command)
+        except MalformedPayload as exc:
+            return self._refuse("malformed_payload", str(exc))
         request.context[_CONTEXT_KEY] = inbound
         response = await app.async_dispatch(request)
         content_type = (response.headers.get("content-type") or ["text/plain; charset=utf-8"])[0]
         return HttpReply(response.status, response.body.encode(), content_type)
 
     def _verified(self, body: bytes, headers: Mapping[str, str | Sequence[str]]) -> bool:
+    def on_refused(self, hook: RefusedHook) -> None:
+        """Call ``hook(platform, reason)`` for every signed request refused as malformed."""
+        self._refused_hooks.append(hook)
+
+    def _refuse(self, reason: str, detail: str) -> HttpReply:
+        """400, one log line (never the payload, which may be huge) and the metric. Slack retries a failed
+        request three times at most and then drops it, so a 400 ends it, visibly in the app's delivery log."""
+        detail = detail[:200]
+        log.info("slack: refused a request (%s): %s", reason, detail)
+        for hook in self._refused_hooks:
+            hook(PLATFORM, reason)
+        return HttpReply(400, f"malformed Slack payload: {detail}".encode())
+
         timestamp = headers.get("x-slack-request-timestamp", "")
         signature = headers.get("x-slack-signature", "")
         if not isinstance(timestamp, str) or not isinstance(signature, str) or not timestamp.isdigit() or not signature:
@@ -397,6 +380,7 @@ class SlackAdapter(Adapter):
         base = b"v0:" + timestamp.encode() + b":" + body
         expected = "v0=" + hmac.new(self._signing_key, base, hashlib.sha256).hexdigest()
         return hmac.compare_digest(expected, signature)
+        bot_user = await self._bot_user()
 
     async def _on_request(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any], context: Any) -> None:
         await ack()
@@ -489,13 +473,6 @@ class SlackAdapter(Adapter):
         if known is None or time.monotonic() - known[1] > _RESPONSE_URL_TTL:
             return None
         return known[0]
-
-
-def _retry_after(headers: Any) -> float:
-    try:
-        return max(1.0, float(headers.get("Retry-After", 1)))
-    except (TypeError, ValueError, AttributeError):
-        return 1.0
 
 
 def _order_key(event: Event) -> tuple[str, ...]:

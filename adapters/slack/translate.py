@@ -51,6 +51,7 @@ ACTION_ID_LIMIT = 255
 VALUE_LIMIT = 2000
 URL_LIMIT = 3000
 FALLBACK_TEXT_LIMIT = 3000  # the notification text; the blocks carry the post itself
+MAX_COMMAND_TEXT = 40_000  # a slash command's text: what the composer holds (a message's text limit)
 
 JsonDict = dict[str, Any]
 
@@ -268,10 +269,57 @@ class Inbound:
     home_user: UserRef | None = None
 
 
+# The fields any payload may carry at its top or in the objects below it that name who, where and what:
+# ids are strings (or objects with an id), the nested objects objects, lists lists of objects. bolt reads
+# them all before prikbord's listener runs, and the parse functions below rely on the same types.
+_ID_FIELDS = ("user", "channel", "team", "enterprise")
+_TEXT_FIELDS = (
+    "type", "subtype", "user_id", "channel_id", "team_id", "enterprise_id", "event_id", "trigger_id",
+    "response_url", "command", "ts", "thread_ts", "event_ts", "reaction", "item_user", "parent_user_id",
+    "bot_id", "action_id", "block_id", "value", "name", "username", "tab", "inviter", "actor_id", "challenge",
+)  # fmt: skip
+_OBJECT_FIELDS = ("event", "item", "message", "previous_message", "assistant_thread", "container", "view")
+_LIST_FIELDS = ("authorizations", "actions", "response_urls")
+_SHAPE_DEPTH = 6  # how far below the top the nested objects are checked
+
+
+def check_shape(payload: Mapping[str, Any], where: str = "payload", depth: int = 0) -> None:
+    """Refuse (MalformedPayload) a payload whose well-known fields have types Slack never sends:
+    a ``user`` that is a number, an ``event`` that is a string, ``actions`` that are not objects …"""
+    for key in _ID_FIELDS:
+        value = payload.get(key)
+        if value is not None and not isinstance(value, str | Mapping):
+            raise MalformedPayload(f"{where}.{key} must be an id or an object, not {type(value).__name__}")
+        if isinstance(value, Mapping) and depth < _SHAPE_DEPTH:
+            check_shape(value, f"{where}.{key}", depth + 1)
+    for key in _TEXT_FIELDS:
+        value = payload.get(key)
+        if value is not None and not isinstance(value, str):
+            raise MalformedPayload(f"{where}.{key} must be a string, not {type(value).__name__}")
+    for key in _OBJECT_FIELDS:
+        value = payload.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            raise MalformedPayload(f"{where}.{key} must be an object, not {type(value).__name__}")
+        if depth < _SHAPE_DEPTH:
+            check_shape(value, f"{where}.{key}", depth + 1)
+    for key in _LIST_FIELDS:
+        value = payload.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            raise MalformedPayload(f"{where}.{key} must be a list of objects")
+        if depth < _SHAPE_DEPTH:
+            for n, item in enumerate(value):
+                check_shape(item, f"{where}.{key}[{n}]", depth + 1)
+
+
 def parse_request(body: object, bot_user_id: str | None, *, main_command: str = MAIN_COMMAND) -> Inbound:
     """A parsed request body (bolt's ``req.body``) → :class:`Inbound`. Raises MalformedPayload."""
     if not isinstance(body, Mapping) or not body:
         raise MalformedPayload("empty or non-object payload")
+    check_shape(body)
     kind = body.get("type")
     if kind == "url_verification":
         _text(body, "challenge")
@@ -293,6 +341,15 @@ def _text(data: Mapping[str, Any], key: str, where: str = "payload") -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value:
         raise MalformedPayload(f"{where} lacks {key!r}")
+    return value
+
+
+def _optional_text(data: Mapping[str, Any], key: str, where: str = "payload") -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise MalformedPayload(f"{where}.{key} must be a string, not {type(value).__name__}")
     return value
 
 
@@ -377,9 +434,9 @@ def _parse_message(event_id: str, event: Mapping[str, Any], bot_user_id: str | N
         return Inbound()  # a thread under someone else's message
     channel = ChatRef(PLATFORM, _text(event, "channel", "event"))
     who = UserRef(PLATFORM, _text(event, "user", "event"))
-    text = event.get("text")
+    text = _optional_text(event, "text", "event")
     reply = MessageRef(channel, ts) if isinstance(ts, str) and ts else None
-    return Inbound(events=(ReplyPosted(event_id, who, MessageRef(channel, thread_ts), str(text or ""), reply),))
+    return Inbound(events=(ReplyPosted(event_id, who, MessageRef(channel, thread_ts), text, reply),))
 
 
 def parse_block_actions(body: Mapping[str, Any]) -> Inbound:
@@ -429,7 +486,11 @@ def parse_slash_command(body: Mapping[str, Any], *, main_command: str = MAIN_COM
         raise MalformedPayload("slash command does not start with '/'")
     user_id = _text(body, "user_id")
     channel_id = _text(body, "channel_id")
-    text = str(body.get("text") or "").strip()
+    text = _optional_text(body, "text").strip()
+    if len(text) > MAX_COMMAND_TEXT:
+        # Typed into the message composer, which holds at most a message's worth: a 900 KB `/search`
+        # is no command anyone typed, and answering it would echo it back.
+        raise MalformedPayload(f"slash command text is {len(text)} characters; Slack sends at most {MAX_COMMAND_TEXT}")
     if command.lower() == main_command.lower():
         head, _, args = text.partition(" ")
         name = head.lower() or "help"

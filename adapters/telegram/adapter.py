@@ -13,7 +13,7 @@ import logging
 import random
 import re
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -72,6 +72,8 @@ log = logging.getLogger("prikbord.adapters.telegram")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _CACHE_SIZE = 10_000
+# Called with (platform, reason) for each update refused as malformed: the web app's metrics count them.
+RefusedHook = Callable[[str, str], None]
 
 
 def bot_api_base_url(api_base_url: str) -> str:
@@ -179,6 +181,7 @@ class TelegramAdapter(Adapter):
         self._alive = False
         # In-memory only (lost on restart): earlier parts of split posts, and what each message shows now,
         # so counter refreshes can use editMessageReplyMarkup and skip edits that change nothing.
+        self._refused_hooks: list[RefusedHook] = []
         self._parts: OrderedDict[tuple[str, int], list[int]] = OrderedDict()
         self._shown: OrderedDict[tuple[str, int], tuple[str, str]] = OrderedDict()
 
@@ -253,13 +256,30 @@ class TelegramAdapter(Adapter):
 
     async def _poll(self) -> None:
         backoff = 0.5
+    def on_refused(self, hook: RefusedHook) -> None:
+        """Call ``hook(platform, reason)`` for every update refused as malformed (webhook or polling)."""
+        self._refused_hooks.append(hook)
+
+    def _refused(self, reason: str, detail: str) -> None:
+        """One log line (never the update itself, which may be huge) and the metric."""
+        log.warning("telegram: refused an update (%s): %s", reason, detail[:200])
+        for hook in self._refused_hooks:
+            hook(PLATFORM, reason)
+
+    async def _get_raw_updates(self) -> list[Any]:
+        """getUpdates as raw JSON: the SDK's ``get_updates`` parses the whole batch with ``Update.de_json``
+        and raises (logging the batch at CRITICAL) when any one update does not parse, so a single update it
+        cannot read (a message without ``date``, a ``from`` that is a string) would stop polling for good.
+        prikbord translates the raw updates itself (translate.py) and skips a bad one alone."""
+        timeout = int(self._poll_timeout)
+        params = {"offset": self._offset, "timeout": timeout, "allowed_updates": list(ALLOWED_UPDATES)}
+        read_timeout = (self._requests[1].read_timeout or 0) + timeout
+        result = await self._bot._post("getUpdates", params, read_timeout=read_timeout)
+        return list(result) if isinstance(result, list) else []
+
         while True:
             try:
-                updates = await self._bot.get_updates(
-                    offset=self._offset,
-                    timeout=int(self._poll_timeout),
-                    allowed_updates=list(ALLOWED_UPDATES),
-                )
+                updates = await self._get_raw_updates()
             except RetryAfter as exc:
                 await asyncio.sleep(retry_seconds(exc))
                 continue
@@ -277,13 +297,23 @@ class TelegramAdapter(Adapter):
             # This call confirmed everything before the offset; what it returned awaits the next one.
             self._confirmed = not updates
             for update in updates:
-                self._offset = update.update_id + 1
-                try:
-                    await self._dispatch(update.to_dict(), deferred=False)
-                except MalformedUpdate as exc:
-                    log.warning("telegram: skipped malformed update %s: %s", update.update_id, exc)
-                except Exception:  # one bad update must not end polling
-                    log.exception("telegram: update %s could not be handled", update.update_id)
+                await self._take_polled(update)
+
+    async def _take_polled(self, update: object) -> None:
+        """One polled update: the offset moves past it whatever it holds, so a bad one is skipped, not retried."""
+        update_id = update.get("update_id") if isinstance(update, dict) else None
+        if isinstance(update_id, int) and not isinstance(update_id, bool):
+            self._offset = max(self._offset or 0, update_id + 1)
+        else:
+            update_id = None  # the next good update moves the offset past this one
+        try:
+            if not isinstance(update, dict):
+                raise MalformedUpdate("an update must be a JSON object")
+            await self._dispatch(update, deferred=False)
+        except MalformedUpdate as exc:
+            self._refused("unparseable_update", f"skipped update {update_id}: {exc}")
+        except Exception:  # one bad update must not end polling
+            log.exception("telegram: update %s could not be handled", update_id)
 
     async def _confirm_offset(self) -> None:
         # Tell Telegram the last batch was handled, or it is delivered again after a restart.
@@ -322,14 +352,19 @@ class TelegramAdapter(Adapter):
             return HttpReply(503, b"not started")  # Telegram retries later
         try:
             update = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        # Refusals are 400s: Telegram repeats a failed request only "a reasonable amount of" times, and the
+        # refusal shows in getWebhookInfo's last_error_message (bot/web/webhooks.py refuses deep nesting first).
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            self._refused("malformed_json", type(exc).__name__)
             return HttpReply(400, b"malformed JSON")
         if not isinstance(update, dict):
             return HttpReply(400, b"an update must be a JSON object")
         try:
+            self._refused("malformed_update", "not a JSON object")
             reply, ok = await self._dispatch(update, deferred=self._answer_in_reply)
         except MalformedUpdate as exc:
-            return HttpReply(400, f"malformed update: {exc}".encode())
+            self._refused("malformed_update", str(exc))
+            return HttpReply(400, f"malformed update: {str(exc)[:200]}".encode())
         if not ok:
             return HttpReply(500, b"not stored; retry")  # Telegram redelivers; the core de-duplicates
         if reply is not None:

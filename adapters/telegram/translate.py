@@ -83,6 +83,7 @@ __all__ = [
 ]
 
 PLATFORM = "telegram"
+CAPTION_LIMIT = 1024  # characters of a media caption (TEXT_LIMIT: of a message's text)
 # What prikbord listens to; message_reaction must be asked for explicitly, Telegram leaves it out by default.
 ALLOWED_UPDATES = ("message", "callback_query", "message_reaction", "my_chat_member")
 
@@ -125,11 +126,21 @@ def _str(parent: Mapping[str, Any], key: str) -> str:
     return value
 
 
+def _optional_str(parent: Mapping[str, Any], key: str) -> str:
+    value = parent.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise MalformedUpdate(f"{key} must be a string")
+    return value
+
+
 def _user(user: Mapping[str, Any]) -> UserRef:
-    first = user.get("first_name") or ""
-    last = user.get("last_name") or ""
-    name = f"{first} {last}".strip() or str(user.get("username") or "")
-    return UserRef(PLATFORM, str(_int(user, "id")), name)
+    user_id = _int(user, "id")
+    first = _str(user, "first_name")  # the Bot API's User always has one
+    last = _optional_str(user, "last_name")
+    name = f"{first} {last}".strip() or _optional_str(user, "username")
+    return UserRef(PLATFORM, str(user_id), name)
 
 
 def _chat(message: Mapping[str, Any]) -> ChatRef:
@@ -232,18 +243,30 @@ def _membership(update: Mapping[str, Any], update_id: int) -> list[Event]:
 _COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,64})(?:@(?P<bot>[A-Za-z0-9_]{1,64}))?(?=\s|$)(?P<args>.*)$", re.S)
 
 
+def _message_text(message: Mapping[str, Any]) -> str | None:
+    """The text (or a media message's caption); refused when it is longer than Telegram lets anyone send,
+    so an oversized command never reaches the core (a 900 KB ``/search`` would be answered with it)."""
+    key = "text" if "text" in message else "caption" if "caption" in message else None
+    if key is None:
+        return None
+    text = _str(message, key)
+    limit = TEXT_LIMIT if key == "text" else CAPTION_LIMIT
+    if len(text) > limit:  # len() never exceeds the UTF-16 length Telegram's limits count
+        raise MalformedUpdate(f"{key} is {len(text)} characters; Telegram sends at most {limit}")
+    return text
+
+
 def _message(message: Mapping[str, Any], me: BotIdentity) -> list[Event]:
     chat = _chat(message)
     message_id = _int(message, "message_id")
+    _int(message, "date")  # every Message has one: without it this is no update Telegram sent
     # Message ids are per chat, so chat and id together name a message for good.
     event_id = f"tg:m:{chat.chat_id}:{message_id}"
-    sender = message.get("from")
-    user = _user(sender) if isinstance(sender, Mapping) else UserRef(PLATFORM, chat.chat_id, "")
+    # Absent in channel posts (the chat speaks); present, it must be a User.
+    user = _user(_obj(message, "from")) if "from" in message else UserRef(PLATFORM, chat.chat_id, "")
     if "migrate_to_chat_id" in message:
         return [ChannelMigrated(event_id, user, chat, str(_int(message, "migrate_to_chat_id")))]
-    text = message.get("text")
-    if not isinstance(text, str):
-        text = message.get("caption") if isinstance(message.get("caption"), str) else None
+    text = _message_text(message)
     if text is None:
         return []
     ref = MessageRef(chat, str(message_id))

@@ -6,6 +6,9 @@ one process, as in tests, never mix their numbers).
 - ``prikbord_send_seconds{platform}`` (histogram) and ``prikbord_rate_limited_total{platform}``:
   measured in this process; the dispatcher reports them through :meth:`Metrics.observe_send` and
   :meth:`Metrics.observe_rate_limited`.
+- ``prikbord_refused_input_total{platform,reason}``: inbound requests and polled updates refused as
+  malformed (poison JSON, wrong types, oversized text); the adapters report them through
+  :meth:`Metrics.observe_refused` (``adapter.on_refused``), the webhook gate through the same method.
 """
 
 from __future__ import annotations
@@ -61,6 +64,12 @@ class Metrics:
             ["platform"],
             registry=self.registry,
         )
+        self._refused = Counter(
+            "prikbord_refused_input",
+            "Inbound requests or polled updates refused as malformed, by platform and reason",
+            ["platform", "reason"],
+            registry=self.registry,
+        )
 
     # -- hooks the dispatcher calls ---------------------------------------------------------------
 
@@ -69,6 +78,11 @@ class Metrics:
 
     def observe_rate_limited(self, platform: str, retry_after: float = 0.0) -> None:
         self._rate_limited.labels(platform).inc()
+
+    # -- hooks the adapters and the webhook gate call ------------------------------------------------
+
+    def observe_refused(self, platform: str, reason: str) -> None:
+        self._refused.labels(platform, reason).inc()
 
     # -- the endpoint -------------------------------------------------------------------------------
 

@@ -47,8 +47,8 @@ from adapters.base import (
     TransientError,
     UserRef,
 )
-from adapters.slack.mrkdwn import escape
 from adapters.slack.errors import AUTH_ERRORS, SlackCallFailed, error_for
+from adapters.slack.mrkdwn import escape
 from adapters.slack.translate import (
     MAIN_COMMAND,
     PLATFORM,
@@ -140,8 +140,8 @@ class SlackAdapter(Adapter):
         self._tasks: set[asyncio.Task[None]] = set()
         self._tails: dict[tuple[str, ...], asyncio.Task[None]] = {}
         self._response_urls: OrderedDict[str, tuple[str, float]] = OrderedDict()
-
         self._refused_hooks: list[RefusedHook] = []
+
     def __repr__(self) -> str:
         return f"SlackAdapter(api_base_url={self._api_base_url!r}, socket_mode={self._app_token is not None})"
 
@@ -331,6 +331,19 @@ class SlackAdapter(Adapter):
 
     # -- inbound ------------------------------------------------------------------------------------
 
+    def on_refused(self, hook: RefusedHook) -> None:
+        """Call ``hook(platform, reason)`` for every signed request refused as malformed."""
+        self._refused_hooks.append(hook)
+
+    def _refuse(self, reason: str, detail: str) -> HttpReply:
+        """400, one log line (never the payload, which may be huge) and the metric. Slack retries a failed
+        request three times at most and then drops it, so a 400 ends it, visibly in the app's delivery log."""
+        detail = detail[:200]
+        log.info("slack: refused a request (%s): %s", reason, detail)
+        for hook in self._refused_hooks:
+            hook(PLATFORM, reason)
+        return HttpReply(400, f"malformed Slack payload: {detail}".encode())
+
     async def handle_http(self, headers: Mapping[str, str], body: bytes) -> HttpReply:
         """``POST /slack/events``: events, interactivity and slash commands, signed by Slack."""
         app = self._app
@@ -341,6 +354,7 @@ class SlackAdapter(Adapter):
             # Checked before parsing, so an unsigned request never gets as far as "malformed".
             log.info("slack: refused a request with a missing, wrong or stale signature")
             return HttpReply(401, b"invalid signature")
+        bot_user = await self._bot_user()
         try:
             request = AsyncBoltRequest(body=body.decode("utf-8"), headers=lowered)
         except _MALFORMED as exc:
@@ -357,19 +371,6 @@ class SlackAdapter(Adapter):
         return HttpReply(response.status, response.body.encode(), content_type)
 
     def _verified(self, body: bytes, headers: Mapping[str, str | Sequence[str]]) -> bool:
-    def on_refused(self, hook: RefusedHook) -> None:
-        """Call ``hook(platform, reason)`` for every signed request refused as malformed."""
-        self._refused_hooks.append(hook)
-
-    def _refuse(self, reason: str, detail: str) -> HttpReply:
-        """400, one log line (never the payload, which may be huge) and the metric. Slack retries a failed
-        request three times at most and then drops it, so a 400 ends it, visibly in the app's delivery log."""
-        detail = detail[:200]
-        log.info("slack: refused a request (%s): %s", reason, detail)
-        for hook in self._refused_hooks:
-            hook(PLATFORM, reason)
-        return HttpReply(400, f"malformed Slack payload: {detail}".encode())
-
         timestamp = headers.get("x-slack-request-timestamp", "")
         signature = headers.get("x-slack-signature", "")
         if not isinstance(timestamp, str) or not isinstance(signature, str) or not timestamp.isdigit() or not signature:
@@ -380,7 +381,6 @@ class SlackAdapter(Adapter):
         base = b"v0:" + timestamp.encode() + b":" + body
         expected = "v0=" + hmac.new(self._signing_key, base, hashlib.sha256).hexdigest()
         return hmac.compare_digest(expected, signature)
-        bot_user = await self._bot_user()
 
     async def _on_request(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any], context: Any) -> None:
         await ack()

@@ -70,10 +70,10 @@ from adapters.telegram.translate import (
 log = logging.getLogger("prikbord.adapters.telegram")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_CACHE_SIZE = 10_000
 # Called with (platform, reason) for each update refused as malformed: the web app's metrics count them.
 RefusedHook = Callable[[str, str], None]
+_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_CACHE_SIZE = 10_000
 
 
 def bot_api_base_url(api_base_url: str) -> str:
@@ -179,9 +179,9 @@ class TelegramAdapter(Adapter):
         self._offset: int | None = None
         self._confirmed = True
         self._alive = False
+        self._refused_hooks: list[RefusedHook] = []
         # In-memory only (lost on restart): earlier parts of split posts, and what each message shows now,
         # so counter refreshes can use editMessageReplyMarkup and skip edits that change nothing.
-        self._refused_hooks: list[RefusedHook] = []
         self._parts: OrderedDict[tuple[str, int], list[int]] = OrderedDict()
         self._shown: OrderedDict[tuple[str, int], tuple[str, str]] = OrderedDict()
 
@@ -254,8 +254,6 @@ class TelegramAdapter(Adapter):
 
     # -- inbound --------------------------------------------------------------------------------
 
-    async def _poll(self) -> None:
-        backoff = 0.5
     def on_refused(self, hook: RefusedHook) -> None:
         """Call ``hook(platform, reason)`` for every update refused as malformed (webhook or polling)."""
         self._refused_hooks.append(hook)
@@ -277,6 +275,8 @@ class TelegramAdapter(Adapter):
         result = await self._bot._post("getUpdates", params, read_timeout=read_timeout)
         return list(result) if isinstance(result, list) else []
 
+    async def _poll(self) -> None:
+        backoff = 0.5
         while True:
             try:
                 updates = await self._get_raw_updates()
@@ -350,17 +350,17 @@ class TelegramAdapter(Adapter):
             return HttpReply(403, b"forbidden")
         if self._sink is None or self._me is None:
             return HttpReply(503, b"not started")  # Telegram retries later
-        try:
-            update = json.loads(body)
         # Refusals are 400s: Telegram repeats a failed request only "a reasonable amount of" times, and the
         # refusal shows in getWebhookInfo's last_error_message (bot/web/webhooks.py refuses deep nesting first).
+        try:
+            update = json.loads(body)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             self._refused("malformed_json", type(exc).__name__)
             return HttpReply(400, b"malformed JSON")
         if not isinstance(update, dict):
+            self._refused("malformed_update", "not a JSON object")
             return HttpReply(400, b"an update must be a JSON object")
         try:
-            self._refused("malformed_update", "not a JSON object")
             reply, ok = await self._dispatch(update, deferred=self._answer_in_reply)
         except MalformedUpdate as exc:
             self._refused("malformed_update", str(exc))

@@ -41,6 +41,7 @@ from _matrix import add_matrix_args, bridge, create_rooms, exempt_from_rate_limi
 from sqlalchemy import select
 
 from bot.app import App
+from bot.services.dispatch import SentDelivery
 from bot.services.drafts import CallToAction, PostDraft
 from bot.services.roles import Role
 from content.models import Channel, CtaKind, Delivery, DeliveryState
@@ -61,8 +62,8 @@ class SentWatch:
         self._changed = asyncio.Event()
         app.dispatcher.on_sent(self._on_sent)
 
-    def _on_sent(self, platform: str, chat_id: str, message_id: str, delivery_id: int, post_id: int) -> None:
-        self.sent[post_id] += 1
+    def _on_sent(self, sent: SentDelivery) -> None:
+        self.sent[sent.post_id] += 1
         self._changed.set()
 
     async def until(self, post_id: int, count: int, timeout: float) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from bot.commands.base import Services
 from bot.commands.router import CommandRouter
 from bot.config import ConfigError, Settings
 from bot.services.adapter_state import AdapterStateStore
+from bot.services.answers import PacedAnswers
 from bot.services.compose import Composer, click_url_for
 from bot.services.counters import CounterRefresher
 from bot.services.dispatch import Dispatcher, DispatchPolicy
@@ -28,6 +30,7 @@ from bot.services.importing import Importer, poll_feed
 from bot.services.inbound import InboundRouter
 from bot.services.notify import ModeratorNotifier
 from bot.services.publishing import ModerationPolicy, PublishingService
+from bot.services.rate_windows import RateBudget
 from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
 from bot.services.status import StatusPostService
@@ -72,9 +75,18 @@ class App:
         self.composer = Composer(
             MarkupParser(), self.zone, click_url_for(settings.web.public_url if settings.web_enabled else None)
         )
-        self.notifier = ModeratorNotifier(self.adapters, self.roles)
+        # One rate budget per platform, shared by deliveries and answers, so answers wait their turn.
+        self.rate_budget = RateBudget(self.adapters)
+        self.answers = PacedAnswers(self.rate_budget)
+        self.notifier = ModeratorNotifier(self.adapters, self.roles, self.answers.send_private)
         self.dispatcher = Dispatcher(
-            self.store, self.adapters, self.composer, self.notifier, self.clock, dispatch_policy
+            self.store,
+            self.adapters,
+            self.composer,
+            self.notifier,
+            self.clock,
+            dispatch_policy or DispatchPolicy(lease=timedelta(seconds=settings.dispatch.lease)),
+            budget=self.rate_budget,
         )
         self.metrics = Metrics()
         self.dispatcher.on_send_timed(self.metrics.observe_send)
@@ -119,7 +131,7 @@ class App:
         )
         self.publishing.on_change(self.scheduler.post_changed)
         self.services = Services(self.store, self.publishing, self.engagement, self.clock, self.zone)
-        self.commands = CommandRouter(self.services, self.roles, self.adapters)
+        self.commands = CommandRouter(self.services, self.roles, self.adapters, send_answer=self.answers.reply)
         self.importer = Importer(
             self.store,
             self.clock,

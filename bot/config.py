@@ -298,6 +298,12 @@ class SchedulerConfig(Section):
     leader_retry: float = Field(default=5.0, gt=0, le=25)
 
 
+class DispatchConfig(Section):
+    # Seconds a claimed delivery stays ours without renewal (renewed every third of it while its send is
+    # under way). After a crash its deliveries are sent again within about 1.25 leases.
+    lease: float = Field(default=30.0, ge=1, le=3600)
+
+
 class FeedConfig(Section):
     url: str
     interval: int = Field(default=3600, ge=60, description="seconds")
@@ -322,6 +328,7 @@ class Settings(BaseSettings):
     quiet_hours: QuietHoursConfig = Field(default_factory=QuietHoursConfig)
     reminders: ReminderConfig = Field(default_factory=ReminderConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     feeds: list[FeedConfig] = Field(default_factory=list)
 
     @field_validator("timezone")

@@ -172,14 +172,65 @@ async def record_outcomes(store: Store, outcomes: Sequence[SendOutcome], instanc
             )
 
 
-async def stale_sending(session: AsyncSession, now: datetime) -> list[Delivery]:
-    """Deliveries a crashed process left in ``sending`` (their lease ran out)."""
-    result = await session.execute(
-        select(Delivery)
+async def renew_leases(store: Store, instance: str, until: datetime) -> int:
+    """Extend the lease of every delivery ``instance`` holds in ``sending`` (its sends are still under
+    way); returns how many. A delivery another instance reclaimed is no longer ours and stays as it is."""
+    async with store.transaction() as session:
+        result = await session.execute(
+            update(Delivery)
+            .where(Delivery.state == DeliveryState.SENDING, Delivery.claimed_by == instance)
+            .values(lease_until=until)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class StaleClaim:
+    """A delivery left in ``sending`` by a process whose lease ran out, and where it was going."""
+
+    delivery_id: int
+    platform: str
+    chat_id: str
+
+
+async def stale_claims(session: AsyncSession, now: datetime, limit: int = 1000) -> list[StaleClaim]:
+    """Deliveries in ``sending`` whose lease ran out (their process died or hung), oldest lease first."""
+    rows = await session.execute(
+        select(Delivery.id, Delivery.platform, Channel.chat_id)
+        .join(Channel, Channel.id == Delivery.channel_id)
         .where(Delivery.state == DeliveryState.SENDING, Delivery.lease_until < now)
-        .with_for_update(skip_locked=True)
+        .order_by(Delivery.lease_until, Delivery.id)
+        .limit(limit)
     )
-    return list(result.scalars())
+    return [StaleClaim(r.id, r.platform, r.chat_id) for r in rows.all()]
+
+
+async def settle_stale(store: Store, found: dict[int, str | None], now: datetime) -> int:
+    """Close stale claims: a delivery found on the platform (``found[id]`` = its message id) is ``sent``,
+    any other is due again at once. Only rows still stale change, so two instances reconciling at once
+    cannot undo each other's work. Returns how many changed."""
+    if not found:
+        return 0
+    changed = 0
+    stale = (Delivery.state == DeliveryState.SENDING) & (Delivery.lease_until < now)
+    sent = {d: m for d, m in found.items() if m is not None}
+    again = [d for d, m in found.items() if m is None]
+    async with store.transaction() as session:
+        for delivery_id, message_id in sent.items():
+            result = await session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, stale)
+                .values(state=DeliveryState.SENT, platform_message_id=message_id, sent_at=now, lease_until=None)
+            )
+            changed += int(getattr(result, "rowcount", 0) or 0)
+        if again:
+            result = await session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(again), stale)
+                .values(state=DeliveryState.PENDING, next_attempt_at=now, lease_until=None)
+            )
+            changed += int(getattr(result, "rowcount", 0) or 0)
+    return changed
 
 
 async def fail_pending_for_channel(session: AsyncSession, channel_id: int, reason: str) -> int:

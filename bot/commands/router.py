@@ -8,7 +8,7 @@ platform told "failed" would deliver the command again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from adapters.base import Adapter, CommandIssued, DeliveryError
 from bot.commands import engaging, moderation, posting, preferences, reading
@@ -33,6 +33,14 @@ def runs_once_per_event(command: CommandIssued) -> bool:
     return command.user.platform not in NEVER_REDELIVERED and bool(command.event_id)
 
 
+# How an answer goes out (bot/app.py passes the rate-paced one); default: the adapter's own reply.
+AnswerSender = Callable[[Adapter, CommandIssued, str, bool], Awaitable[None]]
+
+
+async def reply_directly(adapter: Adapter, command: CommandIssued, text: str, private: bool) -> None:
+    await adapter.reply(command, text, private=private)
+
+
 def all_commands() -> list[CommandSpec]:
     return [*posting.COMMANDS, *moderation.COMMANDS, *engaging.COMMANDS, *reading.COMMANDS, *preferences.COMMANDS]
 
@@ -44,7 +52,9 @@ class CommandRouter:
         roles: Roles,
         adapters: Mapping[str, Adapter],
         commands: Iterable[CommandSpec] | None = None,
+        send_answer: AnswerSender = reply_directly,
     ) -> None:
+        self._send = send_answer
         self._services = services
         self._roles = roles
         self._adapters = adapters
@@ -125,7 +135,7 @@ class CommandRouter:
         if adapter is None:
             return None
         try:
-            await adapter.reply(command, reply.text, private=reply.private)
+            await self._send(adapter, command, reply.text, reply.private)
         except DeliveryError as exc:
             log.warning(
                 "the answer to %r for %s could not be sent (%s); the command itself ran",

@@ -1,14 +1,20 @@
 """The dispatcher: per-platform workers that claim due deliveries, send them within the platform's
 rate limits, and record what happened.
 
-- Rate limits: one sliding window per declared global rate, and per chat per declared chat rate
-  (``_Window``: a semaphore whose slots come back one period after each send finished).
+- Rate limits: the shared :class:`~bot.services.rate_windows.RateBudget` (sliding windows per global
+  and per chat rate); command answers wait in the same windows.
+- Claims are sized to what is really in flight: what the platform's tightest rate sends within
+  ``claim_horizon`` seconds. A crash therefore leaves few claims behind, and outcomes are committed as
+  soon as they arrive (no long group commits), so a send whose answer was never recorded is rare.
 - Retries (tenacity): transient errors back off with jitter; a 429 waits the platform's retry-after.
   After a few tries in process the delivery goes back to the outbox with a later ``next_attempt_at``;
   past ``max_attempts`` it fails and the moderators are told. Nothing is dropped silently.
 - Permanent errors (bot removed, chat gone) fail the delivery, disable the channel and tell the
   moderators.
-- Deliveries left ``sending`` by a crashed process are reconciled at start-up (``reconcile``).
+- Leases are short and renewed while sends are under way; claims whose lease ran out (their process
+  died) are reconciled by every instance, continuously (:mod:`bot.services.reconcile`).
+- A clean stop records every outcome: sends not started yet go back to the outbox untried, sends under
+  way finish and are recorded.
 """
 
 from __future__ import annotations
@@ -19,17 +25,12 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import update
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
+from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential_jitter
 
 from adapters.base import (
     Adapter,
@@ -40,30 +41,49 @@ from adapters.base import (
     MessageTooLong,
     OutboundMessage,
     PermanentError,
-    Rate,
     RateLimited,
     TransientError,
 )
 from bot.clock import Clock
 from bot.services.compose import Composer
 from bot.services.notify import ModeratorNotifier
+from bot.services.rate_windows import RateBudget, in_flight_cap
+from bot.services.reconcile import LeaseKeeper
 from content import outbox, posts
 from content.db import Store
-from content.models import Channel, Delivery, DeliveryState, Post
+from content.models import Channel, DeliveryState, Post
 from content.outbox import ClaimedDelivery, SendOutcome
 from content.responses import counts_for
 
 log = logging.getLogger("prikbord.dispatch")
 
-SentHook = Callable[[str, str, str, int, int], None]  # platform, chat id, message id, delivery, post
+
+@dataclass(frozen=True, slots=True)
+class SentDelivery:
+    """A delivery recorded as sent, as the message that carries it."""
+
+    platform: str
+    chat_id: str
+    message_id: str
+    delivery_id: int
+    post_id: int
+
+
+SentHook = Callable[[SentDelivery], None]
 TimedHook = Callable[[str, float], None]  # platform, seconds (a send's latency, or a 429's retry-after)
+_Recorded = tuple[str, SendOutcome, ClaimedDelivery]
 
 
 @dataclass(frozen=True)
 class DispatchPolicy:
     batch_size: int = 100
+    # The most deliveries one platform holds claimed at once (platforms without a declared rate).
     concurrency: int = 64
-    lease: timedelta = timedelta(minutes=5)
+    # How long a claim is ours without renewal; renewed every third of it while sends are under way.
+    # After a crash, its claims are sent again within about 1.25 leases.
+    lease: timedelta = timedelta(seconds=30)
+    # Claims per platform: what its tightest global rate sends in this many seconds.
+    claim_horizon: float = 1.0
     in_process_tries: int = 4
     max_attempts: int = 8
     # A 429 asking us to wait longer than this goes back to the outbox instead of holding a slot.
@@ -71,54 +91,8 @@ class DispatchPolicy:
     idle_poll: float = 1.0
     # First in-process backoff after a transient error (doubles, with jitter, up to 30 s).
     backoff_initial: float = 0.5
-
-
-class _Window:
-    """At most ``count`` sends in any ``period`` seconds, each counted until ``period`` after it *finished*.
-
-    Telegram (and the loopback peer) count a message in a sliding window when it arrives, which is somewhere
-    between our start and our finish; holding the slot until ``finish + period`` can therefore never put more
-    than ``count`` into any window, whatever the latency does. aiolimiter's leaky bucket let a full burst
-    through and the steady rate on top of it (up to twice ``count`` in the first period: 429s).
-    """
-
-    def __init__(self, rate: Rate) -> None:
-        slots = max(1, int(rate.count))  # a fractional rate (0.5/s) becomes 1 per 2 s
-        self._free = asyncio.Semaphore(slots)
-        self._period = rate.period * slots / rate.count
-
-    async def acquire(self) -> None:
-        await self._free.acquire()
-
-    def release_later(self) -> None:
-        asyncio.get_running_loop().call_later(self._period, self._free.release)
-
-
-class _PlatformLimiter:
-    """The platform's global windows and one set of windows per chat."""
-
-    def __init__(self, adapter: Adapter) -> None:
-        limits = adapter.limits
-        self._global = [_Window(r) for r in limits.global_rates]
-        self._chat_rates = limits.per_chat_rates
-        self._chats: dict[str, list[_Window]] = {}
-
-    @contextlib.asynccontextmanager
-    async def slot(self, chat_id: str) -> AsyncIterator[None]:
-        """Hold a place in every window for one send; the places free up ``period`` after it ends."""
-        chat = self._chats.get(chat_id)
-        if chat is None:
-            chat = self._chats[chat_id] = [_Window(r) for r in self._chat_rates]
-        held: list[_Window] = []
-        try:
-            # Per-chat first: waiting for a chat's slot must not hold a global slot meanwhile.
-            for window in (*chat, *self._global):
-                await window.acquire()
-                held.append(window)
-            yield
-        finally:
-            for window in held:
-                window.release_later()
+    # A clean stop waits this long for sends whose request is on its way (then leaves them to the sweep).
+    stop_timeout: float = 8.0
 
 
 class Dispatcher:
@@ -131,6 +105,7 @@ class Dispatcher:
         clock: Clock,
         policy: DispatchPolicy | None = None,
         instance_id: str | None = None,
+        budget: RateBudget | None = None,
     ) -> None:
         self._store = store
         self._adapters = adapters
@@ -139,17 +114,25 @@ class Dispatcher:
         self._clock = clock
         self.policy = policy or DispatchPolicy()
         self.instance_id = instance_id or f"prikbord-{uuid.uuid4().hex[:12]}"
-        self._limiters = {p: _PlatformLimiter(a) for p, a in adapters.items()}
+        self._budget = budget or RateBudget(adapters)
+        self._keeper = LeaseKeeper(store, adapters, clock, self.instance_id, self.policy.lease)
         self._wake = {p: asyncio.Event() for p in adapters}
         self._in_flight: dict[str, int] = defaultdict(int)
-        self._outcomes: asyncio.Queue[tuple[str, SendOutcome, ClaimedDelivery]] = asyncio.Queue()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._outcomes: asyncio.Queue[_Recorded | None] = asyncio.Queue()
+        self._loops: list[asyncio.Task[None]] = []
+        self._recorder: asyncio.Task[None] | None = None
+        self._keepers: list[asyncio.Task[None]] = []
         self._send_tasks: set[asyncio.Task[None]] = set()
+        self._waiting: set[asyncio.Task[Any]] = set()  # sends not (or no longer) inside the adapter's call
+        self._unknown: set[asyncio.Task[Any]] = set()  # sends cancelled inside the adapter's call
+        self._failure_tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._stop_sweeping = asyncio.Event()
+        self._stop_renewing = asyncio.Event()
         self._stopped_platforms: set[str] = set()
         self._sent_hooks: list[SentHook] = []
         self._timed_hooks: list[TimedHook] = []
         self._rate_limited_hooks: list[TimedHook] = []
-        self._idle = asyncio.Event()
         self._backoff = wait_exponential_jitter(
             multiplier=self.policy.backoff_initial, max=30, jitter=self.policy.backoff_initial
         )
@@ -169,20 +152,48 @@ class Dispatcher:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stopping = False
+        self._stop_sweeping.clear()
+        self._stop_renewing.clear()
         await self.reconcile()
-        self._tasks.append(asyncio.create_task(self._record_loop(), name="dispatch-recorder"))
-        for platform in self._adapters:
-            self._tasks.append(asyncio.create_task(self._platform_loop(platform), name=f"dispatch-{platform}"))
+        self._recorder = asyncio.create_task(self._record_loop(), name="dispatch-recorder")
+        self._keepers = [
+            asyncio.create_task(self._renew_loop(), name="dispatch-lease-renewal"),
+            asyncio.create_task(self._sweep_loop(), name="dispatch-stale-sweep"),
+        ]
+        self._loops = [
+            asyncio.create_task(self._platform_loop(platform), name=f"dispatch-{platform}")
+            for platform in self._adapters
+        ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        """Stop claiming and record every outcome.
+
+        Nothing is cancelled in the middle of a claim or of recording (a claim committed with no send
+        behind it stayed ``sending``): the workers finish the claim in hand and leave; sends still
+        waiting for a window go back to the outbox untried; sends whose request is on its way finish
+        (within ``stop_timeout``) and are recorded; then the recorder writes what is queued and ends.
+        """
+        if self._recorder is None:
+            return
+        self._stopping = True
+        self._stop_sweeping.set()
+        self.wake()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        for task in list(self._waiting):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        # Sends under way finish (or fail) and are recorded, so nothing is left `sending` by us.
         if self._send_tasks:
-            await asyncio.gather(*self._send_tasks, return_exceptions=True)
-        await self._drain_outcomes()
-        self._tasks.clear()
+            _, late = await asyncio.wait(set(self._send_tasks), timeout=self.policy.stop_timeout)
+            for task in late:  # no answer in time: left `sending`, for the sweep to settle
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self._outcomes.put(None)
+        await asyncio.gather(self._recorder, return_exceptions=True)
+        if self._failure_tasks:
+            await asyncio.gather(*set(self._failure_tasks), return_exceptions=True)
+        self._stop_renewing.set()
+        await asyncio.gather(*self._keepers, return_exceptions=True)
+        self._loops, self._keepers, self._recorder = [], [], None
 
     def wake(self, platform: str | None = None) -> None:
         for name, event in self._wake.items():
@@ -201,7 +212,7 @@ class Dispatcher:
             await asyncio.sleep(0.005)
 
     async def _quiet(self) -> bool:
-        if any(self._in_flight.values()) or not self._outcomes.empty():
+        if any(self._in_flight.values()) or not self._outcomes.empty() or self._failure_tasks:
             return False
         platforms = [p for p in self._adapters if p not in self._stopped_platforms]
         if not platforms:
@@ -214,102 +225,66 @@ class Dispatcher:
                     return False
             return await outbox.sending_count(session, platforms) == 0
 
-    # -- reconciliation ---------------------------------------------------------------------
+    # -- leases ---------------------------------------------------------------------------------
 
     async def reconcile(self) -> int:
-        """Deliveries a crashed process left in ``sending``: found on the platform → sent, else due again.
+        """Claims whose lease ran out (their process died): found on the platform → sent, else due again."""
+        settled = await self._keeper.sweep()
+        if settled:
+            self.wake()
+        return settled
 
-        The platforms are asked outside any store transaction: an adapter's ``find_sent`` may read the
-        store itself (Matrix keeps its transaction records there) or make an HTTP call, and on SQLite
-        every transaction holds the write lock. The rows are then updated only if they are still stale,
-        so two instances reconciling at once cannot undo each other's work.
-        """
-        now = self._clock.now()
-        async with self._store.sessions() as session:
-            stale = [
-                (delivery.id, delivery.platform, channel.chat_id if channel is not None else None)
-                for delivery in await outbox.stale_sending(session, now)
-                for channel in [await session.get(Channel, delivery.channel_id)]
-            ]
-        if not stale:
-            return 0
-        found: dict[int, MessageRef] = {}
-        for delivery_id, platform, chat_id in stale:
-            adapter = self._adapters.get(platform)
-            if adapter is not None and chat_id is not None:
-                with contextlib.suppress(DeliveryError):
-                    ref = await adapter.find_sent(ChatRef(platform, chat_id), f"prikbord-d{delivery_id}")
-                    if ref is not None:
-                        found[delivery_id] = ref
-        fixed = 0
-        async with self._store.transaction() as session:
-            for delivery_id, _platform, _chat_id in stale:
-                ref = found.get(delivery_id)
-                # Telegram cannot tell us; resending risks a duplicate, dropping risks a loss:
-                # a post not read is worse than one read twice.
-                values: dict[str, object] = (
-                    {"state": DeliveryState.SENT, "platform_message_id": ref.message_id, "sent_at": now}
-                    if ref is not None
-                    else {"state": DeliveryState.PENDING, "next_attempt_at": now}
-                )
-                result = await session.execute(
-                    update(Delivery)
-                    .where(
-                        Delivery.id == delivery_id,
-                        Delivery.state == DeliveryState.SENDING,
-                        Delivery.lease_until < now,
-                    )
-                    .values(lease_until=None, **values)
-                )
-                fixed += int(getattr(result, "rowcount", 0) or 0)
-        if fixed:
-            log.info("reconciled %d deliveries left in flight by an earlier process", fixed)
-        return fixed
+    async def _sweep_loop(self) -> None:
+        while not await _wait(self._stop_sweeping, self._keeper.sweep_every):
+            try:
+                await self.reconcile()
+            except Exception:
+                log.exception("sweeping for stale deliveries failed; trying again in %.1fs", self._keeper.sweep_every)
+
+    async def _renew_loop(self) -> None:
+        while not await _wait(self._stop_renewing, self._keeper.renew_every):
+            try:
+                await self._keeper.renew()
+            except Exception:
+                log.exception("renewing the leases of deliveries under way failed; trying again")
 
     # -- the worker ---------------------------------------------------------------------------
 
     async def _platform_loop(self, platform: str) -> None:
         adapter = self._adapters[platform]
         wake = self._wake[platform]
-        while True:
+        cap = in_flight_cap(self._budget.sends_per_second(platform), self.policy.claim_horizon, self.policy.concurrency)
+        step = max(1, cap // 4)  # claim in steps, not one delivery per outcome recorded
+        while not self._stopping:
             try:
-                if platform in self._stopped_platforms:
-                    await asyncio.sleep(self.policy.idle_poll)
-                    continue
-                free = self.policy.concurrency - self._in_flight[platform]
-                if free <= 0:
-                    wake.clear()
+                wake.clear()  # before looking: a wake-up from now on is not missed
+                in_flight = self._in_flight[platform]
+                free = cap - in_flight
+                if platform in self._stopped_platforms or free <= 0 or (free < step and in_flight > 0):
                     await _wait(wake, self.policy.idle_poll)
                     continue
-                now = self._clock.now()
-                # Counted in flight while claiming too: between the claim's commit and the sends'
-                # start, settle() must not see this platform as quiet.
-                self._in_flight[platform] += 1
-                try:
-                    batch = await outbox.claim_due(
-                        self._store,
-                        platform,
-                        self.instance_id,
-                        min(free, self.policy.batch_size),
-                        now,
-                        self.policy.lease,
-                    )
-                    messages = await self._compose(batch) if batch else {}
-                    for claimed in batch:
-                        self._in_flight[platform] += 1
-                        task = asyncio.create_task(self._send_one(platform, adapter, claimed, messages[claimed.id]))
-                        self._send_tasks.add(task)
-                        task.add_done_callback(self._send_tasks.discard)
-                finally:
-                    self._in_flight[platform] -= 1
-                if not batch:
-                    wake.clear()
+                if not await self._claim_and_send(platform, adapter, min(free, self.policy.batch_size)):
                     await _wait(wake, await self._idle_delay(platform))
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("dispatcher loop for %s failed; retrying", platform)
                 await asyncio.sleep(self.policy.idle_poll)
+
+    async def _claim_and_send(self, platform: str, adapter: Adapter, limit: int) -> bool:
+        # Counted in flight while claiming too: between the claim's commit and the sends' start,
+        # settle() must not see this platform as quiet.
+        self._in_flight[platform] += 1
+        try:
+            now = self._clock.now()
+            batch = await outbox.claim_due(self._store, platform, self.instance_id, limit, now, self.policy.lease)
+            messages = await self._compose(batch) if batch else {}
+            for claimed in batch:
+                self._in_flight[platform] += 1
+                task = asyncio.create_task(self._send_one(platform, adapter, claimed, messages[claimed.id]))
+                self._send_tasks.add(task)
+                task.add_done_callback(self._send_tasks.discard)
+        finally:
+            self._in_flight[platform] -= 1
+        return bool(batch)
 
     async def _idle_delay(self, platform: str) -> float:
         async with self._store.sessions() as session:
@@ -328,43 +303,58 @@ class Dispatcher:
     async def _send_one(
         self, platform: str, adapter: Adapter, claimed: ClaimedDelivery, message: OutboundMessage
     ) -> None:
-        chat = ChatRef(platform, claimed.chat_id)
-        limiter = self._limiters[platform]
-        outcome: SendOutcome
-        if platform in self._stopped_platforms:
-            # Claimed just before the platform refused our credentials: leave it for later.
-            await self._outcomes.put(
-                (platform, SendOutcome(claimed.id, DeliveryState.PENDING, refund_attempt=True), claimed)
-            )
+        untried = SendOutcome(claimed.id, DeliveryState.PENDING, refund_attempt=True)
+        if platform in self._stopped_platforms or self._stopping:
+            # Claimed just before the platform refused our credentials, or before a stop: leave it for later.
+            await self._outcomes.put((platform, untried, claimed))
             return
+        task = asyncio.current_task()
+        assert task is not None
+        self._waiting.add(task)
         try:
+            outcome = await self._attempt(platform, adapter, claimed, message)
+        except asyncio.CancelledError:
+            if not self._stopping or task in self._unknown:
+                raise  # cancelled inside the platform's call: the outcome is unknown, the sweep settles it
+            outcome = untried  # stopped while waiting for a window: due again, not counted as a try
+        finally:
+            self._waiting.discard(task)
+            self._unknown.discard(task)
+        await self._outcomes.put((platform, outcome, claimed))
 
-            def wait(state: RetryCallState) -> float:
-                error = state.outcome.exception() if state.outcome else None
-                if isinstance(error, RateLimited):
-                    return error.retry_after
-                return float(self._backoff(state))
+    async def _attempt(
+        self, platform: str, adapter: Adapter, claimed: ClaimedDelivery, message: OutboundMessage
+    ) -> SendOutcome:
+        """Send within the windows, retrying in process; the outcome to record. Raises only CancelledError."""
+        chat = ChatRef(platform, claimed.chat_id)
+        limiter = self._budget.limiter(platform)
 
-            def retryable(state: RetryCallState) -> bool:
-                error = state.outcome.exception() if state.outcome else None
-                if isinstance(error, RateLimited):
-                    return error.retry_after <= self.policy.max_inline_wait
-                return isinstance(error, TransientError)
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, RateLimited):
+                return error.retry_after
+            return float(self._backoff(state))
 
+        def retryable(state: RetryCallState) -> bool:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, RateLimited):
+                return error.retry_after <= self.policy.max_inline_wait
+            return isinstance(error, TransientError)
+
+        try:
             ref: MessageRef | None = None
             async for attempt in AsyncRetrying(
-                retry=retryable,
-                wait=wait,
-                stop=stop_after_attempt(self.policy.in_process_tries),
-                reraise=True,
+                retry=retryable, wait=wait, stop=stop_after_attempt(self.policy.in_process_tries), reraise=True
             ):
                 with attempt:
                     async with limiter.slot(claimed.chat_id):
                         ref = await self._timed_send(platform, adapter, chat, message)
             assert ref is not None
-            outcome = SendOutcome(claimed.id, DeliveryState.SENT, message_id=ref.message_id)
+            return SendOutcome(claimed.id, DeliveryState.SENT, message_id=ref.message_id)
+        except _Stopping:
+            return SendOutcome(claimed.id, DeliveryState.PENDING, refund_attempt=True)
         except RateLimited as exc:
-            outcome = SendOutcome(
+            return SendOutcome(
                 claimed.id,
                 DeliveryState.PENDING,
                 error=str(exc),
@@ -372,32 +362,41 @@ class Dispatcher:
                 refund_attempt=True,
             )
         except TransientError as exc:
-            outcome = self._later_or_failed(claimed, str(exc))
+            return self._later_or_failed(claimed, str(exc))
         except PermanentError as exc:
-            outcome = SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc), disable_channel=True)
+            return SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc), disable_channel=True)
         except MessageTooLong as exc:
-            outcome = SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc))
+            return SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc))
         except AdapterAuthError as exc:
             self._stopped_platforms.add(platform)
-            outcome = SendOutcome(claimed.id, DeliveryState.PENDING, error=str(exc), refund_attempt=True)
             log.error("%s refused our credentials: %s; its deliveries wait until it is fixed", platform, exc)
+            return SendOutcome(claimed.id, DeliveryState.PENDING, error=str(exc), refund_attempt=True)
         except DeliveryError as exc:
             # Refused for a reason of this message (not the chat's): fail it, keep the channel.
-            outcome = SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc))
+            return SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc))
         except Exception as exc:  # an adapter bug must not lose the delivery
             log.exception("unexpected error sending delivery %d on %s", claimed.id, platform)
-            outcome = self._later_or_failed(claimed, f"unexpected error: {type(exc).__name__}")
-        await self._outcomes.put((platform, outcome, claimed))
+            return self._later_or_failed(claimed, f"unexpected error: {type(exc).__name__}")
 
     async def _timed_send(self, platform: str, adapter: Adapter, chat: ChatRef, message: OutboundMessage) -> MessageRef:
+        if self._stopping:
+            raise _Stopping  # a stop began while this send waited for its window
+        task = asyncio.current_task()
+        assert task is not None
         started = time.perf_counter()
+        self._waiting.discard(task)
         try:
             return await adapter.send(chat, message)
+        except asyncio.CancelledError:
+            self._unknown.add(task)
+            raise
         except RateLimited as exc:
             for hook in self._rate_limited_hooks:
                 hook(platform, exc.retry_after)
             raise
         finally:
+            if task not in self._unknown:
+                self._waiting.add(task)
             elapsed = time.perf_counter() - started
             for hook in self._timed_hooks:
                 hook(platform, elapsed)
@@ -415,18 +414,24 @@ class Dispatcher:
     # -- recording -------------------------------------------------------------------------------
 
     async def _record_loop(self) -> None:
-        while True:
+        """Commit outcomes as they come: whatever queued while the previous commit ran goes in the next."""
+        ending = False
+        while not ending:
             first = await self._outcomes.get()
+            if first is None:
+                return
             batch = [first]
             while len(batch) < 500:
                 try:
-                    batch.append(self._outcomes.get_nowait())
+                    item = self._outcomes.get_nowait()
                 except asyncio.QueueEmpty:
                     break
+                if item is None:
+                    ending = True
+                    break
+                batch.append(item)
             try:
                 await self._record(batch)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("recording %d delivery outcomes failed; their leases will expire and retry", len(batch))
             finally:
@@ -434,41 +439,53 @@ class Dispatcher:
                     self._in_flight[platform] -= 1
                     self._wake[platform].set()
 
-    async def _drain_outcomes(self) -> None:
-        batch = []
-        while not self._outcomes.empty():
-            batch.append(self._outcomes.get_nowait())
-        if batch:
-            await self._record(batch)
-            for platform, _, _ in batch:
-                self._in_flight[platform] -= 1
-
-    async def _record(self, batch: Sequence[tuple[str, SendOutcome, ClaimedDelivery]]) -> None:
-        now = self._clock.now()
-        await outbox.record_outcomes(self._store, [o for _, o, _ in batch], self.instance_id, now)
+    async def _record(self, batch: Sequence[_Recorded]) -> None:
+        outcomes = [o for _, o, _ in batch]
+        for tries_left in (2, 1, 0):
+            try:
+                await outbox.record_outcomes(self._store, outcomes, self.instance_id, self._clock.now())
+                break
+            except Exception:
+                if not tries_left:
+                    raise
+                log.warning("recording %d delivery outcomes failed; trying again", len(batch), exc_info=True)
+                await asyncio.sleep(0.05)
         for platform, outcome, claimed in batch:
             if outcome.state == DeliveryState.SENT and outcome.message_id is not None:
+                sent = SentDelivery(platform, claimed.chat_id, outcome.message_id, claimed.id, claimed.post_id)
                 for hook in self._sent_hooks:
-                    hook(platform, claimed.chat_id, outcome.message_id, claimed.id, claimed.post_id)
+                    hook(sent)
             elif outcome.state == DeliveryState.FAILED:
-                await self._on_failed(platform, claimed, outcome)
+                # Told apart from recording, so a slow moderator chat never holds up the next commit.
+                task = asyncio.create_task(self._on_failed(platform, claimed, outcome))
+                self._failure_tasks.add(task)
+                task.add_done_callback(self._failure_tasks.discard)
 
     async def _on_failed(self, platform: str, claimed: ClaimedDelivery, outcome: SendOutcome) -> None:
         error = outcome.error or "failed"
-        async with self._store.transaction() as session:
-            channel = await session.get(Channel, claimed.channel_id)
-            name = channel.name if channel else str(claimed.channel_id)
-            disabled = (
-                outcome.disable_channel
-                and channel is not None
-                and await posts.disable_channel(session, channel, error, "prikbord", self._clock.now())
+        try:
+            async with self._store.transaction() as session:
+                channel = await session.get(Channel, claimed.channel_id)
+                name = channel.name if channel else str(claimed.channel_id)
+                disabled = (
+                    outcome.disable_channel
+                    and channel is not None
+                    and await posts.disable_channel(session, channel, error, "prikbord", self._clock.now())
+                )
+            suffix = " The channel is disabled until an operator fixes it and re-enables it." if disabled else ""
+            await self._notifier.tell(
+                f"post #{claimed.post_id} could not be delivered to {name} ({platform}): {error}.{suffix}"
             )
-        suffix = " The channel is disabled until an operator fixes it and re-enables it." if disabled else ""
-        await self._notifier.tell(
-            f"post #{claimed.post_id} could not be delivered to {name} ({platform}): {error}.{suffix}"
-        )
+        except Exception:
+            log.exception("telling the moderators about failed delivery %d went wrong", claimed.id)
 
 
-async def _wait(event: asyncio.Event, timeout: float) -> None:
+class _Stopping(Exception):
+    """A stop began before this send reached the platform."""
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> bool:
+    """Wait until ``event`` is set or ``timeout`` passed; True when it was set."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), timeout)
+    return event.is_set()

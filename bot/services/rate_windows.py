@@ -1,0 +1,91 @@
+"""The platforms' rate budgets: sliding windows per declared global rate and per chat.
+
+One :class:`RateBudget` is built in ``bot/app.py`` and shared by everything that sends on a
+platform's behalf (the dispatcher's deliveries, the answers to commands, the moderators' notes), so
+they all wait their turn in the same windows instead of each being refused with a 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import AsyncIterator, Mapping
+
+from adapters.base import Adapter, Limits, Rate
+
+
+class Window:
+    """At most ``count`` sends in any ``period`` seconds, each counted until ``period`` after it *finished*.
+
+    Telegram (and the loopback peer) count a message in a sliding window when it arrives, which is somewhere
+    between our start and our finish; holding the slot until ``finish + period`` can therefore never put more
+    than ``count`` into any window, whatever the latency does. aiolimiter's leaky bucket let a full burst
+    through and the steady rate on top of it (up to twice ``count`` in the first period: 429s).
+    """
+
+    def __init__(self, rate: Rate) -> None:
+        slots = max(1, int(rate.count))  # a fractional rate (0.5/s) becomes 1 per 2 s
+        self._free = asyncio.Semaphore(slots)
+        self._period = rate.period * slots / rate.count
+
+    async def acquire(self) -> None:
+        await self._free.acquire()
+
+    def release_later(self) -> None:
+        asyncio.get_running_loop().call_later(self._period, self._free.release)
+
+
+class PlatformLimiter:
+    """One platform's global windows and one set of windows per chat."""
+
+    def __init__(self, limits: Limits) -> None:
+        self._global = [Window(r) for r in limits.global_rates]
+        self._chat_rates = limits.per_chat_rates
+        self._chats: dict[str, list[Window]] = {}
+
+    @contextlib.asynccontextmanager
+    async def slot(self, chat_id: str) -> AsyncIterator[None]:
+        """Hold a place in every window for one send; the places free up ``period`` after it ends."""
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            chat = self._chats[chat_id] = [Window(r) for r in self._chat_rates]
+        held: list[Window] = []
+        try:
+            # Per-chat first: waiting for a chat's slot must not hold a global slot meanwhile.
+            for window in (*chat, *self._global):
+                await window.acquire()
+                held.append(window)
+            yield
+        finally:
+            for window in held:
+                window.release_later()
+
+
+class RateBudget:
+    """The limiter of every platform, by platform name."""
+
+    def __init__(self, adapters: Mapping[str, Adapter]) -> None:
+        self._limiters = {platform: PlatformLimiter(adapter.limits) for platform, adapter in adapters.items()}
+        self._limits = {platform: adapter.limits for platform, adapter in adapters.items()}
+
+    def limiter(self, platform: str) -> PlatformLimiter:
+        limiter = self._limiters.get(platform)
+        if limiter is None:  # an adapter added after start-up (tests): no declared limits known yet
+            limiter = self._limiters[platform] = PlatformLimiter(Limits(text_length=0))
+        return limiter
+
+    def sends_per_second(self, platform: str) -> float | None:
+        """The platform's tightest global rate in messages per second (None: it declares none)."""
+        limits = self._limits.get(platform)
+        if limits is None or not limits.global_rates:
+            return None
+        return min(rate.count / rate.period for rate in limits.global_rates)
+
+
+def in_flight_cap(sends_per_second: float | None, horizon: float, ceiling: int) -> int:
+    """How many deliveries to hold claimed at once: what the platform lets us send within ``horizon``
+    seconds (so a crash leaves few claims behind and an unanswered send is rare), never above ``ceiling``."""
+    if sends_per_second is None:
+        return ceiling
+    return max(1, min(ceiling, math.ceil(sends_per_second * horizon)))

@@ -1,7 +1,14 @@
-"""A post as someone asks for it, before it is stored, and the rules it must meet."""
+"""A post as someone asks for it, before it is stored, and the rules it must meet.
+
+Every way a post comes in (chat commands, the CLI, the admin API, the dashboard, the importer) ends in
+:func:`normalized`, so the rules hold whatever the input path; :func:`clean_text` is the one rule for
+what characters a post may carry.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +26,35 @@ CTA_HELP = (
 
 class DraftError(ValueError):
     """The draft breaks a rule; the message says how to fix it."""
+
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional embeddings, overrides and
+# isolates (U+202A–U+202E, U+2066–U+2069) that make text read in another order than it is stored.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile("\r\n?|[\u2028\u2029\x85]")
+# Characters that render as nothing although Unicode counts them as letters or symbols (fillers, blanks).
+_BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
+
+
+def clean_text(text: str, *, multiline: bool) -> str:
+    """``text`` as a post may carry it: control characters (BEL, ESC, backspace …) and bidi overrides
+    removed, lone UTF-16 surrogates replaced by U+FFFD (no database stores them); line breaks become
+    ``\n``. ``multiline`` (a body) keeps new lines and tabs; otherwise (a title, an option, a tag)
+    every run of whitespace becomes one space. Leading and trailing whitespace goes either way."""
+    whole = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    cleaned = _CONTROL.sub("", _LINE_BREAKS.sub("\n", whole))
+    if not multiline:
+        return " ".join(cleaned.split())
+    return cleaned.strip()
+
+
+def has_visible(text: str) -> bool:
+    """Whether ``text`` shows anything: not only spaces, format characters (zero-width space, joiner,
+    BOM …), combining marks without a base, or letters that render blank (Hangul filler, braille blank)."""
+    return any(
+        ch not in _BLANK_LOOKING and unicodedata.category(ch) not in ("Zs", "Zl", "Zp", "Cc", "Cf", "Mn", "Me")
+        for ch in text
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +80,19 @@ class PostDraft:
 
 def normalized(draft: PostDraft, *, require_call_to_action: bool) -> PostDraft:
     """Check every rule and fill defaults (RSVP options). Raises :class:`DraftError`."""
-    title = draft.title.strip()
-    if not title:
-        raise DraftError("a post needs a title: the first part of the post is its title")
+    title = clean_text(draft.title, multiline=False)
+    if not has_visible(title):
+        raise DraftError(
+            "a post needs a title: the first part of the post is its title "
+            "(control characters, text-direction overrides and invisible characters do not count)"
+        )
     if len(title) > MAX_TITLE:
         raise DraftError(f"the title is {len(title)} characters; at most {MAX_TITLE} fit")
-    if len(draft.body) > MAX_BODY:
-        raise DraftError(f"the body is {len(draft.body)} characters; at most {MAX_BODY} fit: shorten it or link to it")
+    body = clean_text(draft.body, multiline=True)
+    if len(body) > MAX_BODY:
+        raise DraftError(f"the body is {len(body)} characters; at most {MAX_BODY} fit: shorten it or link to it")
     cta = draft.cta
-    options = tuple(o.strip() for o in cta.options if o.strip())
+    options = tuple(o for o in (clean_text(o, multiline=False) for o in cta.options) if has_visible(o))
     if any(len(o) > MAX_OPTION for o in options):
         raise DraftError(f"an option is longer than {MAX_OPTION} characters")
     if len(set(options)) != len(options):
@@ -65,7 +105,7 @@ def normalized(draft: PostDraft, *, require_call_to_action: bool) -> PostDraft:
         options = options or RSVP_DEFAULT
     if cta.kind not in (CtaKind.POLL, CtaKind.RSVP) and options:
         raise DraftError(f"only poll and rsvp take options, not {cta.kind.value}")
-    url = cta.url.strip() if cta.url else None
+    url = clean_text(cta.url, multiline=False) or None if cta.url else None
     if cta.kind == CtaKind.LINK:
         if not url or not url.lower().startswith(("http://", "https://")):
             raise DraftError("a link call to action needs an http(s) URL: `cta: link https://…`")
@@ -75,10 +115,11 @@ def normalized(draft: PostDraft, *, require_call_to_action: bool) -> PostDraft:
         raise DraftError("only acknowledge, rsvp and poll take a deadline (`by WHEN`)")
     if require_call_to_action and draft.kind in FEED_KINDS and cta.kind == CtaKind.NONE:
         raise DraftError(f"every feed post needs a call to action: {CTA_HELP}")
-    audience = tuple(dict.fromkeys(t.strip().lower() for t in draft.audience if t.strip())) or ("everyone",)
+    tags = (clean_text(t, multiline=False).lower() for t in draft.audience)
+    audience = tuple(dict.fromkeys(t for t in tags if has_visible(t))) or ("everyone",)
     return PostDraft(
         title=title,
-        body=draft.body.strip(),
+        body=body,
         kind=draft.kind,
         cta=CallToAction(cta.kind, options, url, cta.deadline),
         audience=audience,

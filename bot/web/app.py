@@ -91,26 +91,36 @@ def _admin_dependency(admin_token: str | None) -> Any:
     return require_admin
 
 
-def _printable(value: Any) -> Any:
-    """JSON-safe: the input echoed in a 422 may be raw bytes or text with lone surrogates."""
+def _printable(value: Any, depth: int = 0, *, chars: int = 120, items: int = 8, levels: int = 4) -> Any:
+    """JSON-safe and short: the input echoed in a 422 may be raw bytes, text with lone surrogates, or a
+    10 MB body; an error shows at most an excerpt of it (texts cut to ``chars`` with "…", lists and
+    objects to ``items`` entries, nesting to ``levels``)."""
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+        return _printable(value[: chars * 4].decode("utf-8", "replace"), depth)
     if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
-    if isinstance(value, dict):
-        return {str(_printable(k)): _printable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_printable(v) for v in value]
+        text = value if len(value) <= chars else value[: chars - 1] + "…"
+        return text.encode("utf-8", "replace").decode("utf-8")
     if value is None or isinstance(value, bool | int | float):
         return value
-    return _printable(str(value))
+    if isinstance(value, dict | list | tuple) and depth >= levels:
+        return "…"
+    if isinstance(value, dict):
+        shown = {str(_printable(k, depth + 1)): _printable(v, depth + 1) for k, v in list(value.items())[:items]}
+        if len(value) > items:
+            shown["…"] = f"{len(value) - items} more"
+        return shown
+    if isinstance(value, list | tuple):
+        shown_items = [_printable(v, depth + 1) for v in value[:items]]
+        return shown_items + ([f"… {len(value) - items} more"] if len(value) > items else [])
+    return _printable(str(value)[: chars * 4], depth)
 
 
 def _printable_error(error: Any) -> dict[str, Any]:
-    """FastAPI's 422 item (type, loc, msg, input, ctx), made safe to serialise whatever was sent."""
+    """FastAPI's 422 item (type, loc, msg, input, ctx), made safe to serialise whatever was sent and
+    short whatever its size (see _printable)."""
     shown = {key: _printable(error[key]) for key in ("type", "loc", "msg", "input") if key in error}
     if "ctx" in error:
-        shown["ctx"] = {str(k): _printable(v) for k, v in error["ctx"].items()}
+        shown["ctx"] = {str(_printable(k)): _printable(v) for k, v in list(error["ctx"].items())[:8]}
     return shown
 
 

@@ -381,6 +381,21 @@ class CheckResult:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class DiscoveredChat:
+    """A chat the bot is in, as ``prikbord channels discover`` lists it for ``[[channels]]``.
+
+    ``kind`` is the platform's word (``supergroup``, ``private_channel``, ``room`` …); ``encrypted``
+    is None where the platform has no such notion; ``note`` is advice for the operator ("the bot is
+    not an admin: reactions will not arrive")."""
+
+    chat: ChatRef
+    name: str
+    kind: str
+    encrypted: bool | None = None
+    note: str = ""
+
+
 class Adapter(abc.ABC):
     """One messenger. Implementations keep I/O here and pure translation in ``translate.py``."""
 
@@ -431,6 +446,11 @@ class Adapter(abc.ABC):
     async def check(self) -> CheckResult:
         """Reach the platform with the configured credentials (``prikbord check``)."""
         return CheckResult(True, f"{self.platform}: nothing to check")
+
+    async def discover_chats(self) -> list[DiscoveredChat]:
+        """The chats the bot is in now (``prikbord channels discover``), without starting the adapter
+        and without taking anything away from a running service. The default knows of none."""
+        return []
 
     @property
     def connected(self) -> bool:

@@ -39,6 +39,16 @@ cli.add_typer(db_cli, name="db")
 cli.add_typer(status_cli, name="status")
 cli.command("import")(import_command)
 
+
+@cli.command(
+    "channels", add_help_option=False, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def channels_command(ctx: typer.Context) -> None:
+    """The chats the bot is in: `prikbord channels discover` prints channel entries to paste into the config."""
+    from bot.cli_channels import channels_cli  # imported only for this command
+
+    channels_cli(ctx.args, prog_name="prikbord channels")
+
 err = Console(stderr=True, highlight=False)
 T = TypeVar("T")
 

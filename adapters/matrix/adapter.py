@@ -40,6 +40,7 @@ from adapters.base import (
     CheckResult,
     CommandIssued,
     DeliveryError,
+    DiscoveredChat,
     Event,
     EventSink,
     Limits,
@@ -215,6 +216,24 @@ class MatrixAdapter(Adapter):
         except DeliveryError as exc:
             return CheckResult(False, str(exc))
         return CheckResult(True, f"matrix: logged in as {self.user_id} (device {self.device_id}) on {self.homeserver}")
+
+    async def discover_chats(self) -> list[DiscoveredChat]:
+        """The rooms the bot has joined, with their names and whether they are end-to-end encrypted
+        (prikbord refuses to post in those). Pending invites are not listed: the running bot accepts
+        those from ``allowed_servers`` on its next sync."""
+        await self._session.ensure_login()
+        joined = await self._session.call("list the joined rooms", None, self._client.joined_rooms)
+        found: list[DiscoveredChat] = []
+        for room_id in joined.rooms:
+            name = (await self._session.state_event(room_id, "m.room.name") or {}).get("name")
+            alias = (await self._session.state_event(room_id, "m.room.canonical_alias") or {}).get("alias")
+            encrypted = await self._session.state_event(room_id, "m.room.encryption") is not None
+            direct = await self._memory.load_direct(room_id)
+            note = "end-to-end encrypted: prikbord cannot post here yet" if encrypted else ""
+            label = str(name or alias or room_id)
+            kind = "direct" if direct else "room"
+            found.append(DiscoveredChat(ChatRef(PLATFORM, room_id), label, kind, encrypted, note))
+        return found
 
     # -----------------------------------------------------------------------------------------
     # outbound

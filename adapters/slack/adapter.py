@@ -35,6 +35,7 @@ from adapters.base import (
     CheckResult,
     CommandIssued,
     DeliveryError,
+    DiscoveredChat,
     Event,
     EventSink,
     HttpReply,
@@ -328,6 +329,27 @@ class SlackAdapter(Adapter):
                 return CheckResult(False, f"slack: {exc}")
         workspace = f"{data.get('team')} ({data.get('team_id')})"
         return CheckResult(True, f"slack: workspace {workspace}, bot @{data.get('user')} ({data.get('user_id')})")
+
+    async def discover_chats(self) -> list[DiscoveredChat]:
+        """The public and private channels the bot is a member of (conversations.list, every page;
+        scopes channels:read and groups:read). Archived channels are left out."""
+        found: list[DiscoveredChat] = []
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout)) as session:
+            client = self._new_client(session)
+            cursor = ""
+            while True:
+                call = client.conversations_list(
+                    types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor or None
+                )
+                data = await self._call("conversations.list", call)
+                for channel in data.get("channels") or []:
+                    if not channel.get("is_member"):
+                        continue
+                    kind = "private_channel" if channel.get("is_private") else "public_channel"
+                    found.append(DiscoveredChat(ChatRef(PLATFORM, str(channel["id"])), str(channel.get("name")), kind))
+                cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
+                if not cursor:
+                    return found
 
     # -- inbound ------------------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from adapters.base import (
     CheckResult,
     CommandIssued,
     DeliveryError,
+    DiscoveredChat,
     EventSink,
     HttpReply,
     Limits,
@@ -50,6 +51,7 @@ from adapters.base import (
     UserRef,
 )
 from adapters.telegram.callbacks import CallbackAnswer
+from adapters.telegram.discovery import chats_in_updates
 from adapters.telegram.errors import MessageGone, RequestRejected, TokenRedaction, map_error, retry_seconds
 from adapters.telegram.menu import CommandMenu, set_my_commands_calls
 from adapters.telegram.translate import (
@@ -540,6 +542,29 @@ class TelegramAdapter(Adapter):
             if not self._alive:
                 await self._bot.shutdown()
         return CheckResult(True, f"telegram: connected as @{me.username} ({me.first_name}), {self._mode} mode")
+
+    async def discover_chats(self) -> list[DiscoveredChat]:
+        """Groups and channels named in the pending updates (``my_chat_member`` when the bot was added,
+        messages, presses). Read with getUpdates without an offset, so nothing is confirmed and a
+        service started later still gets every update; at most the first 100 pending ones. Refused while
+        a webhook is set: Telegram then hands updates only to the webhook."""
+        try:
+            with self._errors(None):
+                await self._bot.initialize()
+                hook = await self._bot.get_webhook_info()
+                if hook.url:
+                    raise DeliveryError(
+                        "telegram: a webhook is set, so Telegram hands every update to prikbord's "
+                        "/telegram/webhook and none are left to read here. While prikbord runs, its moderators "
+                        "are told the id of each chat the bot is added to; to list chats here instead, use "
+                        'polling mode ([telegram] mode = "polling"), start prikbord once (it removes the '
+                        "webhook), stop it, add the bot to the group or send /help@bot there, and run this again"
+                    )
+                updates = await self._bot.get_updates(timeout=0, limit=100)
+        finally:
+            if not self._alive:
+                await self._bot.shutdown()
+        return chats_in_updates(update.to_dict() for update in updates)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -719,6 +719,40 @@ class SlackPeer:
     def _m_conversations_info(self, args: JsonDict) -> JsonDict:
         return {"channel": self._conversation(self._channel(args))}
 
+    def _m_conversations_list(self, args: JsonDict) -> JsonDict:
+        """Every conversation of the asked ``types`` (default public_channel), ``limit`` per page (Slack's
+        default 100, at most 1000), continued by an opaque ``cursor``; members or not, as Slack does."""
+        types = set(str(args.get("types") or "public_channel").split(","))
+        unknown = types - {"public_channel", "private_channel", "mpim", "im"}
+        if unknown:
+            raise SlackError("invalid_types")
+        limit = int(args.get("limit") or 100)
+        if not 1 <= limit <= 1000:
+            raise SlackError("invalid_limit")
+        exclude_archived = bool(_bool(args.get("exclude_archived", False)))
+
+        def kind(channel: Channel) -> str:
+            if channel.im_user is not None:
+                return "im"
+            return "private_channel" if channel.private else "public_channel"
+
+        def visible(c: Channel) -> bool:  # a private channel is visible only to its members
+            return not (exclude_archived and c.archived) and (not c.private or self.bot_user_id in c.members)
+
+        listed = [c for c in sorted(self.channels.values(), key=lambda c: c.id) if kind(c) in types and visible(c)]
+        cursor = str(args.get("cursor") or "")
+        start = 0
+        if cursor:
+            if not cursor.startswith("page:") or not cursor[5:].isdigit():
+                raise SlackError("invalid_cursor")
+            start = int(cursor[5:])
+        page = listed[start : start + limit]
+        more = start + limit < len(listed)
+        return {
+            "channels": [self._conversation(c) for c in page],
+            "response_metadata": {"next_cursor": f"page:{start + limit}" if more else ""},
+        }
+
     def _m_conversations_members(self, args: JsonDict) -> JsonDict:
         channel = self._channel(args)
         return {"members": sorted(channel.members), "response_metadata": {"next_cursor": ""}}

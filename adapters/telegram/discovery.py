@@ -1,0 +1,86 @@
+"""Which chats a Telegram bot is in, read from pending updates (pure: JSON in, chats out).
+
+The Bot API cannot list a bot's chats. What it has are updates: ``my_chat_member`` when someone adds
+the bot to a group or removes it, and every message, button press or reaction, each with its chat.
+``prikbord channels discover`` reads the pending updates without confirming them (no ``offset``), so
+the running service still gets every one of them; this module turns them into chats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.base import ChatRef, DiscoveredChat
+from adapters.telegram.translate import PLATFORM
+
+_IN = frozenset({"member", "administrator", "creator", "restricted"})
+_OUT = frozenset({"left", "kicked"})
+_GROUPS = frozenset({"group", "supergroup", "channel"})
+
+
+@dataclass
+class _Seen:
+    title: str
+    kind: str
+    status: str | None = None  # the bot's own status from my_chat_member, when one came
+    gone: bool = False
+    moved_to: str | None = None
+
+
+def _chats_of(update: Mapping[str, Any]) -> Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+    """(chat, the object it came in) for every chat an update names."""
+    for key in ("message", "edited_message", "channel_post", "edited_channel_post", "message_reaction"):
+        obj = update.get(key)
+        if isinstance(obj, Mapping) and isinstance(obj.get("chat"), Mapping):
+            yield obj["chat"], obj
+    query = update.get("callback_query")
+    if isinstance(query, Mapping) and isinstance(query.get("message"), Mapping):
+        message = query["message"]
+        if isinstance(message.get("chat"), Mapping):
+            yield message["chat"], message
+    member = update.get("my_chat_member")
+    if isinstance(member, Mapping) and isinstance(member.get("chat"), Mapping):
+        yield member["chat"], member
+
+
+def _note(seen: _Seen) -> str:
+    if seen.kind == "group":
+        return "a basic group: when it becomes a supergroup its id changes (prikbord follows the move)"
+    if seen.status == "administrator" or seen.status == "creator":
+        return "the bot is an admin: reactions arrive"
+    if seen.status is not None:
+        return "the bot is not an admin here: make it one, or reactions and most messages will not arrive"
+    return ""
+
+
+def chats_in_updates(updates: Iterable[Mapping[str, Any]]) -> list[DiscoveredChat]:
+    """The groups, supergroups and channels the bot is in according to ``updates`` (oldest first).
+
+    A chat the bot was removed from afterwards is left out; a group that moved to a supergroup is
+    listed under its new id. Private chats with people are not channels and are left out too.
+    """
+    seen: dict[str, _Seen] = {}
+    for update in updates:
+        for chat, obj in _chats_of(update):
+            chat_id = str(chat.get("id", ""))
+            kind = str(chat.get("type", ""))
+            if not chat_id or kind not in _GROUPS:
+                continue
+            entry = seen.setdefault(chat_id, _Seen(str(chat.get("title") or chat_id), kind))
+            entry.title = str(chat.get("title") or entry.title)
+            if isinstance(obj.get("new_chat_member"), Mapping):  # my_chat_member: the bot's own status
+                entry.status = str(obj["new_chat_member"].get("status", ""))
+                entry.gone = entry.status in _OUT
+            moved = obj.get("migrate_to_chat_id")
+            if moved is not None:
+                entry.moved_to = str(moved)
+                successor = seen.setdefault(entry.moved_to, _Seen(entry.title, "supergroup", entry.status))
+                successor.gone = entry.gone
+    found: list[DiscoveredChat] = []
+    for chat_id, entry in seen.items():
+        if entry.gone or entry.moved_to is not None:
+            continue
+        found.append(DiscoveredChat(ChatRef(PLATFORM, chat_id), entry.title, entry.kind, None, _note(entry)))
+    return found

@@ -915,6 +915,21 @@ class TelegramPeer:
             await self.flush_webhook()
         return update
 
+    def deliver_raw(self, update: Mapping[str, Any]) -> dict[str, Any]:
+        """Queue a crafted update for getUpdates exactly as given, without the contract check: what
+        Telegram never sends (a message without ``date``, a ``from`` that is a string), for the tests of
+        how prikbord copes (tests/faults). The peer sets ``update_id`` (it orders the queue); the update's
+        first other key must name an update type, so ``allowed_updates`` can filter it as Telegram would."""
+        crafted = {**update, "update_id": next(self._update_ids)}
+        assert any(key != "update_id" for key in crafted), "a crafted update needs more than an update_id"
+        self._updates.append(crafted)
+        self._wake()
+        return crafted
+
+    def pending_updates(self) -> int:
+        """Updates not yet confirmed by a getUpdates offset past them."""
+        return len(self._updates)
+
     async def user_sends(self, user_id: int, chat_id: int, text: str, *, reply_to: int | None = None) -> dict[str, Any]:
         """A person posts ``text`` in a chat (``/cmd@bot args`` included), optionally replying to a message."""
         user = self._user(user_id)

@@ -1,39 +1,35 @@
-"""The ``prikbord`` command line (Typer)."""
+"""The ``prikbord`` command line (Typer).
+
+Start-up is kept short: this module imports only Typer and the standard library, and each command
+imports what it uses inside its body (SDKs, the web stack and the scheduler only for ``run``).
+``bench/cli_startup.py`` measures it.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import logging
-import os
-import signal
 import sys
-import tempfile
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from bot.app import App
+from bot.cli_errors import CliError, fail, guard_arguments, run_async
 from bot.cli_import import import_command
 from bot.cli_status import status_cli
-from bot.commands.grammar import UsageError, parse_cta, parse_when
-from bot.config import ConfigError, Settings, load_settings
-from bot.runtime import tune_gc
-from bot.services.drafts import CallToAction, DraftError, PostDraft
-from bot.services.publishing import NotAllowed
-from bot.services.roles import Role
-from bot.services.stats import post_stats
-from content import posts
-from content.db import create_store
-from content.migrate import upgrade
-from content.models import CtaKind, PostKind
 
-cli = typer.Typer(add_completion=False, no_args_is_help=True, help="prikbord: the intranet in your messengers.")
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.config import Settings
+    from bot.services.drafts import PostDraft
+
+# A traceback (a bug, not an operator's problem) never prints local variables: they may hold secrets.
+cli = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="prikbord: the intranet in your messengers.",
+    pretty_exceptions_show_locals=False,
+)
 db_cli = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 cli.add_typer(db_cli, name="db")
 cli.add_typer(status_cli, name="status")
@@ -49,39 +45,64 @@ def channels_command(ctx: typer.Context) -> None:
 
     channels_cli(ctx.args, prog_name="prikbord channels")
 
-err = Console(stderr=True, highlight=False)
-T = TypeVar("T")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML config file (default: PRIKBORD_CONFIG, else built-in)")
 ]
 
 
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("prikbord")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"prikbord {package_version()}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """prikbord: the intranet in your messengers."""
+
+
 def _settings(config: Path | None) -> Settings:
+    from bot.config import ConfigError, load_settings
+
     try:
         return load_settings(config)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
+
+
+def _refuse_problems(settings: Settings) -> None:
+    """A config that parses but cannot work as written: every problem, then exit 2."""
+    from bot.config import startup_problems
+
+    problems = startup_problems(settings)
+    if problems:
+        for problem in problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
 
 
 def _logging(level: str) -> None:
+    import logging
+
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-
-
-def _run(coro_fn: Callable[[], Awaitable[T]]) -> T:
-    async def main() -> T:
-        return await coro_fn()
-
-    try:
-        return asyncio.run(main())
-    except ConfigError as exc:  # raised while building adapters from a config that parsed
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,11 +115,58 @@ def run(
 ) -> None:
     """Run everything configured: adapters, dispatcher, scheduler, web."""
     settings = _settings(config)
+    _refuse_problems(settings)
     _logging(log_level)
-    _run(lambda: _serve(settings, sys.stdin))
+    run_async(lambda: _serve(settings, sys.stdin), settings.database.url)
+
+
+async def _report_start(app: App) -> None:
+    """What started, on stderr (stdout stays the console's chat)."""
+    import asyncio
+
+    from bot.startup_report import AdapterLine, StartupFacts, startup_lines
+
+    async def line(name: str) -> AdapterLine:
+        adapter = app.adapters[name]
+        if name == "console":
+            return AdapterLine(name, adapter.connected, "the chat in this terminal")
+        try:
+            result = await asyncio.wait_for(adapter.check(), timeout=5)
+        except Exception as exc:  # the report never stops a start
+            return AdapterLine(name, adapter.connected, f"could not ask the platform: {type(exc).__name__}")
+        return AdapterLine(name, adapter.connected and result.ok, result.detail)
+
+    settings = app.settings
+    channels: dict[str, list[str]] = {p: [] for p in app.adapters}
+    for channel in settings.effective_channels():
+        channels.setdefault(channel.platform, []).append(channel.name)
+    web_url = None
+    if app.web is not None:
+        web_url = f"http://{settings.web.host}:{app.web.port}/"
+    scheduler = "off"
+    if settings.scheduler.enabled:
+        scheduler = "leader" if app.scheduler.is_leader else "follower"
+    facts = StartupFacts(
+        version=package_version(),
+        adapters=[await line(name) for name in app.adapters],
+        channels=channels,
+        web_url=web_url,
+        public_url=settings.web.public_url if settings.web_enabled else None,
+        database_url=settings.database.url,
+        scheduler=scheduler,
+        timezone=settings.timezone,
+    )
+    typer.echo("\n".join(startup_lines(facts)), err=True)
 
 
 async def _serve(settings: Settings, console_input: Any) -> None:
+    import asyncio
+    import contextlib
+    import signal
+
+    from bot.app import App
+    from bot.runtime import tune_gc
+
     app = App(settings, console_input=console_input if settings.console_enabled else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -109,10 +177,15 @@ async def _serve(settings: Settings, console_input: Any) -> None:
         await app.start()
     except OSError as exc:  # the web port is taken, say, or the database is unreachable
         await app.stop()
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        if type(exc) is OSError:  # the web app's own message, which says what to do
+            raise CliError(str(exc)) from None
+        raise
+    except BaseException:
+        await app.stop()
+        raise
     tune_gc()
     try:
+        await _report_start(app)
         if list(app.adapters) == ["console"]:
             # Scripted or interactive console: done when the input ends (or on a signal).
             done = asyncio.create_task(app.run_until_input_ends())
@@ -129,21 +202,27 @@ async def _serve(settings: Settings, console_input: Any) -> None:
         await app.stop()
 
 
-DEMO_POSTS = [
-    PostDraft(
-        title="Nieuwe verlofregeling",
-        body="Vanaf **januari** geldt de nieuwe verlofregeling.\n\n- meer flexibiliteit\n- aanvragen via HR",
-        cta=CallToAction(CtaKind.ACKNOWLEDGE),
-    ),
-    PostDraft(title="Lunch vrijdag", body="Wat eten we?", cta=CallToAction(CtaKind.POLL, ("Pizza", "Sushi", "Salade"))),
-    PostDraft(
-        title="Koffieautomaat",
-        body="De nieuwe koffieautomaat staat op de tweede verdieping.",
-        cta=CallToAction(CtaKind.LIKE),
-    ),
-    PostDraft(title="Personeelsvergadering", body="Donderdag 10:00, grote zaal.", kind=PostKind.AGENDA),
-    PostDraft(title="Wifi voor gasten", body="Netwerk *Gast*, wachtwoord bij de receptie.", kind=PostKind.KB),
-]
+def _demo_posts() -> list[PostDraft]:
+    from bot.services.drafts import CallToAction, PostDraft
+    from content.models import CtaKind, PostKind
+
+    return [
+        PostDraft(
+            title="Nieuwe verlofregeling",
+            body="Vanaf **januari** geldt de nieuwe verlofregeling.\n\n- meer flexibiliteit\n- aanvragen via HR",
+            cta=CallToAction(CtaKind.ACKNOWLEDGE),
+        ),
+        PostDraft(
+            title="Lunch vrijdag", body="Wat eten we?", cta=CallToAction(CtaKind.POLL, ("Pizza", "Sushi", "Salade"))
+        ),
+        PostDraft(
+            title="Koffieautomaat",
+            body="De nieuwe koffieautomaat staat op de tweede verdieping.",
+            cta=CallToAction(CtaKind.LIKE),
+        ),
+        PostDraft(title="Personeelsvergadering", body="Donderdag 10:00, grote zaal.", kind=PostKind.AGENDA),
+        PostDraft(title="Wifi voor gasten", body="Netwerk *Gast*, wachtwoord bij de receptie.", kind=PostKind.KB),
+    ]
 
 
 @cli.command()
@@ -152,6 +231,10 @@ def demo(
     log_level: Annotated[str, typer.Option(envvar="PRIKBORD_LOG_LEVEL")] = "warning",
 ) -> None:
     """A console chat on a throwaway SQLite with sample content. `mod` is the moderator."""
+    import tempfile
+
+    from bot.config import Settings
+
     _logging(log_level)
     with tempfile.TemporaryDirectory(prefix="prikbord-demo-") as tmp:
         settings = Settings(
@@ -159,23 +242,27 @@ def demo(
             console={"enabled": True},  # type: ignore[arg-type]
             moderation={"moderators": ["console:mod"]},  # type: ignore[arg-type]
         )
+        if script is not None and not script.is_file():
+            raise fail(f"--script {script} does not exist: give the path of a chat script")
         stream = script.open(encoding="utf-8") if script else sys.stdin
         try:
-            _run(lambda: _demo(settings, stream))
+            run_async(lambda: _demo(settings, stream), settings.database.url)
         finally:
             if script:
                 stream.close()
 
 
 async def _demo(settings: Settings, stream: Any) -> None:
-    out = Console(highlight=False, soft_wrap=True)
-    out.print(
-        "[bold]prikbord demo[/bold] — type lines like [cyan]anna: /like 1[/cyan]; `mod` is a moderator; "
-        "[cyan]help[/cyan] lists the commands; end with Ctrl-D."
+    from bot.app import App
+    from bot.services.roles import Role
+
+    typer.echo(
+        "prikbord demo — type lines like `anna: /like 1`; `mod` is a moderator; `mod: /help` lists the commands; "
+        "end with Ctrl-D."
     )
     app = App(settings, console_input=None)
     await app.prepare_store()
-    for draft in DEMO_POSTS:
+    for draft in _demo_posts():
         await app.publishing.create(draft, "console:mod", Role.ADMIN)
     await app.stop()
     await _serve(settings, stream)
@@ -194,60 +281,20 @@ def post_command(
         str | None, typer.Option(help="publish at (2026-12-01T09:00, 2026-12-01 09:00, tomorrow 08:30)")
     ] = None,
     in_: Annotated[str | None, typer.Option("--in", help="publish after (2h, 30m, 1d)")] = None,
+    now: Annotated[bool, typer.Option("--now", help="publish at once (the default without --at/--in)")] = False,
     urgent: Annotated[bool, typer.Option(help="ignore quiet hours")] = False,
     kind: Annotated[str, typer.Option(help="news|agenda|kb")] = "news",
     as_json: Annotated[bool, typer.Option("--json", help="print the post as JSON")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Create a post; the running service delivers it. Prints the new id."""
+    from bot.cli_post import PostRequest, create_post
+
     settings = _settings(config)
-    zone = ZoneInfo(settings.timezone)
-
-    async def create() -> dict[str, Any]:
-        app = App(settings)
-        try:
-            await app.prepare_store()
-            now = app.clock.now()
-            cta_value = parse_cta(cta, zone, now)
-            if option:
-                cta_value = CallToAction(cta_value.kind, tuple(option), cta_value.url, cta_value.deadline)
-            if url:
-                cta_value = CallToAction(cta_value.kind, cta_value.options, url, cta_value.deadline)
-            if deadline:
-                cta_value = CallToAction(
-                    cta_value.kind, cta_value.options, cta_value.url, parse_when(deadline, zone, now)
-                )
-            publish_at = None
-            if at and in_:
-                raise UsageError("give --at or --in, not both")
-            if at:
-                publish_at = parse_when(at.replace("T", " "), zone, now)
-            elif in_:
-                publish_at = parse_when(f"in {in_}", zone, now)
-            try:
-                post_kind = PostKind(kind)
-            except ValueError:
-                raise UsageError(f"unknown kind {kind!r}: use news, agenda or kb") from None
-            draft = PostDraft(
-                title=title,
-                body=body,
-                kind=post_kind,
-                cta=cta_value,
-                audience=tuple(to or ("everyone",)),
-                publish_at=publish_at,
-                urgent=urgent,
-            )
-            created = await app.publishing.create(draft, "cli", Role.ADMIN)
-            async with app.store.sessions() as session:
-                return (await post_stats(session, [created]))[0]
-        finally:
-            await app.stop()
-
-    try:
-        result = _run(create)
-    except (UsageError, DraftError, NotAllowed) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+    request = PostRequest(
+        title, body, cta, tuple(option or ()), url, deadline, tuple(to or ()), at, in_, now, urgent, kind
+    )
+    result = run_async(lambda: create_post(settings, request), settings.database.url)
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else str(result["id"]))
 
 
@@ -258,26 +305,12 @@ def stats(
     config: ConfigOption = None,
 ) -> None:
     """Counts (distinct people per kind), votes per option and deliveries per state."""
+    from bot.cli_stats import gather_stats
+
     settings = _settings(config)
-
-    async def gather() -> list[dict[str, Any]]:
-        store = create_store(settings.database.url)
-        try:
-            await upgrade(store)
-            async with store.sessions() as session:
-                if post_id is not None:
-                    post = await posts.get_post(session, post_id)
-                    if post is None:
-                        return []
-                    return await post_stats(session, [post])
-                return await post_stats(session, list(reversed(await posts.recent_posts(session, 1000))))
-        finally:
-            await store.close()
-
-    found = _run(gather)
+    found = run_async(lambda: gather_stats(settings.database.url, post_id), settings.database.url)
     if post_id is not None and not found:
-        err.print(f"[red]error:[/red] there is no post #{post_id}")
-        raise typer.Exit(1)
+        raise fail(f"there is no post #{post_id}", 1)
     if as_json:
         typer.echo(json.dumps(found[0] if post_id is not None else found, ensure_ascii=False, indent=2))
         return
@@ -293,64 +326,30 @@ def db_upgrade(config: ConfigOption = None) -> None:
     settings = _settings(config)
 
     async def go() -> None:
+        from content.db import create_store
+        from content.migrate import upgrade
+
         store = create_store(settings.database.url)
         try:
             await upgrade(store)
         finally:
             await store.close()
 
-    _run(go)
+    run_async(go, settings.database.url)
     typer.echo("database is up to date")
 
 
 @cli.command()
 def check(config: ConfigOption = None) -> None:
     """Validate the config, say what would run, and reach the database and each platform."""
+    from bot.cli_check import check_all
+
     settings = _settings(config)
-    out = Console(highlight=False)
-    out.print(f"config: {os.environ.get('PRIKBORD_CONFIG') or config or '(none: embedded default)'} is valid")
-    out.print(f"timezone: {settings.timezone}; database: {_redact(settings.database.url)}")
-    out.print(f"adapters: {', '.join(settings.enabled_platforms()) or 'none'}")
-    for channel in settings.effective_channels():
-        out.print(f"  channel {channel.name}: {channel.platform} {channel.chat_id} tags {', '.join(channel.tags)}")
-    out.print(f"web: {'on at ' + settings.web.host + ':' + str(settings.web.port) if settings.web_enabled else 'off'}")
-    moderators = settings.moderation.moderators + settings.moderation.admins
-    out.print(f"moderators: {', '.join(moderators) or 'none (nobody can post!)'}")
-
-    async def reach() -> bool:
-        ok = True
-        store = create_store(settings.database.url)
-        try:
-            async with store.engine.connect():
-                out.print("database: reachable")
-        except Exception as exc:
-            out.print(f"[red]database: unreachable: {type(exc).__name__}: {_redact(str(exc))}[/red]")
-            ok = False
-        finally:
-            await store.close()
-        app = App(settings, store=create_store(settings.database.url))
-        try:
-            for name, adapter in app.adapters.items():
-                result = await adapter.check()
-                colour = "green" if result.ok else "red"
-                out.print(f"[{colour}]{name}: {result.detail}[/{colour}]")
-                ok = ok and result.ok
-        finally:
-            await app.stop()
-            await app.store.close()
-        return ok
-
-    if not _run(reach):
+    _refuse_problems(settings)
+    if not run_async(lambda: check_all(settings, config), settings.database.url):
         raise typer.Exit(1)
 
 
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    with contextlib.suppress(Exception):
-        return make_url(url).render_as_string(hide_password=True)
-    return url
-
-
 def main() -> None:
+    guard_arguments()
     cli()

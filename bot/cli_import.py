@@ -8,20 +8,16 @@ imported) or some items failed (the rest were), 2 for a broken config.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from bot.app import App
-from bot.config import ConfigError, Settings, load_settings
-from bot.services.importing import ImportReport, import_source
-from content.importers import KINDS, ParsedSource
+if TYPE_CHECKING:  # the rest is imported when the command runs, so `prikbord --help` stays fast
+    from rich.console import Console
+
+    from bot.config import Settings
+    from bot.services.importing import ImportReport
 
 
 def import_command(
@@ -37,6 +33,13 @@ def import_command(
     ] = None,
 ) -> None:
     """Import posts from an RSS/Atom feed or a JSON-lines export; a second import adds nothing."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from bot.cli_errors import run_async
+    from bot.config import ConfigError, load_settings
+    from content.importers import KINDS
+
     err = Console(stderr=True, highlight=False)
     out = Console(highlight=False)
     if kind is not None and kind not in KINDS:
@@ -47,13 +50,19 @@ def import_command(
     except ConfigError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
-    report = asyncio.run(_import(settings, source, kind, archive, err))
+    report = run_async(lambda: _import(settings, source, kind, archive, err), settings.database.url)
     _print_report(out, report, archive)
     if not report.ok:
         raise typer.Exit(1)
 
 
 async def _import(settings: Settings, source: str, kind: str | None, archive: bool, err: Console) -> ImportReport:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bot.app import App
+    from bot.services.importing import import_source
+    from content.importers import ParsedSource
+
     app = App(settings)
     try:
         await app.prepare_store()
@@ -82,6 +91,9 @@ async def _import(settings: Settings, source: str, kind: str | None, archive: bo
 
 
 def _print_report(out: Console, report: ImportReport, archive: bool) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     if report.error is not None:
         out.print(f"[red]not imported:[/red] {escape(report.error)}")
         out.print("nothing was imported from this source")

@@ -5,16 +5,19 @@ Registered in ``bot/cli.py`` with ``cli.add_typer(status_cli, name="status")``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from bot.config import ConfigError, Settings, load_settings
-from bot.services.status import StatusOutcome, StatusPostService, UnknownStatusPost
+from bot.cli_errors import fail, run_async
+
+if TYPE_CHECKING:  # imported when the command runs, so `prikbord --help` stays fast
+    from rich.console import Console
+
+    from bot.config import Settings
+    from bot.services.status import StatusOutcome
 
 status_cli = typer.Typer(no_args_is_help=True, help="Status posts built from live data.")
 
@@ -24,19 +27,23 @@ def status() -> None:
     """Status posts built from live data (``[[status_posts]]`` in the config)."""
 
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+def _consoles() -> tuple[Console, Console]:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _settings(config: Path | None) -> Settings:
+    from bot.config import ConfigError, load_settings
+
     try:
         return load_settings(config)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
 
 
 def _show(outcome: StatusOutcome) -> None:
+    out, err = _consoles()
     out.print(f"[bold]{outcome.title}[/bold]" if outcome.title else "[dim](no title)[/dim]")
     if outcome.body:
         out.print(outcome.body, markup=False)
@@ -58,13 +65,18 @@ def run(
     ] = None,
 ) -> None:
     """Fetch a status post's sources and render it (--dry-run), or publish it now (--now)."""
+    from bot.services.status import UnknownStatusPost
+
+    _, err = _consoles()
     if dry_run == now:
         err.print("[red]error:[/red] choose one of --dry-run (print only) or --now (post it)")
         raise typer.Exit(2)
     settings = _settings(config)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        outcome = asyncio.run(_dry_run(settings, name) if dry_run else _post_now(settings, name))
+        outcome = run_async(
+            lambda: _dry_run(settings, name) if dry_run else _post_now(settings, name), settings.database.url
+        )
     except UnknownStatusPost as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -83,11 +95,12 @@ def run(
 
 async def _tell_operator(text: str) -> None:
     # A one-off command has no messenger connections: what the moderators would hear goes to stderr.
-    err.print(f"[yellow]moderators:[/yellow] {text}")
+    _consoles()[1].print(f"[yellow]moderators:[/yellow] {text}")
 
 
 async def _dry_run(settings: Settings, name: str) -> StatusOutcome:
     from bot.app import App
+    from bot.services.status import StatusPostService
 
     app = App(settings, adapters={})
     try:
@@ -102,6 +115,7 @@ async def _dry_run(settings: Settings, name: str) -> StatusOutcome:
 
 async def _post_now(settings: Settings, name: str) -> StatusOutcome:
     from bot.app import App
+    from bot.services.status import StatusPostService
 
     app = App(settings)
     try:

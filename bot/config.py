@@ -7,6 +7,7 @@ channel ``console`` tagged ``everyone``, web off, and the machine's own time zon
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import tomllib
@@ -43,8 +44,23 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
 class DatabaseConfig(Section):
     url: str = "sqlite:///./prikbord.db"
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        scheme = value.partition(":")[0].partition("+")[0].lower()
+        if scheme not in _DATABASE_SCHEMES or "://" not in value:
+            shown = value.partition("://")[0] or value[:20]
+            raise ValueError(
+                f"{shown}:// is not supported: use sqlite:///path/prikbord.db (one instance) or "
+                "postgresql://user:password@host/db (several instances)"
+            )
+        return value
 
 
 class WebConfig(Section):
@@ -111,6 +127,7 @@ class ModerationConfig(Section):
         return values
 
 
+_MAX_DURATION_S = 3650 * 86400
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
 
 
@@ -118,13 +135,19 @@ def parse_duration(value: Any) -> timedelta:
     """``24h``, ``90m``, ``2d``, ``1h30m``, ``45s`` (or a number of seconds) → timedelta."""
     if isinstance(value, timedelta):
         return value
+    too_long = "is too long a duration: use at most 3650d (ten years)"
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or abs(value) > _MAX_DURATION_S:
+            raise ValueError(f"{value} seconds {too_long}")
         return timedelta(seconds=value)
     match = _DURATION.match(str(value)) if isinstance(value, str) else None
     if not match or not any(match.groups()):
         raise ValueError("use a duration like 24h, 90m, 2d or 1h30m")
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    total = days * 86400 + hours * 3600 + minutes * 60 + seconds
+    if total > _MAX_DURATION_S:
+        raise ValueError(f"{value.strip()} {too_long}")
+    return timedelta(seconds=total)
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -304,6 +327,23 @@ class DispatchConfig(Section):
     lease: float = Field(default=30.0, ge=1, le=3600)
 
 
+class SsoConfig(Section):
+    """Single sign-on (OpenID Connect) for `/link`: the company's identity provider."""
+
+    issuer: str | None = None  # discovery at {issuer}/.well-known/openid-configuration; None: /link is off
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+    email_claim: str = "email"  # the ID-token claim that holds the employee's email
+    # A sign-in whose email is in no directory entry creates the employee (else it is refused).
+    create_employees: bool = False
+
+
+class PrivacyConfig(Section):
+    # Reply texts older than this many days are erased by a daily job (the counts stay); None keeps them.
+    keep_replies_days: int | None = Field(default=None, ge=1, le=36500)
+
+
 class FeedConfig(Section):
     url: str
     interval: int = Field(default=3600, ge=60, description="seconds")
@@ -330,6 +370,8 @@ class Settings(BaseSettings):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     feeds: list[FeedConfig] = Field(default_factory=list)
+    sso: SsoConfig = Field(default_factory=SsoConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
 
     @field_validator("timezone")
     @classmethod
@@ -340,13 +382,25 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (use a name like Europe/Amsterdam)") from None
         return value
 
-    @model_validator(mode="after")
-    def _channels_consistent(self) -> Settings:
+    @field_validator("channels")
+    @classmethod
+    def _one_entry_per_channel(cls, channels: list[ChannelConfig]) -> list[ChannelConfig]:
         names: set[str] = set()
-        for channel in self.channels:
+        chats: dict[tuple[str, str], str] = {}
+        for channel in channels:
             if channel.name in names:
                 raise ValueError(f"channel name {channel.name!r} is used twice")
             names.add(channel.name)
+            other = chats.setdefault((channel.platform, channel.chat_id), channel.name)
+            if other != channel.name:
+                raise ValueError(
+                    f"channels {other!r} and {channel.name!r} both have platform = {channel.platform!r}, "
+                    f"chat_id = {channel.chat_id!r}: keep one [[channels]] entry per chat (give it both tags)"
+                )
+        return channels
+
+    @model_validator(mode="after")
+    def _channels_consistent(self) -> Settings:
         status_names = [s.name for s in self.status_posts]
         for name in status_names:
             if status_names.count(name) > 1:
@@ -411,19 +465,55 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+def startup_problems(settings: Settings) -> list[str]:
+    """What ``check`` and ``run`` refuse although it parses: each names the key and what to do."""
+    problems: list[str] = []
+    enabled = settings.enabled_platforms()
+    for index, channel in enumerate(settings.channels):
+        if channel.platform not in enabled:
+            how = (
+                "set [console] enabled = true"
+                if channel.platform == "console"
+                else f"configure [{channel.platform}] (see config.example.toml)"
+            )
+            problems.append(
+                f"channels[{index}].platform: channel {channel.name!r} is on {channel.platform}, which is not "
+                f"configured, so nothing would reach it: {how}, or remove the channel"
+            )
+    if settings.web_enabled and settings.web.admin_token is None:
+        problems.append(
+            "web.admin_token: the web app is on ([web] port) without an admin token: set "
+            "PRIKBORD_WEB__ADMIN_TOKEN to a long random string, or remove [web] port"
+        )
+    if settings.telegram_enabled and settings.telegram.mode == "webhook":
+        if not settings.web.public_url:
+            problems.append(
+                "web.public_url: telegram.mode = 'webhook' needs the https address Telegram posts to: set "
+                "[web] public_url (e.g. https://bot.example.org), or use telegram.mode = 'polling'"
+            )
+        if not settings.web_enabled:
+            problems.append(
+                "web.port: telegram.mode = 'webhook' needs the web app on to receive the webhook: set [web] port"
+            )
+    return problems
+
+
 class ConfigError(Exception):
     """An operator-facing message: names the file, the key and what is wrong."""
 
 
 def _describe(error: ValidationError, origin: str) -> str:
-    lines = [f"invalid configuration in {origin}:"]
+    """One line per wrong key (just one line when one key is wrong), each naming the file and the key."""
+    lines = []
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"]) or "(top level)"
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key (see config.example.toml for the keys there are)"
-        lines.append(f"  {key}: {message}")
-    return "\n".join(lines)
+        lines.append(f"{key}: {message}")
+    if len(lines) == 1:
+        return f"invalid configuration in {origin}: {lines[0]}"
+    return "\n".join([f"invalid configuration in {origin}:", *(f"  {line}" for line in lines)])
 
 
 def resolve_config_path(explicit: str | Path | None) -> Path | None:
@@ -447,6 +537,12 @@ def load_settings(path: str | Path | None = None) -> Settings:
                 tomllib.load(handle)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_path} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"{config_path} is not a UTF-8 text file: give --config (or PRIKBORD_CONFIG) a TOML file"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read {config_path}: {exc.strerror}: check --config or PRIKBORD_CONFIG") from None
         settings_cls = type(
             "FileSettings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": config_path}}
         )

@@ -56,14 +56,59 @@ def test_post_command_then_run_delivers(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["post", "--title", "x", "--cta", "poll", "--option", "A"], "a poll needs 2 to 10 options"),
-        (["post", "--title", "x", "--cta", "link"], "cta: link needs a URL"),
+        (
+            ["post", "--title", "x", "--cta", "poll", "--option", "A"],
+            "a poll needs 2 to 10 options (one --option each)",
+        ),
+        (["post", "--title", "x", "--cta", "link"], "`--cta link --url https://…`"),
+        (["post", "--title", "x", "--cta", "like", "--url", "https://x.example"], "only --cta link takes --url"),
+        (["post", "--title", "x", "--cta", "like", "--to", "nobody"], "use --to with one of everyone"),
+        (["post", "--title", "x", "--cta", "like", "--option", "A"], "only --cta poll and rsvp take --option"),
+        (["post", "--title", "x", "--cta", "like", "--deadline", "tomorrow"], "take --deadline"),
+        (["post", "--title", "x", "--cta", "vote"], "--cta 'vote': use one of none, like"),
+        (["post", "--title", "x", "--at", "2020-01-01 09:00"], "--at 2020-01-01 09:00 is in the past"),
+        (["post", "--title", "x", "--at", "tomorrow 08:30", "--now"], "give one of --at, --in and --now"),
         (["stats", "42"], "there is no post #42"),
     ],
 )
 def test_cli_errors_are_clear(tmp_path: Path, args: list[str], message: str) -> None:
     result = prikbord(args, tmp_path)
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+    assert "cta:" not in result.stderr and "`to:`" not in result.stderr  # the CLI speaks options, not chat syntax
+
+
+def test_past_at_is_refused_and_nothing_is_stored(tmp_path: Path) -> None:
+    refused = prikbord(["post", "--title", "Gisteren", "--cta", "like", "--at", "2020-01-01T09:00"], tmp_path)
+    assert refused.returncode == 1 and "--now" in refused.stderr
+    assert json.loads(prikbord(["stats", "--json"], tmp_path).stdout) == []
+    now = prikbord(["post", "--title", "Nu", "--cta", "like", "--now", "--json"], tmp_path)
+    assert now.returncode == 0, now.stderr
+    assert json.loads(now.stdout)["state"] == "published"
+
+
+def test_only_channel_disabled_says_so_and_how_to_enable(tmp_path: Path) -> None:
+    config = tmp_path / "prikbord.toml"
+    config.write_text("[console]\nenabled = false\n")
+    result = prikbord(["post", "--config", str(config), "--title", "x", "--cta", "like"], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "the only channel, console, is disabled" in result.stderr
+    assert "[console] enabled = true" in result.stderr and "no channels are configured" not in result.stderr
+
+
+def test_version_and_help(tmp_path: Path) -> None:
+    version = prikbord(["--version"], tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith("prikbord ") and version.stdout.split()[1][0].isdigit()
+    helped = prikbord(["--help"], tmp_path)
+    assert helped.returncode == 0 and "post" in helped.stdout and "stats" in helped.stdout
+
+
+def test_run_prints_what_started(tmp_path: Path) -> None:
+    run = prikbord(["run"], tmp_path, "anna: hallo\n")
+    assert run.returncode == 0, run.stderr
+    assert "started" in run.stderr and "console: connected" in run.stderr
+    assert "channels on console (1): console" in run.stderr
+    assert "database: sqlite:///./prikbord.db" in run.stderr and "scheduler: this instance is the leader" in run.stderr
+    assert "web: off" in run.stderr
 
 
 def test_demo_runs_unattended(tmp_path: Path) -> None:

@@ -96,3 +96,48 @@ def test_default_timezone_is_the_machines_own(monkeypatch: pytest.MonkeyPatch) -
     assert machine_timezone() != "Not/A_Zone"  # falls through to the system's zone files, else UTC
     monkeypatch.setenv("PRIKBORD_TIMEZONE", "Asia/Tokyo")
     assert load_settings(None).timezone == "Asia/Tokyo"
+
+
+@pytest.mark.parametrize(
+    ("content", "key", "advice"),
+    [
+        (
+            '[[channels]]\nname = "team"\nplatform = "slack"\nchat_id = "C1"\n',
+            "channels[0].platform",
+            "configure [slack]",
+        ),
+        ("[web]\nport = 0\n", "web.admin_token", "PRIKBORD_WEB__ADMIN_TOKEN"),
+        (
+            '[telegram]\ntoken = "1:abc"\nmode = "webhook"\nwebhook_secret = "s"\n[web]\nport = 0\nadmin_token = "t"\n',
+            "web.public_url",
+            "set [web] public_url",
+        ),
+    ],
+)
+def test_check_and_run_refuse_what_cannot_work(tmp_path: Path, content: str, key: str, advice: str) -> None:
+    config = tmp_path / "prikbord.toml"
+    config.write_text(content)
+    for command in ("check", "run"):
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", command, "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+            input="",
+        )
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert f"error: {key}:" in result.stderr and advice in result.stderr and "Traceback" not in result.stderr
+        assert not (tmp_path / "prikbord.db").exists()  # refused before anything started
+
+
+def test_a_complete_config_has_no_startup_problems(tmp_path: Path) -> None:
+    from bot.config import startup_problems
+
+    config = tmp_path / "prikbord.toml"
+    config.write_text(
+        '[telegram]\ntoken = "1:abc"\nmode = "webhook"\nwebhook_secret = "s"\n'
+        '[web]\nport = 8080\nadmin_token = "t"\npublic_url = "https://bot.example.org"\n'
+        '[[channels]]\nname = "team"\nplatform = "telegram"\nchat_id = "-1001"\n'
+    )
+    assert startup_problems(load_settings(config)) == []

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from adapters.base import Adapter, ChatRef, MessageRef, OutboundMessage, UserRef
+from adapters.base import Adapter, ChatRef, MessageRef, OutboundMessage, Previewer, UserRef
 from adapters.console.adapter import ConsoleAdapter
 from adapters.markup import MarkupParser
 from bot.clock import Clock, SystemClock
@@ -45,6 +45,17 @@ from content.responses import counts_for
 from scheduler.service import SchedulerOptions, SchedulerService
 
 log = logging.getLogger("prikbord.app")
+
+
+def preview_functions() -> dict[str, Previewer]:
+    """Each platform's own ``translate.preview`` for the compose page, configured or not. Imported
+    only when the web is on: the Telegram package loads its SDK."""
+    from adapters.console.translate import preview as console
+    from adapters.matrix.translate import preview as matrix
+    from adapters.slack.translate import preview as slack
+    from adapters.telegram.translate import preview as telegram
+
+    return {"console": console, "telegram": telegram, "slack": slack, "matrix": matrix}
 
 
 class App:
@@ -144,6 +155,7 @@ class App:
             clock=self.clock,
             zone=self.zone,
             adapters=self.adapters,
+            previewers=preview_functions() if settings.web_enabled else {},
             composer=self.composer,
             publishing=self.publishing,
             engagement=self.engagement,

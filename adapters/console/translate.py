@@ -13,6 +13,7 @@ anything else is chat and is ignored by the bot.
 
 from __future__ import annotations
 
+import html
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -23,8 +24,10 @@ from adapters.base import (
     ChatRef,
     CommandIssued,
     Event,
+    MessagePreview,
     MessageRef,
     OutboundMessage,
+    PreviewBlock,
     ReactionAdded,
     ReactionRemoved,
     ReplyPosted,
@@ -113,3 +116,9 @@ def render_message(message_id: str, message: OutboundMessage) -> str:
     if message.actions:
         lines.append("  ".join(action_label(a) for a in message.actions))
     return "\n".join(lines)
+
+
+def preview(message: OutboundMessage) -> MessagePreview:
+    """The console's text as a reader sees it, buttons included (they are printed in the text)."""
+    text = html.escape(render_message("m1", message), quote=False)
+    return MessagePreview(((PreviewBlock(f"<pre>{text}</pre>"),),))

@@ -37,8 +37,10 @@ from adapters.base import (
     ChannelMembershipChanged,
     ChatRef,
     CommandIssued,
+    MessagePreview,
     MessageRef,
     OutboundMessage,
+    PreviewBlock,
     ReactionAdded,
     ReactionRemoved,
     ReplyPosted,
@@ -192,6 +194,14 @@ def message_content(message: OutboundMessage, msgtype: str = "m.text") -> Conten
     if message.reply_to is not None:
         content["m.relates_to"] = {"m.in_reply_to": {"event_id": message.reply_to.message_id}}
     return content
+
+
+def preview(message: OutboundMessage) -> MessagePreview:
+    """The ``formatted_body`` :func:`message_content` sends; calls to action are reactions, shown in the text."""
+    body = str(message_content(message)["formatted_body"])
+    reacts = any(action_emoji(action) for action in message.actions)
+    notes = ("Matrix has no buttons: people react with the keys shown in the text",) if reacts else ()
+    return MessagePreview(((PreviewBlock(body),),), notes=notes)
 
 
 def edit_content(original_event_id: str, message: OutboundMessage) -> Content:

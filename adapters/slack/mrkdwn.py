@@ -7,6 +7,7 @@ units, which is never less than what Slack counts, so a section we accept Slack 
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Sequence
 
@@ -214,4 +215,32 @@ def _pack_lines(block: CodeBlock, limit: int) -> list[Block]:
     return pieces
 
 
-__all__ = ["SECTION_LIMIT", "TooLong", "escape", "link_target", "render_document", "slack_len", "split_sections"]
+_LINK = re.compile(r"&lt;(https?://[^|&\s]+|mailto:[^|&\s]+)\|(.*?)&gt;")
+_READER_STYLES = (
+    (re.compile(r"(?<![\w*])\*(\S(?:.*?\S)?)\*(?![\w*])"), "b"),
+    (re.compile(r"(?<![\w_])_(\S(?:.*?\S)?)_(?![\w_])"), "i"),
+    (re.compile(r"(?<![\w~])~(\S(?:.*?\S)?)~(?![\w~])"), "s"),
+    (re.compile(r"`([^`]+)`"), "code"),
+)
+
+
+def mrkdwn_to_html(text: str) -> str:
+    """A reader's view of mrkdwn as HTML whose text is escaped: bold, italic, strike, code and
+    ``<url|label>`` links; everything else as written (newlines stay newlines)."""
+    shown = html.escape(html.unescape(text), quote=False)
+    shown = _LINK.sub(lambda m: f'<a href="{html.escape(m.group(1))}">{m.group(2)}</a>', shown)
+    for pattern, tag in _READER_STYLES:
+        shown = pattern.sub(lambda m, t=tag: f"<{t}>{m.group(1)}</{t}>", shown)  # type: ignore[misc]
+    return shown
+
+
+__all__ = [
+    "SECTION_LIMIT",
+    "TooLong",
+    "escape",
+    "link_target",
+    "mrkdwn_to_html",
+    "render_document",
+    "slack_len",
+    "split_sections",
+]

@@ -26,9 +26,12 @@ from adapters.base import (
     ChatRef,
     CommandIssued,
     Event,
+    MessagePreview,
     MessageRef,
     MessageTooLong,
     OutboundMessage,
+    PreviewBlock,
+    PreviewStyle,
     ReactionAdded,
     ReactionRemoved,
     ReplyPosted,
@@ -36,7 +39,7 @@ from adapters.base import (
 )
 from adapters.markup import Bold, Document, LineBreak, Paragraph, Text, TooLong, inline_plain, render_plain
 from adapters.slack.emoji import emoji_for
-from adapters.slack.mrkdwn import SECTION_LIMIT, escape, slack_len, split_sections
+from adapters.slack.mrkdwn import SECTION_LIMIT, escape, mrkdwn_to_html, slack_len, split_sections
 
 PLATFORM = "slack"
 MAIN_COMMAND = "/prikbord"
@@ -102,6 +105,24 @@ def compose(message: OutboundMessage, *, section_limit: int = SECTION_LIMIT) -> 
 def validate(message: OutboundMessage) -> None:
     """Refuse at compose time what Slack would refuse at send time (raises MessageTooLong)."""
     compose(message)
+
+
+def preview(message: OutboundMessage) -> MessagePreview:
+    """The blocks :func:`compose` sends, as a reader sees them: header, sections, context, buttons."""
+    blocks: list[PreviewBlock] = []
+    rows: list[tuple[str, ...]] = []
+    for block in compose(message).blocks:
+        kind = block["type"]
+        if kind == "header":
+            blocks.append(PreviewBlock(escape(block["text"]["text"]), PreviewStyle.HEADER))
+        elif kind == "section":
+            blocks.append(PreviewBlock(mrkdwn_to_html(block["text"]["text"]), PreviewStyle.LINES))
+        elif kind == "context":
+            text = " ".join(str(element["text"]) for element in block["elements"])
+            blocks.append(PreviewBlock(mrkdwn_to_html(text), PreviewStyle.CONTEXT))
+        elif kind == "actions":
+            rows.append(tuple(str(element["text"]["text"]) for element in block["elements"]))
+    return MessagePreview((tuple(blocks),), tuple(rows))
 
 
 def fallback_text(message: OutboundMessage) -> str:

@@ -18,7 +18,11 @@ from adapters.base import (
     ChatRef,
     CommandIssued,
     Event,
+    MessagePreview,
     MessageRef,
+    OutboundMessage,
+    PreviewBlock,
+    PreviewStyle,
     ReactionAdded,
     ReactionRemoved,
     ReplyPosted,
@@ -70,6 +74,7 @@ __all__ = [
     "decode_callback_data",
     "encode_callback_data",
     "keyboard",
+    "preview",
     "render_text",
     "reply_parameters",
     "send_message_params",
@@ -86,6 +91,19 @@ PLATFORM = "telegram"
 CAPTION_LIMIT = 1024  # characters of a media caption (TEXT_LIMIT: of a message's text)
 # What prikbord listens to; message_reaction must be asked for explicitly, Telegram leaves it out by default.
 ALLOWED_UPDATES = ("message", "callback_query", "message_reaction", "my_chat_member")
+
+
+def preview(message: OutboundMessage) -> MessagePreview:
+    """The messages a post is sent as and its inline keyboard, from the same :func:`compose` that sends it."""
+    parts = compose(message)
+    rows: tuple[tuple[str, ...], ...] = ()
+    for part in parts:
+        if part.reply_markup is not None:
+            keyboard_rows = part.reply_markup["inline_keyboard"]
+            rows = tuple(tuple(str(button["text"]) for button in row) for row in keyboard_rows)
+    split = len(parts) > 1
+    notes = (f"sent as {len(parts)} messages: Telegram takes {TEXT_LIMIT} characters each",) if split else ()
+    return MessagePreview(tuple((PreviewBlock(part.text, PreviewStyle.LINES),) for part in parts), rows, notes)
 
 
 class MalformedUpdate(ValueError):

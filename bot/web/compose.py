@@ -66,7 +66,7 @@ def compose_router(deps: WebDeps, operations: Operations, pages: Pages, guard: G
             if form.get("action") == "publish":
                 post = await operations.create_post(data, ACTOR)
                 return RedirectResponse(f"/?created={post.id}", status_code=303)
-            shown = previews(preview_message(deps, data), deps.adapters)
+            shown = previews(preview_message(deps, data), deps.adapters, deps.previewers)
         except DraftError as exc:
             return form_page(session.csrf, values, 422, errors=[str(exc)])
         return form_page(session.csrf, values, shown=shown)

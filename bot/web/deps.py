@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from adapters.base import Adapter
+from adapters.base import Adapter, Previewer
 from bot.clock import Clock
 from bot.config import Settings
 from bot.services.compose import ClickUrl, Composer
@@ -23,6 +23,7 @@ class WebDeps:
     clock: Clock
     zone: ZoneInfo
     adapters: Mapping[str, Adapter]  # the running platforms: webhooks, previews, health
+    previewers: Mapping[str, Previewer]  # platform → its translate.preview, for the compose page
     composer: Composer
     publishing: PublishingService
     engagement: EngagementService

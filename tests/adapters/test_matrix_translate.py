@@ -18,10 +18,12 @@ from adapters.base import (
     ChatRef,
     CommandIssued,
     DeliveryError,
+    MessagePreview,
     MessageRef,
     MessageTooLong,
     OutboundMessage,
     PermanentError,
+    PreviewBlock,
     RateLimited,
     ReactionAdded,
     TransientError,
@@ -62,6 +64,7 @@ from adapters.matrix.translate import (
     notice_content,
     parse_command,
     parse_event,
+    preview,
     reaction_to_event,
     redaction_to_event,
     reply_to_event,
@@ -443,3 +446,13 @@ def test_error_mapping() -> None:
     assert isinstance(_err("M_UNKNOWN", 502), TransientError)
     assert isinstance(_err(None, None), TransientError)
     assert isinstance(_err("M_BAD_JSON", 400), PermanentError)
+
+
+def test_preview_is_the_formatted_body_with_the_reaction_keys() -> None:
+    message = _post((Action("vote:1", "Pizza", count=0), Action("vote:2", "Sushi", count=1)))
+    body = message_content(message)["formatted_body"]
+    assert "React with: 1️⃣ Pizza (0) · 2️⃣ Sushi (1)" in body
+    assert preview(message) == MessagePreview(
+        ((PreviewBlock(body),),), notes=("Matrix has no buttons: people react with the keys shown in the text",)
+    )
+    assert preview(_post()).notes == ()  # nothing to react with, nothing to say

@@ -16,9 +16,12 @@ from adapters.base import (
     ChannelMembershipChanged,
     ChatRef,
     CommandIssued,
+    MessagePreview,
     MessageRef,
     MessageTooLong,
     OutboundMessage,
+    PreviewBlock,
+    PreviewStyle,
     ReactionAdded,
     ReactionRemoved,
     ReplyPosted,
@@ -41,7 +44,7 @@ from adapters.markup import (
     TooLong,
 )
 from adapters.slack.emoji import emoji_for, name_for
-from adapters.slack.mrkdwn import slack_len, split_sections
+from adapters.slack.mrkdwn import mrkdwn_to_html, slack_len, split_sections
 from adapters.slack.translate import (
     MalformedPayload,
     compose,
@@ -49,6 +52,7 @@ from adapters.slack.translate import (
     home_button_value,
     metadata_matches,
     parse_request,
+    preview,
     validate,
 )
 
@@ -431,3 +435,30 @@ def test_app_home_opened() -> None:
 def test_emoji_names_back() -> None:
     assert name_for("👍") == "+1" and name_for("✅") == "white_check_mark" and name_for(":custom:") == "custom"
     assert name_for("🦄") is None
+
+
+def test_preview_reads_the_blocks_compose_sends() -> None:
+    message = _post(
+        "**Lunch <vrijdag>**\n\nWat *eten* we? [menu](https://intranet.example/m)", Action("vote:1", "Pizza", count=2)
+    )
+    assert preview(message) == MessagePreview(
+        (
+            (
+                PreviewBlock("Lunch &lt;vrijdag&gt;", PreviewStyle.HEADER),
+                PreviewBlock('Wat <i>eten</i> we? <a href="https://intranet.example/m">menu</a>', PreviewStyle.LINES),
+                PreviewBlock("prikbord · #7", PreviewStyle.CONTEXT),
+            ),
+        ),
+        (("Pizza (2)",),),
+    )
+    with pytest.raises(MessageTooLong):
+        preview(_post("\n\n".join(["x" * 2900] * 60)))
+
+
+def test_mrkdwn_reads_as_escaped_html() -> None:
+    assert mrkdwn_to_html("*vet* _schuin_ ~weg~ `code` &lt;script&gt;") == (
+        "<b>vet</b> <i>schuin</i> <s>weg</s> <code>code</code> &lt;script&gt;"
+    )
+    assert mrkdwn_to_html("<https://a.example/?q=1|hier> en <javascript:alert(1)|niet>") == (
+        '<a href="https://a.example/?q=1">hier</a> en &lt;javascript:alert(1)|niet&gt;'
+    )

@@ -16,9 +16,12 @@ from adapters.base import (
     ChannelMigrated,
     ChatRef,
     CommandIssued,
+    MessagePreview,
     MessageRef,
     MessageTooLong,
     OutboundMessage,
+    PreviewBlock,
+    PreviewStyle,
     ReactionAdded,
     ReactionRemoved,
     ReplyPosted,
@@ -53,6 +56,7 @@ from adapters.telegram.translate import (
     compose,
     decode_callback_data,
     encode_callback_data,
+    preview,
     render_text,
     send_message_params,
     split_plain,
@@ -434,3 +438,19 @@ def test_any_callback_data_fits_64_bytes_or_is_refused(delivery_id: int | None, 
         return
     assert 1 <= len(data.encode()) <= CALLBACK_DATA_LIMIT
     assert decode_callback_data(data) == (delivery_id, action_id)
+
+
+def test_preview_shows_what_compose_sends_parts_and_keyboard() -> None:
+    message = post(Action("vote:1", "Pizza", count=3), Action("vote:2", "Sushi", count=0), body="Wat <eten> we?")
+    parts = compose(message)
+    shown = preview(message)
+    assert shown == MessagePreview(((PreviewBlock(parts[0].text, PreviewStyle.LINES),),), (("Pizza · 3", "Sushi · 0"),))
+    assert "<b>Title</b>" in parts[0].text and "&lt;eten&gt;" in parts[0].text  # escaped by the renderer
+    paragraphs = tuple(text_paragraph("woord " * 500) for _ in range(3))
+    long = OutboundMessage(Document(paragraphs), (Action("like", "👍 Like"),), delivery_id=42)
+    split = preview(long)
+    assert [blocks[0].html for blocks in split.messages] == [part.text for part in compose(long)]
+    assert len(split.messages) > 1 and split.buttons == (("👍 Like",),)
+    assert split.notes == (f"sent as {len(split.messages)} messages: Telegram takes {TEXT_LIMIT} characters each",)
+    with pytest.raises(InvalidButton):  # a refusal is a DeliveryError the web shows
+        preview(post(Action("like", " ")))

@@ -89,24 +89,21 @@ def hold_write_lock(path: Path, held: threading.Event, release: threading.Event)
         connection.close()
 
 
-def _read(database: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
+def _read(database: Path, sql: str, *params: object) -> list[tuple[int, int]]:
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
     try:
-        return connection.execute(sql, params).fetchall()
+        return [(int(a), int(b)) for a, b in connection.execute(sql, params).fetchall()]
     finally:
         connection.close()
 
 
-def sent_per_post(database: Path) -> dict[object, object]:
-    rows = _read(database, "SELECT post_id, count(*) FROM deliveries WHERE state = 'sent' GROUP BY post_id")
-    return dict(rows)  # type: ignore[arg-type]
+def sent_per_post(database: Path) -> dict[int, int]:
+    return dict(_read(database, "SELECT post_id, count(*) FROM deliveries WHERE state = 'sent' GROUP BY post_id"))
 
 
 def likes_of(database: Path, post_id: int) -> int:
-    rows = _read(
-        database, "SELECT count(DISTINCT identity_id) FROM responses WHERE post_id = ? AND kind = 'like'", post_id
-    )
-    return int(rows[0][0])  # type: ignore[call-overload]
+    sql = "SELECT ?, count(DISTINCT identity_id) FROM responses WHERE post_id = ? AND kind = 'like'"
+    return _read(database, sql, post_id, post_id)[0][1]
 
 
 async def stats_while_locked(config: Path, database: Path) -> CliResult:

@@ -29,8 +29,9 @@ cli = typer.Typer(
     no_args_is_help=True,
     help="prikbord: the intranet in your messengers.",
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,  # plain help and usage errors: no Rich to import for --help
 )
-db_cli = typer.Typer(no_args_is_help=True, help="Database maintenance.")
+db_cli = typer.Typer(no_args_is_help=True, help="Database maintenance.", rich_markup_mode=None)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(status_cli, name="status")
 cli.command("import")(import_command)

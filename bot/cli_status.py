@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # imported when the command runs, so `prikbord --help` stays 
     from bot.config import Settings
     from bot.services.status import StatusOutcome
 
-status_cli = typer.Typer(no_args_is_help=True, help="Status posts built from live data.")
+status_cli = typer.Typer(no_args_is_help=True, help="Status posts built from live data.", rich_markup_mode=None)
 
 
 @status_cli.callback()

@@ -1,0 +1,170 @@
+"""CLI start-up: whole-process wall time and peak RSS of `prikbord --help`, `--version`, `stats` and `post`.
+
+Each command runs as its own process (the installed `prikbord` script, as an operator runs it), `--rounds`
+times (default 5); reported is the median and the range. Peak resident memory is the process's own
+high-water mark (`VmHWM` of /proc/self/status at exit, in one more run of the same entry point through
+`python -c`), because a child's ru_maxrss on Linux starts at its forking parent's size. The baseline,
+measured in the same run, is a bare `python -c pass` of the same interpreter: what no CLI can start
+faster than. `stats` and `post` work on one SQLite database in a temporary directory, prepared
+(migrated, with one post) before the rounds so every round sees a used database. Then, per command,
+the top of `python -X importtime` shows what its start-up imports.
+
+Goal (issue 18): `--help` ≤ 0.3 s, `stats` and `post` ≤ 0.5 s. Checked: every run exits 0 and prints
+what it should (the help lists the commands, `stats --json` parses, `post` prints a new id).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from _common import conclude, median, print_table
+
+GOALS = {"--help": 0.3, "stats": 0.5, "post": 0.5}
+EXE = shutil.which("prikbord", path=str(Path(sys.executable).parent)) or "prikbord"
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    args: list[str]
+    ok: Callable[[str], bool]  # stdout → did it do its job
+
+
+def _json_list(out: str) -> bool:
+    try:
+        return isinstance(json.loads(out), list)
+    except ValueError:
+        return False
+
+
+COMMANDS = [
+    Command("--help", ["--help"], lambda out: "post" in out and "stats" in out),
+    Command("--version", ["--version"], lambda out: out.startswith("prikbord ")),
+    Command("stats", ["stats", "--json"], _json_list),
+    Command("post", ["post", "--title", "Bench", "--cta", "like"], lambda out: out.strip().isdigit()),
+]
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PRIKBORD_")}
+
+
+def timed(argv: Sequence[str], cwd: Path) -> tuple[float, int, str]:
+    """→ (seconds, exit status, stdout) of one whole process."""
+    start = time.perf_counter()
+    result = subprocess.run(argv, cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return time.perf_counter() - start, result.returncode, result.stdout
+
+
+_PEAK = (
+    "import atexit, sys\n"
+    "def peak():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            sys.stderr.write('PEAK ' + line.split()[1] + '\\n')\n"
+    "atexit.register(peak)\n"
+)
+
+
+def peak_rss_kib(code: str, cwd: Path) -> int:
+    """The high-water resident set of one process running ``code`` (after the atexit hook)."""
+    result = subprocess.run([sys.executable, "-c", _PEAK + code], cwd=cwd, env=_env(), capture_output=True, text=True)
+    peaks = [int(line.split()[1]) for line in result.stderr.splitlines() if line.startswith("PEAK ")]
+    return peaks[-1] if peaks else 0
+
+
+def cli_code(args: Sequence[str]) -> str:
+    return f"import sys\nsys.argv = ['prikbord', *{list(args)!r}]\nfrom bot.cli import main\nmain()\n"
+
+
+def import_top(args: Sequence[str], cwd: Path, shown: int) -> list[tuple[int, int, str]]:
+    """The imports that cost most (cumulative µs, self µs, module), top-level ones only."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", cli_code(args)], cwd=cwd, env=_env(), capture_output=True, text=True
+    )
+    rows: list[tuple[int, int, str]] = []
+    for line in result.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line or "self [us]" in line:
+            continue
+        own, cumulative, name = line.removeprefix("import time:").split("|", 2)
+        if name.startswith(" ") and not name.startswith("  "):  # imported by the process itself, not nested
+            rows.append((int(cumulative), int(own), name.strip()))
+    return sorted(rows, reverse=True)[:shown]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=5, help="runs of each command (default %(default)s)")
+    parser.add_argument("--top", type=int, default=12, help="rows of -X importtime per command (default %(default)s)")
+    parser.add_argument("--enforce-goal", action="store_true", help="exit 3 when a goal is missed")
+    args = parser.parse_args()
+
+    failures: list[str] = []
+    commands: dict[str, dict[str, object]] = {}
+    figures: dict[str, object] = {"bench": "cli_startup", "rounds": args.rounds, "commands": commands}
+    with tempfile.TemporaryDirectory(prefix="prikbord-bench-cli-") as tmp:
+        cwd = Path(tmp)
+        prepared = subprocess.run([EXE, "post", "--title", "Prepared", "--cta", "like"], cwd=cwd, env=_env())
+        if prepared.returncode != 0:
+            failures.append("preparing the database (prikbord post) failed")
+        baseline = [timed([sys.executable, "-c", "pass"], cwd)[0] for _ in range(args.rounds)]
+        base_s = median(baseline)
+        base_mb = peak_rss_kib("pass", cwd) / 1024
+        rows: list[list[object]] = [
+            ["python -c pass (baseline)", base_s, min(baseline), max(baseline), base_mb, "", ""]
+        ]
+        goals_met = True
+        for command in COMMANDS:
+            runs: list[float] = []
+            for round_no in range(1, args.rounds + 1):
+                seconds, status, out = timed([EXE, *command.args], cwd)
+                if status != 0 or not command.ok(out):
+                    failures.append(f"{command.name} round {round_no}: exit {status}, output {out[:80]!r}")
+                runs.append(seconds)
+            med = median(runs)
+            peak_mb = peak_rss_kib(cli_code(command.args), cwd) / 1024
+            goal = GOALS.get(command.name)
+            met = goal is None or med <= goal
+            goals_met = goals_met and met
+            shown = f"prikbord {' '.join(command.args[:2])}"
+            verdict = ("met" if met else "NOT met") if goal else ""
+            rows.append([shown, med, min(runs), max(runs), peak_mb, f"≤ {goal} s" if goal else "", verdict])
+            commands[command.name] = {
+                "median_s": round(med, 3),
+                "rounds_s": [round(r, 3) for r in runs],
+                "peak_rss_mb": round(peak_mb, 1),
+                "goal_s": goal,
+            }
+        figures["baseline_median_s"] = round(base_s, 3)
+        figures["goal_met"] = goals_met
+        print_table(["command", "median s", "min s", "max s", "peak RSS MB", "goal", ""], rows)
+        for command in COMMANDS:
+            if command.name == "--version":
+                continue
+            print(f"\npython -X importtime, prikbord {' '.join(command.args)}: top-level imports by cumulative time")
+            print_table(
+                ["cumulative ms", "self ms", "module"],
+                [[c / 1000, s / 1000, name] for c, s, name in import_top(command.args, cwd, args.top)],
+            )
+    print(f"\ngoals (--help ≤ 0.3 s, stats and post ≤ 0.5 s, median): {'met' if goals_met else 'NOT met'}")
+    return conclude(
+        figures,
+        failures,
+        "every run exited 0 and printed what it should",
+        goal_met=goals_met,
+        enforce_goal=args.enforce_goal,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

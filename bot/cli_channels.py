@@ -93,6 +93,10 @@ def render_toml(results: Sequence[PlatformResult]) -> str:
             about = f"{chat.kind} {_comment(chat.name)!r}"
             if chat.encrypted:
                 about += ", encrypted"
+            if chat.kind == "private":  # a person (Telegram): the moderator entry, never a channel
+                key = f"{chat.chat.platform}:{chat.chat.chat_id}"
+                lines.append(f"# person {_comment(chat.name)!r} wrote to the bot: moderators entry {_toml_string(key)}")
+                continue
             if item.configured:
                 lines.append(f"# already configured as channel {item.name!r}: {about} chat_id {chat.chat.chat_id}")
                 continue
@@ -138,7 +142,9 @@ def name_chats(settings: Settings, platform: str, chats: Sequence[DiscoveredChat
     found: list[Found] = []
     for chat in chats:
         known = configured.get(chat.chat.chat_id)
-        if known is not None:
+        if chat.kind == "private":
+            found.append(Found(chat, "", False))  # a person, listed for the moderators entry
+        elif known is not None:
             found.append(Found(chat, known, True))
         else:
             found.append(Found(chat, channel_name(chat.name, platform, taken), False))

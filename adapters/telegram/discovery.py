@@ -18,6 +18,7 @@ from adapters.telegram.translate import PLATFORM
 _IN = frozenset({"member", "administrator", "creator", "restricted"})
 _OUT = frozenset({"left", "kicked"})
 _GROUPS = frozenset({"group", "supergroup", "channel"})
+PERSON = "private"  # a private chat with a person: no channel, but their user id (moderators = …)
 
 
 @dataclass
@@ -45,7 +46,15 @@ def _chats_of(update: Mapping[str, Any]) -> Iterable[tuple[Mapping[str, Any], Ma
         yield member["chat"], member
 
 
+def _title(chat: Mapping[str, Any]) -> str:
+    if chat.get("type") == PERSON:
+        return " ".join(str(chat[k]) for k in ("first_name", "last_name") if chat.get(k))
+    return str(chat.get("title") or "")
+
+
 def _note(seen: _Seen) -> str:
+    if seen.kind == PERSON:
+        return "wrote to the bot: a private chat, whose id is the person's user id"
     if seen.kind == "group":
         return "a basic group: when it becomes a supergroup its id changes (prikbord follows the move)"
     if seen.status == "administrator" or seen.status == "creator":
@@ -56,20 +65,23 @@ def _note(seen: _Seen) -> str:
 
 
 def chats_in_updates(updates: Iterable[Mapping[str, Any]]) -> list[DiscoveredChat]:
-    """The groups, supergroups and channels the bot is in according to ``updates`` (oldest first).
+    """The groups, supergroups and channels the bot is in according to ``updates`` (oldest first),
+    and the people who wrote to it privately (kind ``private``: no channel, but the id a moderator
+    entry needs).
 
     A chat the bot was removed from afterwards is left out; a group that moved to a supergroup is
-    listed under its new id. Private chats with people are not channels and are left out too.
+    listed under its new id.
     """
     seen: dict[str, _Seen] = {}
     for update in updates:
         for chat, obj in _chats_of(update):
             chat_id = str(chat.get("id", ""))
             kind = str(chat.get("type", ""))
-            if not chat_id or kind not in _GROUPS:
+            if not chat_id or (kind not in _GROUPS and kind != PERSON):
                 continue
-            entry = seen.setdefault(chat_id, _Seen(str(chat.get("title") or chat_id), kind))
-            entry.title = str(chat.get("title") or entry.title)
+            title = _title(chat)
+            entry = seen.setdefault(chat_id, _Seen(title or chat_id, kind))
+            entry.title = title or entry.title
             if isinstance(obj.get("new_chat_member"), Mapping):  # my_chat_member: the bot's own status
                 entry.status = str(obj["new_chat_member"].get("status", ""))
                 entry.gone = entry.status in _OUT

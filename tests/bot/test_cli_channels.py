@@ -73,7 +73,7 @@ async def telegram_world(peer: TelegramPeer) -> None:
     await peer.bot_membership(OUD, "member", ANNA)
     await peer.migrate_chat(OUD, NIEUW, ANNA)  # a basic group became a supergroup: the new id counts
     peer.add_chat(ANNA, "private", "Anna")
-    await peer.user_sends(ANNA, ANNA, "/start")  # a private chat is a person, not a channel
+    await peer.user_sends(ANNA, ANNA, "/start")  # a private chat is a person (a moderator?), not a channel
 
 
 async def test_telegram_discover_prints_channels_without_consuming_updates(tmp_path: Path) -> None:
@@ -91,7 +91,9 @@ async def test_telegram_discover_prints_channels_without_consuming_updates(tmp_p
         }
         assert "already configured as channel 'lager'" in out
         assert "# supergroup 'Kantoor Utrecht' — the bot is an admin: reactions arrive" in out
-        assert str(WEG) not in out and str(ANNA) not in out
+        assert str(WEG) not in out
+        # A person who wrote to the bot is no channel, but the line a moderator entry needs.
+        assert "# person 'Anna' wrote to the bot: moderators entry \"telegram:1101\"" in out
         # Nothing was confirmed: the service started after this still gets every update.
         calls = peer.calls_to("getUpdates")
         assert calls and all("offset" not in c.params for c in calls)
@@ -102,7 +104,8 @@ async def test_telegram_discover_prints_channels_without_consuming_updates(tmp_p
         assert code == 0, err
         [result] = json.loads(out)
         chats = {c["chat_id"]: c for c in result["chats"]}
-        assert set(chats) == {str(KANTOOR), str(LAGER), str(NIEUW)}
+        assert set(chats) == {str(KANTOOR), str(LAGER), str(NIEUW), str(ANNA)}
+        assert chats[str(ANNA)]["kind"] == "private" and chats[str(ANNA)]["title"] == "Anna"
         assert chats[str(KANTOOR)]["title"] == "Kantoor Utrecht" and chats[str(KANTOOR)]["kind"] == "supergroup"
         assert "admin: reactions arrive" in chats[str(KANTOOR)]["note"]
         assert "not an admin" in chats[str(LAGER)]["note"]

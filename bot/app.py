@@ -28,7 +28,9 @@ from bot.services.dispatch import Dispatcher, DispatchPolicy
 from bot.services.engagement import EngagementService
 from bot.services.importing import Importer, poll_feed
 from bot.services.inbound import InboundRouter
+from bot.services.linking import LinkingService, private_sender
 from bot.services.notify import ModeratorNotifier
+from bot.services.privacy import PrivacyService
 from bot.services.publishing import ModerationPolicy, PublishingService
 from bot.services.rate_windows import RateBudget
 from bot.services.reminders import ReminderService
@@ -141,7 +143,16 @@ class App:
             ),
         )
         self.publishing.on_change(self.scheduler.post_changed)
-        self.services = Services(self.store, self.publishing, self.engagement, self.clock, self.zone)
+        self.linking = LinkingService(
+            self.store,
+            self.clock,
+            settings.sso,
+            settings.web.public_url,
+            private_sender(self.adapters, self.answers.send_private),
+            self.engagement.forget_people,
+        )
+        self.privacy = PrivacyService(self.store, self.clock, self.engagement.forget_people)
+        self.services = Services(self.store, self.publishing, self.engagement, self.clock, self.zone, self.linking)
         self.commands = CommandRouter(self.services, self.roles, self.adapters, send_answer=self.answers.reply)
         self.importer = Importer(
             self.store,
@@ -162,6 +173,8 @@ class App:
             wake_dispatcher=self.dispatcher.wake,
             click_url=self.composer.click_url,
             metrics=self.metrics,
+            linking=self.linking,
+            privacy=self.privacy,
         )
         self.inbound = InboundRouter(self.store, self.clock, self.commands, self.engagement, self.notifier)
         self._started: list[Adapter] = []

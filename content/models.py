@@ -120,6 +120,8 @@ class Employee(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     department: Mapped[str | None] = mapped_column(String(200))
+    location: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(16))  # "nl", "en", … (from the directory)
     # Personal quiet hours for private messages, "HH:MM" local time; None means none.
     quiet_start: Mapped[str | None] = mapped_column(String(5))
     quiet_end: Mapped[str | None] = mapped_column(String(5))
@@ -141,6 +143,34 @@ class Identity(Base):
     employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id", ondelete="CASCADE"), index=True)
     # The private chat with the bot, where one exists (Telegram after /start, Matrix DM room).
     private_chat_id: Mapped[str | None] = mapped_column(String(255))
+    # How this account came to belong to its employee (LinkedHow); None: an employee of its own, unlinked.
+    linked_how: Mapped[str | None] = mapped_column(String(20))
+    linked_at: Mapped[datetime | None]
+
+
+class LinkedHow(StrEnum):
+    DIRECTORY = "directory"
+    WORKSPACE_EMAIL = "workspace_email"
+    SSO = "sso"
+
+
+class LinkToken(Base):
+    """A one-time ``/link`` link (only its SHA-256 is stored), bound to one messenger account; once
+    opened it also holds that sign-in's OpenID Connect state, nonce and PKCE verifier."""
+
+    __tablename__ = "link_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    platform_user_id: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    state: Mapped[str | None] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str | None] = mapped_column(String(64))
+    code_verifier: Mapped[str | None] = mapped_column(String(128))
 
 
 class Channel(Base):

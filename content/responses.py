@@ -50,7 +50,7 @@ class Interaction:
     delivery_id: int | None = None
 
 
-Key = tuple[int, int, str]
+Key = tuple[int, int, str]  # (post, employee, kind)
 
 
 async def _new_event_ids(session: AsyncSession, items: Sequence[Interaction], now: datetime) -> set[tuple[str, str]]:
@@ -83,12 +83,12 @@ async def _current_single(session: AsyncSession, keys: set[Key]) -> dict[Key, st
     for start in range(0, len(key_list), 500):
         chunk = key_list[start : start + 500]
         rows = await session.execute(
-            select(Response.post_id, Response.identity_id, Response.kind, Response.value).where(
-                tuple_(Response.post_id, Response.identity_id, Response.kind).in_(chunk)
+            select(Response.post_id, Response.employee_id, Response.kind, Response.value).where(
+                tuple_(Response.post_id, Response.employee_id, Response.kind).in_(chunk)
             )
         )
-        for post_id, identity_id, kind, value in rows.all():
-            current[(post_id, identity_id, kind)] = value
+        for post_id, employee_id, kind, value in rows.all():
+            current[(post_id, employee_id, kind)] = value
     return current
 
 
@@ -96,7 +96,8 @@ async def apply_batch(session: AsyncSession, items: Sequence[Interaction], now: 
     """Store a batch of interactions in the caller's transaction; one outcome per item, in order."""
     new_events = await _new_event_ids(session, items, now)
     seen_events: set[tuple[str, str]] = set()
-    single_keys = {(i.post_id, i.identity_id, i.kind.value) for i in items if i.kind in SINGLE_KINDS}
+    # One like/ack/RSVP/vote per person (employee), whichever of their linked accounts gave it.
+    single_keys = {(i.post_id, i.employee_id, i.kind.value) for i in items if i.kind in SINGLE_KINDS}
     initial = await _current_single(session, single_keys)
     state: dict[Key, str | None] = dict(initial)
     first_item: dict[Key, Interaction] = {}
@@ -114,7 +115,7 @@ async def apply_batch(session: AsyncSession, items: Sequence[Interaction], now: 
             appended.append(item)
             outcomes.append(Outcome.COUNTED)
             continue
-        key = (item.post_id, item.identity_id, item.kind.value)
+        key = (item.post_id, item.employee_id, item.kind.value)
         first_item.setdefault(key, item)
         present = key in state
         if item.op == Op.REMOVE:
@@ -139,9 +140,9 @@ async def apply_batch(session: AsyncSession, items: Sequence[Interaction], now: 
             origin = first_item[key]
             inserts.append(_row(origin, state[key], now))
         elif before_present and not after_present:
-            deletes.append({"b_post": key[0], "b_identity": key[1], "b_kind": key[2]})
+            deletes.append({"b_post": key[0], "b_employee": key[1], "b_kind": key[2]})
         elif before_present and after_present and initial[key] != state[key]:
-            updates.append({"b_post": key[0], "b_identity": key[1], "b_kind": key[2], "b_value": state[key]})
+            updates.append({"b_post": key[0], "b_employee": key[1], "b_kind": key[2], "b_value": state[key]})
     inserts.extend(_row(i, i.value, now) for i in appended)
 
     table = table_of(Response)
@@ -154,7 +155,7 @@ async def apply_batch(session: AsyncSession, items: Sequence[Interaction], now: 
             .where(
                 and_(
                     table.c.post_id == bindparam("b_post"),
-                    table.c.identity_id == bindparam("b_identity"),
+                    table.c.employee_id == bindparam("b_employee"),
                     table.c.kind == bindparam("b_kind"),
                 )
             )
@@ -166,7 +167,7 @@ async def apply_batch(session: AsyncSession, items: Sequence[Interaction], now: 
             delete(table).where(
                 and_(
                     table.c.post_id == bindparam("b_post"),
-                    table.c.identity_id == bindparam("b_identity"),
+                    table.c.employee_id == bindparam("b_employee"),
                     table.c.kind == bindparam("b_kind"),
                 )
             ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from adapters.base import CommandIssued
@@ -13,6 +14,9 @@ from bot.services.engagement import EngagementService
 from bot.services.publishing import PublishingService
 from bot.services.roles import Role
 from content.db import Store
+
+if TYPE_CHECKING:
+    from bot.services.linking import LinkingService
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class Services:
     engagement: EngagementService
     clock: Clock
     zone: ZoneInfo
+    linking: LinkingService | None = None  # /link, /whoami, /unlink (bot/commands/people.py)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from adapters.base import Adapter, CommandIssued, DeliveryError
-from bot.commands import engaging, moderation, posting, preferences, reading
+from bot.commands import engaging, moderation, people, posting, preferences, reading
 from bot.commands.base import CommandContext, CommandSpec, Reply, Services
 from bot.commands.grammar import UsageError
 from bot.services.drafts import DraftError
@@ -42,7 +42,14 @@ async def reply_directly(adapter: Adapter, command: CommandIssued, text: str, pr
 
 
 def all_commands() -> list[CommandSpec]:
-    return [*posting.COMMANDS, *moderation.COMMANDS, *engaging.COMMANDS, *reading.COMMANDS, *preferences.COMMANDS]
+    return [
+        *posting.COMMANDS,
+        *moderation.COMMANDS,
+        *engaging.COMMANDS,
+        *reading.COMMANDS,
+        *preferences.COMMANDS,
+        *people.COMMANDS,
+    ]
 
 
 class CommandRouter:

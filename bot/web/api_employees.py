@@ -40,8 +40,9 @@ def employees_router(deps: WebDeps, operations: Operations) -> APIRouter:
         },
     )
     async def import_employees(request: Request) -> DirectoryOut:
-        """A directory CSV with the columns name, email, department, identities
-        (``telegram:123;slack:U01``), sent as ``text/csv`` or as JSON ``{"csv": "…"}``."""
+        """A directory as CSV or JSON lines — email (the key), name, department, location, language,
+        telegram, slack, matrix (and the older identities, ``telegram:123;slack:U01``) — sent as
+        ``text/csv`` or as JSON ``{"csv": "…"}``. Importing it again changes nothing."""
         raw = await request.body()
         if request.headers.get("content-type", "").split(";")[0].strip().lower() == "text/csv":
             try:
@@ -64,6 +65,7 @@ def employees_router(deps: WebDeps, operations: Operations) -> APIRouter:
         return DirectoryOut(
             created=result.created,
             updated=result.updated,
+            unchanged=result.unchanged,
             identities_linked=result.identities_linked,
             failed=[RowFailureOut(line=f.line, reason=f.reason) for f in result.failed],
         )
@@ -77,7 +79,15 @@ def employees_router(deps: WebDeps, operations: Operations) -> APIRouter:
             found = await people.employees_page(session, limit, offset)
             linked = await people.identity_keys_of(session, [e.id for e in found])
         return [
-            EmployeeOut(id=e.id, name=e.name, email=e.email, department=e.department, identities=linked[e.id])
+            EmployeeOut(
+                id=e.id,
+                name=e.name,
+                email=e.email,
+                department=e.department,
+                location=e.location,
+                language=e.language,
+                identities=linked[e.id],
+            )
             for e in found
         ]
 

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.services.drafts import DraftError
 from bot.services.publishing import NotAllowed, NotFound, WrongState
 from bot.web.api_admin import admin_router
+from bot.web.api_people import people_router
 from bot.web.api_posts import posts_router
 from bot.web.compose import compose_router
 from bot.web.dashboard import dashboard_router
@@ -34,6 +35,7 @@ from bot.web.public import public_router
 from bot.web.schemas import ErrorOut
 from bot.web.security import NO_TOKEN, Sessions, token_matches
 from bot.web.signin import signin_router
+from bot.web.sso import sso_router
 from bot.web.webhooks import WebhooksFirst
 
 STATIC = Path(__file__).parent / "static"
@@ -152,9 +154,13 @@ def _create_api(deps: WebDeps) -> FastAPI:
     )
     api.include_router(posts_router(deps, operations))
     api.include_router(admin_router(deps, operations))
+    if deps.privacy is not None:
+        api.include_router(people_router(deps.privacy))
     web.include_router(api)
     web.include_router(public_router(deps))
     web.include_router(signin_router(pages, guard, admin_token))
+    if deps.linking is not None:
+        web.include_router(sso_router(deps.linking, pages))
     web.include_router(dashboard_router(deps, operations, pages, guard))
     web.include_router(compose_router(deps, operations, pages, guard))
     web.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -11,6 +11,8 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.services.compose import ClickUrl, Composer
 from bot.services.engagement import EngagementService
+from bot.services.linking import LinkingService
+from bot.services.privacy import PrivacyService
 from bot.services.publishing import PublishingService
 from bot.web.metrics import Metrics
 from content.db import Store
@@ -30,3 +32,5 @@ class WebDeps:
     wake_dispatcher: Callable[[str], None]  # a channel switched back on may have work waiting
     click_url: ClickUrl
     metrics: Metrics
+    linking: LinkingService | None = None  # /sso/… (bot/web/sso.py)
+    privacy: PrivacyService | None = None  # /api/employees/{email}/export|forget (bot/web/api_people.py)

@@ -127,7 +127,10 @@ class ReasonIn(Strict):
 
 
 class EmployeeImportIn(Strict):
-    csv: CsvText = Field(description="name,email,department,identities")
+    csv: CsvText = Field(
+        description="CSV (header: email,name,department,location,language,telegram,slack,matrix[,identities]) "
+        "or JSON lines with the same keys"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,6 +227,7 @@ class RowFailureOut(BaseModel):
 class DirectoryOut(BaseModel):
     created: int
     updated: int
+    unchanged: int
     identities_linked: int
     failed: list[RowFailureOut]
 
@@ -233,6 +237,8 @@ class EmployeeOut(BaseModel):
     name: str
     email: str | None
     department: str | None
+    location: str | None = None
+    language: str | None = None
     identities: list[str]
 
 

@@ -175,6 +175,7 @@ class App:
             metrics=self.metrics,
             linking=self.linking,
             privacy=self.privacy,
+            platform_health=self.dispatcher.health,
         )
         self.inbound = InboundRouter(self.store, self.clock, self.commands, self.engagement, self.notifier)
         self._started: list[Adapter] = []

@@ -86,7 +86,8 @@ def bot_api_base_url(api_base_url: str) -> str:
     return url + "/bot"
 
 
-_REDACTED_LOGGERS = ("httpx", "telegram.Bot", "telegram.request", "telegram._bot")
+# A logger's filters do not apply to its children's records: each logger that logs is named.
+_REDACTED_LOGGERS = ("httpx", "telegram.Bot", "telegram.request", "telegram.request.BaseRequest", "telegram._bot")
 
 
 class TelegramAdapter(Adapter):

@@ -71,6 +71,9 @@ def map_error(exc: TelegramError, chat_id: str | None, token: str) -> DeliveryEr
     return TransientError(f"telegram unreachable or failing ({detail})")
 
 
+_UNPARSEABLE_ANSWER = "Can not load invalid JSON data"
+
+
 class TokenRedaction(logging.Filter):
     """Keeps the bot token out of SDK and httpx log lines (httpx logs every URL, which holds the token)."""
 
@@ -80,6 +83,10 @@ class TokenRedaction(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        if message.startswith(_UNPARSEABLE_ANSWER):
+            # A proxy's 502 page during an outage: PTB logs a traceback per request, then raises the
+            # NetworkError that the poller and the dispatcher report in one line each. Keep theirs.
+            return False
         if self._secret in message:
             record.msg, record.args = message.replace(self._secret, "<token>"), ()
         return True

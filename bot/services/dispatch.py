@@ -46,6 +46,7 @@ from adapters.base import (
 )
 from bot.clock import Clock
 from bot.services.compose import Composer
+from bot.services.health import PlatformHealth
 from bot.services.notify import ModeratorNotifier
 from bot.services.rate_windows import RateBudget, in_flight_cap
 from bot.services.reconcile import LeaseKeeper
@@ -117,6 +118,7 @@ class Dispatcher:
         self._budget = budget or RateBudget(adapters)
         self._keeper = LeaseKeeper(store, adapters, clock, self.instance_id, self.policy.lease)
         self._wake = {p: asyncio.Event() for p in adapters}
+        self.health = PlatformHealth(clock)  # down after transient failures in a row: probes, no hot loop
         self._in_flight: dict[str, int] = defaultdict(int)
         self._outcomes: asyncio.Queue[_Recorded | None] = asyncio.Queue()
         self._loops: list[asyncio.Task[None]] = []
@@ -263,7 +265,16 @@ class Dispatcher:
                 if platform in self._stopped_platforms or free <= 0 or (free < step and in_flight > 0):
                     await _wait(wake, self.policy.idle_poll)
                     continue
-                if not await self._claim_and_send(platform, adapter, min(free, self.policy.batch_size)):
+                limit = min(free, self.policy.batch_size)
+                if self.health.is_down(platform):
+                    # Down: one delivery at a time as a probe, spaced by the health's backoff.
+                    delay = self.health.probe_delay(platform)
+                    if in_flight > 0 or delay > 0:
+                        await _wait(wake, delay or self.policy.idle_poll)
+                        continue
+                    self.health.probe_sent(platform)
+                    limit = 1
+                if not await self._claim_and_send(platform, adapter, limit):
                     await _wait(wake, await self._idle_delay(platform))
             except Exception:
                 log.exception("dispatcher loop for %s failed; retrying", platform)
@@ -339,7 +350,7 @@ class Dispatcher:
             error = state.outcome.exception() if state.outcome else None
             if isinstance(error, RateLimited):
                 return error.retry_after <= self.policy.max_inline_wait
-            return isinstance(error, TransientError)
+            return isinstance(error, TransientError) and not self.health.is_down(platform)
 
         try:
             ref: MessageRef | None = None
@@ -362,6 +373,9 @@ class Dispatcher:
                 refund_attempt=True,
             )
         except TransientError as exc:
+            if self.health.is_down(platform):
+                # The platform is down, not this delivery: due again as soon as a probe gets through.
+                return SendOutcome(claimed.id, DeliveryState.PENDING, error=str(exc), refund_attempt=True)
             return self._later_or_failed(claimed, str(exc))
         except PermanentError as exc:
             return SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc), disable_channel=True)
@@ -386,9 +400,13 @@ class Dispatcher:
         started = time.perf_counter()
         self._waiting.discard(task)
         try:
-            return await adapter.send(chat, message)
+            ref = await adapter.send(chat, message)
         except asyncio.CancelledError:
             self._unknown.add(task)
+            raise
+        except TransientError as exc:
+            if self.health.failed(platform, str(exc)):
+                log.warning("%s looks down (%s): probing it with one delivery at a time", platform, exc)
             raise
         except RateLimited as exc:
             for hook in self._rate_limited_hooks:
@@ -400,6 +418,10 @@ class Dispatcher:
             elapsed = time.perf_counter() - started
             for hook in self._timed_hooks:
                 hook(platform, elapsed)
+        if self.health.succeeded(platform):
+            log.warning("%s answers again: sending what waited", platform)
+            self.wake(platform)
+        return ref
 
     def _later_or_failed(self, claimed: ClaimedDelivery, error: str) -> SendOutcome:
         if claimed.attempts >= self.policy.max_attempts:

@@ -47,7 +47,11 @@ def dashboard_router(deps: WebDeps, operations: Operations, pages: Pages, guard:
     router = APIRouter(include_in_schema=False)
 
     def page(name: str, session: Session, status: int = 200, **context: Any) -> Response:
-        return pages.render(name, status, csrf=session.csrf, signed_in=session.signed_in, **context)
+        health = deps.platform_health
+        down = [r for r in health.reports(list(deps.adapters)) if not r.up] if health is not None else []
+        return pages.render(
+            name, status, csrf=session.csrf, signed_in=session.signed_in, platforms_down=down, **context
+        )
 
     # -- timeline ----------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.services.compose import ClickUrl, Composer
 from bot.services.engagement import EngagementService
+from bot.services.health import PlatformHealth
 from bot.services.linking import LinkingService
 from bot.services.privacy import PrivacyService
 from bot.services.publishing import PublishingService
@@ -34,3 +35,4 @@ class WebDeps:
     metrics: Metrics
     linking: LinkingService | None = None  # /sso/… (bot/web/sso.py)
     privacy: PrivacyService | None = None  # /api/employees/{email}/export|forget (bot/web/api_people.py)
+    platform_health: PlatformHealth | None = None  # the dispatcher's view: /healthz and the dashboard

@@ -45,7 +45,12 @@ def public_router(deps: WebDeps) -> APIRouter:
     async def healthz() -> JSONResponse:
         """Which adapters are connected. 503 only when the store is unreachable: a messenger being
         down is reported, not fatal, so an orchestrator does not restart us over it."""
-        adapters = {name: {"connected": bool(a.connected)} for name, a in deps.adapters.items()}
+        adapters: dict[str, dict[str, object]] = {
+            name: {"connected": bool(a.connected)} for name, a in deps.adapters.items()
+        }
+        if deps.platform_health is not None:  # what the sends say: a platform can be down while we poll it
+            for report in deps.platform_health.reports(list(adapters)):
+                adapters[report.platform] |= report.json()
         database = True
         try:
             async with deps.store.sessions() as session:
@@ -53,7 +58,7 @@ def public_router(deps: WebDeps) -> APIRouter:
         except Exception:
             log.warning("healthz: the store is unreachable", exc_info=True)
             database = False
-        ok = database and all(a["connected"] for a in adapters.values())
+        ok = database and all(a["connected"] and a.get("up", True) for a in adapters.values())
         body = {"status": "ok" if ok else "degraded", "database": database, "adapters": adapters}
         return JSONResponse(body, status_code=200 if database else 503)
 

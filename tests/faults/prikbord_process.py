@@ -191,6 +191,12 @@ async def wait_until_polling(peer: TelegramPeer, run: RunningPrikbord, timeout: 
     await wait_for(polling, timeout, "prikbord run to start polling")
 
 
+def no_traceback(log: str) -> None:
+    """The child's log holds no traceback (each is shown with what led to it when there is one)."""
+    at = log.find("Traceback")
+    assert at < 0, "prikbord run logged a traceback:\n" + log[max(0, at - 1500) : at + 3000]
+
+
 def button_data(peer: TelegramPeer, chat_id: int, message_id: int) -> str:
     """The callback_data of the first button under a bot message (the call to action)."""
     msg = peer.message(chat_id, message_id)

@@ -425,6 +425,9 @@ class TelegramPeer:
         self._poll_generation = 0
         self._webhook_lock = asyncio.Lock()
         self._closing = False
+        # An outage (``outage(True)``): every Bot API request is answered 502 and counted here by method.
+        self.down = False
+        self.requests_while_down: dict[str, int] = {}
         self._sent_all: deque[float] = deque()
         self._sent_chat: dict[int, deque[float]] = {}
         self._sent_group: dict[int, deque[float]] = {}
@@ -499,7 +502,16 @@ class TelegramPeer:
         self._changed.set()
         self._changed = asyncio.Event()
 
+    def outage(self, down: bool) -> None:
+        """Telegram unreachable: every request gets nginx's 502 page, updates wait; ``False`` ends it."""
+        self.down = down
+        self._wake()  # long polls under way end now (with nothing), as their connections would
+
     async def _http(self, request: web.Request) -> web.Response:
+        if self.down:
+            method = request.match_info["method"]
+            self.requests_while_down[method] = self.requests_while_down.get(method, 0) + 1
+            return web.Response(status=502, text="<html><body><h1>502 Bad Gateway</h1></body></html>")
         token = request.match_info["token"]
         if not _TOKEN.match(token):
             return web.json_response(ApiError(404, "Not Found").envelope(), status=404)
@@ -634,6 +646,8 @@ class TelegramPeer:
         while True:
             # Telegram never generates updates the bot did not ask for; dropping them here is the same.
             self._updates = deque(u for u in self._updates if self._deliverable(u))
+            if self.down:  # the outage began during this long poll: its connection breaks
+                raise ApiError(502, "Bad Gateway")
             if self._updates or self._closing:
                 return list(itertools.islice(self._updates, limit))
             remaining = deadline - asyncio.get_running_loop().time()
@@ -1037,7 +1051,7 @@ class TelegramPeer:
     async def flush_webhook(self) -> None:
         """Deliver queued updates one by one; a reply carrying a method is executed like Telegram does."""
         async with self._webhook_lock:
-            while self._updates and self.webhook is not None:
+            while self._updates and self.webhook is not None and not self.down:
                 update = self._updates.popleft()
                 if not self._deliverable(update):
                     continue

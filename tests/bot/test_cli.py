@@ -37,6 +37,46 @@ def test_scripted_run_then_stats(tmp_path: Path) -> None:
     listing = json.loads(prikbord(["stats", "--json"], tmp_path).stdout)
     assert [p["id"] for p in listing] == [1, 2]  # erik's post was never stored
 
+    # The README runs the same script on whatever ./prikbord.db holds: on a used one it does the same.
+    again = prikbord(["run"], tmp_path, SCRIPT.read_text())
+    assert again.returncode == 0, again.stderr
+    listing = json.loads(prikbord(["stats", "--json"], tmp_path).stdout)
+    assert [p["id"] for p in listing] == [1, 2, 3, 4]
+    for earlier, later in ((listing[0], listing[2]), (listing[1], listing[3])):
+        assert (later["title"], later["counts"], later["votes"]) == (
+            earlier["title"],
+            earlier["counts"],
+            earlier["votes"],
+        )
+
+
+def test_readme_examples_work_on_a_fresh_and_a_used_database(tmp_path: Path) -> None:
+    """The commands of the README's "Try it in the terminal", as a shell runs them, twice in one directory."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("## Try it in the terminal", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    lines = [line.split("  #", 1)[0].strip() for line in block.strip().splitlines()]
+    commands = [line.replace(".venv/bin/", "").replace("tests/fixtures", str(SCRIPT.parents[1])) for line in lines]
+    assert commands and all("prikbord" in c for c in commands)
+    bin_dir = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRIKBORD_")}
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    outputs = []
+    for _ in range(2):
+        shell = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", "\n".join(commands)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            stdin=subprocess.DEVNULL,
+        )
+        assert shell.returncode == 0, shell.stderr
+        outputs.append(shell.stdout)
+    for out in outputs:
+        assert '"votes": {\n    "Pizza": 0,\n    "Sushi": 1' in out  # the piped post's own stats
+    assert "#1 Nieuwe verlofregeling" in outputs[0]
+
 
 def test_post_command_then_run_delivers(tmp_path: Path) -> None:
     created = prikbord(

@@ -36,6 +36,9 @@ class CounterRefresher:
 
     async def _after_debounce(self) -> None:
         await asyncio.sleep(self._debounce)
+        # From here on a touch() opens a new window: what changes while these edits are under way
+        # (presses, the re-touch after a 429) is refreshed by the next round, never left dirty.
+        self._timer = None
         await self.flush()
 
     async def flush(self) -> None:

@@ -42,14 +42,6 @@ from tests.conftest import console_settings
 
 DEBOUNCE = 0.2
 
-# A defect these tests found in bot/services/counters.py (reported to its owner): a touch() made while
-# the debounced flush runs -- the re-touch after RateLimited, or presses counted while the edits are
-# under way -- finds the running timer task not done and opens no new window, so those posts stay
-# dirty until some later press. Fix: ``self._timer = None`` in _after_debounce before ``flush()``.
-# Strict: the tests run and must fail today; once fixed they pass and the marker must go.
-TOUCH_DURING_FLUSH_IS_LOST = pytest.mark.xfail(
-    strict=True, reason="counters.py: a touch() during a debounced flush opens no new window (see above)"
-)
 MOD = UserRef("console", "mod", "Mod")
 KANTOOR, LAGER = ChatRef("console", "kantoor"), ChatRef("console", "lager")
 
@@ -198,7 +190,6 @@ async def test_touches_after_a_refresh_start_another_window(counters: Counters) 
     assert read_count(counters.adapter.shown[messages[KANTOOR]]) == 2
 
 
-@TOUCH_DURING_FLUSH_IS_LOST
 async def test_presses_counted_while_a_refresh_is_under_way_are_shown_too(counters: Counters) -> None:
     post, messages = await counters.must_read()
     counters.adapter.hold = asyncio.Event()
@@ -236,7 +227,6 @@ async def test_only_sent_copies_are_edited(counters: Counters) -> None:
     assert sorted(r.chat.chat_id for r in counters.adapter.edits) == ["kantoor", "lager"]
 
 
-@TOUCH_DURING_FLUSH_IS_LOST
 async def test_a_rate_limited_edit_is_tried_again_after_the_window(counters: Counters) -> None:
     post, messages = await counters.must_read()
     counters.adapter.failures[messages[LAGER].message_id] = [RateLimited(0.1)]

@@ -22,15 +22,33 @@ class Window:
     between our start and our finish; holding the slot until ``finish + period`` can therefore never put more
     than ``count`` into any window, whatever the latency does. aiolimiter's leaky bucket let a full burst
     through and the steady rate on top of it (up to twice ``count`` in the first period: 429s).
+
+    ``paced``: sends also start evenly spaced (``period / count`` apart) instead of in bursts of ``count``.
+    The rate is the same; but at any moment only about one send is on its way, so a crash catches few
+    sends whose answer was not recorded yet (on Telegram each of those is a second copy after restart).
     """
 
-    def __init__(self, rate: Rate) -> None:
+    def __init__(self, rate: Rate, *, paced: bool = False) -> None:
         slots = max(1, int(rate.count))  # a fractional rate (0.5/s) becomes 1 per 2 s
         self._free = asyncio.Semaphore(slots)
         self._period = rate.period * slots / rate.count
+        self._gap = self._period / slots if paced else 0.0
+        self._next_start = 0.0
 
     async def acquire(self) -> None:
         await self._free.acquire()
+        if not self._gap:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        start = max(now, self._next_start)
+        self._next_start = start + self._gap
+        if start > now:
+            try:
+                await asyncio.sleep(start - now)
+            except BaseException:
+                self._free.release()  # not held yet by the caller: give the slot back
+                raise
 
     def release_later(self) -> None:
         asyncio.get_running_loop().call_later(self._period, self._free.release)
@@ -40,7 +58,7 @@ class PlatformLimiter:
     """One platform's global windows and one set of windows per chat."""
 
     def __init__(self, limits: Limits) -> None:
-        self._global = [Window(r) for r in limits.global_rates]
+        self._global = [Window(r, paced=True) for r in limits.global_rates]
         self._chat_rates = limits.per_chat_rates
         self._chats: dict[str, list[Window]] = {}
 

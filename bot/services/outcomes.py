@@ -1,0 +1,143 @@
+"""Recording what the dispatcher's sends came to: committed as they come, never held for a group commit.
+
+Whatever queued while the previous commit ran goes into the next one, so under load commits batch by
+themselves, and a lone outcome is committed within milliseconds of its send's answer (the window in which
+a crash turns a Telegram send into a second copy). A failed delivery's channel handling and the
+moderators' note run beside the recording, so a slow moderator chat never holds up the next commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.services.notify import ModeratorNotifier
+from content import outbox, posts
+from content.db import Store
+from content.models import Channel, DeliveryState
+from content.outbox import ClaimedDelivery, SendOutcome
+
+log = logging.getLogger("prikbord.dispatch")
+
+_MAX_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class SentDelivery:
+    """A delivery recorded as sent, as the message that carries it."""
+
+    platform: str
+    chat_id: str
+    message_id: str
+    delivery_id: int
+    post_id: int
+
+
+SentHook = Callable[[SentDelivery], None]
+Recorded = tuple[str, SendOutcome, ClaimedDelivery]  # platform, outcome, the claim it settles
+RecordedHook = Callable[[str, SendOutcome], None]
+
+
+class OutcomeRecorder:
+    def __init__(
+        self, store: Store, clock: Clock, notifier: ModeratorNotifier, instance_id: str, recorded: RecordedHook
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._notifier = notifier
+        self._instance_id = instance_id
+        self._recorded = recorded  # after each outcome's commit (or its failure): the dispatcher's bookkeeping
+        self._queue: asyncio.Queue[Recorded | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._failure_tasks: set[asyncio.Task[None]] = set()
+        self._sent_hooks: list[SentHook] = []
+
+    def on_sent(self, hook: SentHook) -> None:
+        self._sent_hooks.append(hook)
+
+    @property
+    def busy(self) -> bool:
+        """Outcomes waiting to be committed, or failures still being handled."""
+        return not self._queue.empty() or bool(self._failure_tasks)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="dispatch-recorder")
+
+    async def put(self, platform: str, outcome: SendOutcome, claimed: ClaimedDelivery) -> None:
+        await self._queue.put((platform, outcome, claimed))
+
+    async def stop(self) -> None:
+        """Commit everything queued so far, then end (never cancelled halfway through a commit)."""
+        if self._task is None:
+            return
+        await self._queue.put(None)
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+        if self._failure_tasks:
+            await asyncio.gather(*set(self._failure_tasks), return_exceptions=True)
+
+    async def _loop(self) -> None:
+        ending = False
+        while not ending:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    break
+                if item is None:
+                    ending = True
+                    break
+                batch.append(item)
+            try:
+                await self._record(batch)
+            except Exception:
+                log.exception("recording %d delivery outcomes failed; their leases will expire and retry", len(batch))
+            finally:
+                for platform, outcome, _ in batch:
+                    self._recorded(platform, outcome)
+
+    async def _record(self, batch: Sequence[Recorded]) -> None:
+        outcomes = [o for _, o, _ in batch]
+        for tries_left in (2, 1, 0):
+            try:
+                await outbox.record_outcomes(self._store, outcomes, self._instance_id, self._clock.now())
+                break
+            except Exception:
+                if not tries_left:
+                    raise
+                log.warning("recording %d delivery outcomes failed; trying again", len(batch), exc_info=True)
+                await asyncio.sleep(0.05)
+        for platform, outcome, claimed in batch:
+            if outcome.state == DeliveryState.SENT and outcome.message_id is not None:
+                sent = SentDelivery(platform, claimed.chat_id, outcome.message_id, claimed.id, claimed.post_id)
+                for hook in self._sent_hooks:
+                    hook(sent)
+            elif outcome.state == DeliveryState.FAILED:
+                task = asyncio.create_task(self._on_failed(platform, claimed, outcome))
+                self._failure_tasks.add(task)
+                task.add_done_callback(self._failure_tasks.discard)
+
+    async def _on_failed(self, platform: str, claimed: ClaimedDelivery, outcome: SendOutcome) -> None:
+        error = outcome.error or "failed"
+        try:
+            async with self._store.transaction() as session:
+                channel = await session.get(Channel, claimed.channel_id)
+                name = channel.name if channel else str(claimed.channel_id)
+                disabled = (
+                    outcome.disable_channel
+                    and channel is not None
+                    and await posts.disable_channel(session, channel, error, "prikbord", self._clock.now())
+                )
+            suffix = " The channel is disabled until an operator fixes it and re-enables it." if disabled else ""
+            await self._notifier.tell(
+                f"post #{claimed.post_id} could not be delivered to {name} ({platform}): {error}.{suffix}"
+            )
+        except Exception:
+            log.exception("telling the moderators about failed delivery %d went wrong", claimed.id)

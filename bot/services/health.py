@@ -1,7 +1,8 @@
 """What the dispatcher knows about each platform's health: up, or down since when and why.
 
-A platform is *down* after ``threshold`` sends in a row failed with a transient error (network trouble,
-5xx) and no send succeeded in between; the first successful send brings it back *up*. While it is down
+A platform is *down* once sends to ``threshold`` different chats failed with a transient error (network
+trouble, 5xx) and no send succeeded in between (one chat failing again and again is that chat's trouble,
+retried in the outbox as before); the first successful send brings it back *up*. While it is down
 the dispatcher does not hammer it: it sends one delivery at a time as a probe, the probes spaced by a
 backoff that doubles (with jitter) up to ``max_probe_interval``, and the deliveries that failed wait in the
 outbox, due again as soon as the platform answers. ``/healthz`` and the dashboard show the state.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.clock import Clock
@@ -21,6 +22,7 @@ from bot.clock import Clock
 @dataclass
 class _State:
     failures: int = 0  # transient failures in a row
+    failing_chats: set[str] = field(default_factory=set)  # the chats they were sent to
     down_since: datetime | None = None
     last_error: str | None = None
     probe_interval: float = 0.0
@@ -75,15 +77,16 @@ class PlatformHealth:
         self._states[platform] = _State()
         return was_down
 
-    def failed(self, platform: str, error: str) -> bool:
-        """A send failed transiently; → True when this takes the platform down."""
+    def failed(self, platform: str, error: str, chat_id: str) -> bool:
+        """A send to ``chat_id`` failed transiently; → True when this takes the platform down."""
         state = self._state(platform)
         state.failures += 1
         state.last_error = error
         if state.down_since is not None:
             self._schedule_probe(state)
             return False
-        if state.failures < self._threshold:
+        state.failing_chats.add(chat_id)
+        if len(state.failing_chats) < self._threshold:
             return False
         state.down_since = self._clock.now()
         state.probe_interval = 0.0

@@ -48,31 +48,20 @@ from bot.clock import Clock
 from bot.services.compose import Composer
 from bot.services.health import PlatformHealth
 from bot.services.notify import ModeratorNotifier
+from bot.services.outcomes import OutcomeRecorder, SentDelivery, SentHook
 from bot.services.rate_windows import RateBudget, in_flight_cap
 from bot.services.reconcile import LeaseKeeper
 from content import outbox, posts
 from content.db import Store
-from content.models import Channel, DeliveryState, Post
+from content.models import DeliveryState, Post
 from content.outbox import ClaimedDelivery, SendOutcome
 from content.responses import counts_for
 
 log = logging.getLogger("prikbord.dispatch")
 
 
-@dataclass(frozen=True, slots=True)
-class SentDelivery:
-    """A delivery recorded as sent, as the message that carries it."""
-
-    platform: str
-    chat_id: str
-    message_id: str
-    delivery_id: int
-    post_id: int
-
-
-SentHook = Callable[[SentDelivery], None]
 TimedHook = Callable[[str, float], None]  # platform, seconds (a send's latency, or a 429's retry-after)
-_Recorded = tuple[str, SendOutcome, ClaimedDelivery]
+__all__ = ["DispatchPolicy", "Dispatcher", "SentDelivery", "SentHook", "TimedHook"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +74,9 @@ class DispatchPolicy:
     lease: timedelta = timedelta(seconds=30)
     # Claims per platform: what its tightest global rate sends in this many seconds.
     claim_horizon: float = 1.0
+    # Sends whose request is out or whose outcome is not committed yet, per platform with a declared rate
+    # whose sends are not idempotent: a crash makes each of them a second copy after restart (Telegram).
+    max_unrecorded: int = 2
     in_process_tries: int = 4
     max_attempts: int = 8
     # A 429 asking us to wait longer than this goes back to the outbox instead of holding a slot.
@@ -119,20 +111,23 @@ class Dispatcher:
         self._keeper = LeaseKeeper(store, adapters, clock, self.instance_id, self.policy.lease)
         self._wake = {p: asyncio.Event() for p in adapters}
         self.health = PlatformHealth(clock)  # down after transient failures in a row: probes, no hot loop
+        self._unrecorded = {
+            p: asyncio.Semaphore(self.policy.max_unrecorded)
+            for p, a in adapters.items()
+            if self._budget.sends_per_second(p) is not None and not a.limits.idempotent_send
+        }
         self._in_flight: dict[str, int] = defaultdict(int)
-        self._outcomes: asyncio.Queue[_Recorded | None] = asyncio.Queue()
+        self._outcomes = OutcomeRecorder(store, clock, notifier, self.instance_id, self._recorded)
         self._loops: list[asyncio.Task[None]] = []
-        self._recorder: asyncio.Task[None] | None = None
+        self._running = False
         self._keepers: list[asyncio.Task[None]] = []
         self._send_tasks: set[asyncio.Task[None]] = set()
         self._waiting: set[asyncio.Task[Any]] = set()  # sends not (or no longer) inside the adapter's call
         self._unknown: set[asyncio.Task[Any]] = set()  # sends cancelled inside the adapter's call
-        self._failure_tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._stop_sweeping = asyncio.Event()
         self._stop_renewing = asyncio.Event()
         self._stopped_platforms: set[str] = set()
-        self._sent_hooks: list[SentHook] = []
         self._timed_hooks: list[TimedHook] = []
         self._rate_limited_hooks: list[TimedHook] = []
         self._backoff = wait_exponential_jitter(
@@ -149,7 +144,7 @@ class Dispatcher:
 
     def on_sent(self, hook: SentHook) -> None:
         """Called for each delivery recorded as sent (engagement primes its message cache)."""
-        self._sent_hooks.append(hook)
+        self._outcomes.on_sent(hook)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -158,7 +153,8 @@ class Dispatcher:
         self._stop_sweeping.clear()
         self._stop_renewing.clear()
         await self.reconcile()
-        self._recorder = asyncio.create_task(self._record_loop(), name="dispatch-recorder")
+        self._running = True
+        self._outcomes.start()
         self._keepers = [
             asyncio.create_task(self._renew_loop(), name="dispatch-lease-renewal"),
             asyncio.create_task(self._sweep_loop(), name="dispatch-stale-sweep"),
@@ -176,8 +172,9 @@ class Dispatcher:
         waiting for a window go back to the outbox untried; sends whose request is on its way finish
         (within ``stop_timeout``) and are recorded; then the recorder writes what is queued and ends.
         """
-        if self._recorder is None:
+        if not self._running:
             return
+        self._running = False
         self._stopping = True
         self._stop_sweeping.set()
         self.wake()
@@ -189,13 +186,10 @@ class Dispatcher:
             for task in late:  # no answer in time: left `sending`, for the sweep to settle
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-        await self._outcomes.put(None)
-        await asyncio.gather(self._recorder, return_exceptions=True)
-        if self._failure_tasks:
-            await asyncio.gather(*set(self._failure_tasks), return_exceptions=True)
+        await self._outcomes.stop()
         self._stop_renewing.set()
         await asyncio.gather(*self._keepers, return_exceptions=True)
-        self._loops, self._keepers, self._recorder = [], [], None
+        self._loops, self._keepers = [], []
 
     def wake(self, platform: str | None = None) -> None:
         for name, event in self._wake.items():
@@ -214,7 +208,7 @@ class Dispatcher:
             await asyncio.sleep(0.005)
 
     async def _quiet(self) -> bool:
-        if any(self._in_flight.values()) or not self._outcomes.empty() or self._failure_tasks:
+        if any(self._in_flight.values()) or self._outcomes.busy:
             return False
         platforms = [p for p in self._adapters if p not in self._stopped_platforms]
         if not platforms:
@@ -317,7 +311,7 @@ class Dispatcher:
         untried = SendOutcome(claimed.id, DeliveryState.PENDING, refund_attempt=True)
         if platform in self._stopped_platforms or self._stopping:
             # Claimed just before the platform refused our credentials, or before a stop: leave it for later.
-            await self._outcomes.put((platform, untried, claimed))
+            await self._outcomes.put(platform, untried, claimed)
             return
         task = asyncio.current_task()
         assert task is not None
@@ -331,7 +325,7 @@ class Dispatcher:
         finally:
             self._waiting.discard(task)
             self._unknown.discard(task)
-        await self._outcomes.put((platform, outcome, claimed))
+        await self._outcomes.put(platform, outcome, claimed)
 
     async def _attempt(
         self, platform: str, adapter: Adapter, claimed: ClaimedDelivery, message: OutboundMessage
@@ -397,20 +391,23 @@ class Dispatcher:
             raise _Stopping  # a stop began while this send waited for its window
         task = asyncio.current_task()
         assert task is not None
+        gate = self._unrecorded.get(platform)
+        if gate is not None:
+            await gate.acquire()  # released once the outcome is committed (_record_loop)
         started = time.perf_counter()
         self._waiting.discard(task)
         try:
             ref = await adapter.send(chat, message)
-        except asyncio.CancelledError:
-            self._unknown.add(task)
-            raise
-        except TransientError as exc:
-            if self.health.failed(platform, str(exc), chat.chat_id):
+        except BaseException as exc:
+            if gate is not None:
+                gate.release()  # no outcome to commit for this try
+            if isinstance(exc, asyncio.CancelledError):
+                self._unknown.add(task)
+            elif isinstance(exc, TransientError) and self.health.failed(platform, str(exc), chat.chat_id):
                 log.warning("%s looks down (%s): probing it with one delivery at a time", platform, exc)
-            raise
-        except RateLimited as exc:
-            for hook in self._rate_limited_hooks:
-                hook(platform, exc.retry_after)
+            elif isinstance(exc, RateLimited):
+                for hook in self._rate_limited_hooks:
+                    hook(platform, exc.retry_after)
             raise
         finally:
             if task not in self._unknown:
@@ -435,71 +432,13 @@ class Dispatcher:
 
     # -- recording -------------------------------------------------------------------------------
 
-    async def _record_loop(self) -> None:
-        """Commit outcomes as they come: whatever queued while the previous commit ran goes in the next."""
-        ending = False
-        while not ending:
-            first = await self._outcomes.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < 500:
-                try:
-                    item = self._outcomes.get_nowait()
-                except asyncio.QueueEmpty:
-                    break
-                if item is None:
-                    ending = True
-                    break
-                batch.append(item)
-            try:
-                await self._record(batch)
-            except Exception:
-                log.exception("recording %d delivery outcomes failed; their leases will expire and retry", len(batch))
-            finally:
-                for platform, _, _ in batch:
-                    self._in_flight[platform] -= 1
-                    self._wake[platform].set()
-
-    async def _record(self, batch: Sequence[_Recorded]) -> None:
-        outcomes = [o for _, o, _ in batch]
-        for tries_left in (2, 1, 0):
-            try:
-                await outbox.record_outcomes(self._store, outcomes, self.instance_id, self._clock.now())
-                break
-            except Exception:
-                if not tries_left:
-                    raise
-                log.warning("recording %d delivery outcomes failed; trying again", len(batch), exc_info=True)
-                await asyncio.sleep(0.05)
-        for platform, outcome, claimed in batch:
-            if outcome.state == DeliveryState.SENT and outcome.message_id is not None:
-                sent = SentDelivery(platform, claimed.chat_id, outcome.message_id, claimed.id, claimed.post_id)
-                for hook in self._sent_hooks:
-                    hook(sent)
-            elif outcome.state == DeliveryState.FAILED:
-                # Told apart from recording, so a slow moderator chat never holds up the next commit.
-                task = asyncio.create_task(self._on_failed(platform, claimed, outcome))
-                self._failure_tasks.add(task)
-                task.add_done_callback(self._failure_tasks.discard)
-
-    async def _on_failed(self, platform: str, claimed: ClaimedDelivery, outcome: SendOutcome) -> None:
-        error = outcome.error or "failed"
-        try:
-            async with self._store.transaction() as session:
-                channel = await session.get(Channel, claimed.channel_id)
-                name = channel.name if channel else str(claimed.channel_id)
-                disabled = (
-                    outcome.disable_channel
-                    and channel is not None
-                    and await posts.disable_channel(session, channel, error, "prikbord", self._clock.now())
-                )
-            suffix = " The channel is disabled until an operator fixes it and re-enables it." if disabled else ""
-            await self._notifier.tell(
-                f"post #{claimed.post_id} could not be delivered to {name} ({platform}): {error}.{suffix}"
-            )
-        except Exception:
-            log.exception("telling the moderators about failed delivery %d went wrong", claimed.id)
+    def _recorded(self, platform: str, outcome: SendOutcome) -> None:
+        """An outcome was committed (or its commit failed): the send no longer counts as in flight."""
+        self._in_flight[platform] -= 1
+        gate = self._unrecorded.get(platform)
+        if gate is not None and outcome.state == DeliveryState.SENT:
+            gate.release()
+        self._wake[platform].set()
 
 
 class _Stopping(Exception):

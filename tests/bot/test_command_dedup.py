@@ -14,11 +14,12 @@ import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.console import Console
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.base import ChatRef, CommandIssued, UserRef
@@ -190,3 +191,29 @@ async def test_event_ids_that_cannot_be_stored_as_given_are_hashed_apart(webhook
         stored = await session.scalar(select(func.count()).select_from(ProcessedCommand))
     assert stored == 4  # long_a twice is one command
     assert len(webhook.answers()) == 4
+
+
+async def test_migration_0004_adds_the_table_and_keeps_what_was_stored(tmp_path: Path, clock: FrozenClock) -> None:
+    from content.db import create_store
+    from content.migrate import upgrade
+    from content.processed_commands import claim_command
+
+    made = create_store(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        await upgrade(made, "0003")
+        now = clock.now()
+        async with made.transaction() as session:  # the columns posts had at 0003, not today's model
+            await session.execute(
+                text(
+                    "INSERT INTO posts (kind, title, body, cta_kind, cta_options, audience, state, urgent,"
+                    " created_at, updated_at) VALUES ('news', 'Van voor de upgrade', '', 'none', '[]', '[]',"
+                    " 'published', 0, '2026-11-30 09:00:00', '2026-11-30 09:00:00')"
+                )
+            )
+        await upgrade(made, "0004")
+        async with made.transaction() as session:
+            assert (await session.execute(text("SELECT title FROM posts"))).scalars().all() == ["Van voor de upgrade"]
+            assert await claim_command(session, "telegram", "tg:m:1:1", "post", "telegram:1", now)
+            assert not await claim_command(session, "telegram", "tg:m:1:1", "post", "telegram:1", now)
+    finally:
+        await made.close()

@@ -22,16 +22,17 @@ from rich.console import Console
 from sqlalchemy import func, select, text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from adapters.base import ChatRef, CommandIssued, UserRef
+from adapters.base import Adapter, ChatRef, CommandIssued, EventSink, Limits, MessageRef, OutboundMessage, UserRef
 from adapters.console.adapter import ConsoleAdapter
 from bot.app import App
 from bot.clock import FrozenClock
+from bot.commands.router import CommandRouter
 from bot.config import Settings
 from bot.web import WebServer
 from bot.web.webhooks import WebhooksFirst
 from content.db import Store
 from content.models import Post
-from content.processed_commands import ProcessedCommand, event_key, processed_command
+from content.processed_commands import ProcessedCommand, claim_command, event_key, processed_command
 from tests.peers.telegram import FloodLimits, TelegramPeer
 
 # PTB 22 warns while building RetryAfter that retry_after will become a timedelta; not ours to fix.
@@ -196,7 +197,6 @@ async def test_event_ids_that_cannot_be_stored_as_given_are_hashed_apart(webhook
 async def test_migration_0004_adds_the_table_and_keeps_what_was_stored(tmp_path: Path, clock: FrozenClock) -> None:
     from content.db import create_store
     from content.migrate import upgrade
-    from content.processed_commands import claim_command
 
     made = create_store(f"sqlite:///{tmp_path / 'old.db'}")
     try:
@@ -217,3 +217,57 @@ async def test_migration_0004_adds_the_table_and_keeps_what_was_stored(tmp_path:
             assert not await claim_command(session, "telegram", "tg:m:1:1", "post", "telegram:1", now)
     finally:
         await made.close()
+
+
+async def test_a_command_claimed_before_a_crash_is_not_run_again(webhook: Webhook) -> None:
+    """At most once: the claim is committed before the command runs, so a process killed between the
+    claim and the command's effect loses that command (its sender got no answer and sends it again)
+    rather than risking a second copy of a post for everyone."""
+    next_message_id = 1  # the peer numbers each chat's messages from 1; this is Anna's first
+    async with webhook.app.store.transaction() as session:  # what the killed process left behind
+        assert await claim_command(
+            session, "telegram", f"tg:m:{ANNA}:{next_message_id}", "post", f"telegram:{ANNA}", webhook.app.clock.now()
+        )
+    update = await webhook.anna_says("/post Na de crash | x | cta: like")
+    assert update["message"]["message_id"] == next_message_id
+    assert webhook.status_of(update) == [200]
+    assert await webhook.posts() == [] and webhook.answers() == []
+
+
+class BrokenAnswers(Adapter):
+    """A platform whose answers fail with something that is not a DeliveryError."""
+
+    platform = "telegram"
+    limits = Limits(text_length=4096)
+
+    async def start(self, sink: EventSink) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, chat: ChatRef, message: OutboundMessage) -> MessageRef:
+        raise AssertionError("nothing is sent here")
+
+    async def edit(self, ref: MessageRef, message: OutboundMessage) -> None:
+        raise AssertionError("nothing is edited here")
+
+    async def delete(self, ref: MessageRef) -> None:
+        raise AssertionError("nothing is deleted here")
+
+    async def reply(self, command: CommandIssued, text: str, private: bool = True) -> None:
+        raise RuntimeError("the SDK broke")
+
+
+async def test_an_answer_failing_in_any_way_is_recorded_and_never_raised(webhook: Webhook) -> None:
+    app = webhook.app
+    router = CommandRouter(app.services, app.roles, {"telegram": BrokenAnswers()})
+    command = CommandIssued(
+        "tg:m:1101:990", UserRef("telegram", str(ANNA), "Anna"), ChatRef("telegram", str(ANNA)), "help", ""
+    )
+    reply = await router.handle(command)
+    assert reply is not None and reply.text.startswith("commands")
+    assert await router.handle(command) is None  # and it ran once
+    async with app.store.sessions() as session:
+        record = await processed_command(session, "telegram", command.event_id)
+    assert record is not None and record.finished_at is not None and record.answer_error == "RuntimeError"

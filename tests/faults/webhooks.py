@@ -52,13 +52,13 @@ async def stored_rows(store: Store) -> dict[str, int]:
 
 @dataclass
 class LogWatch:
-    """Every log record while a test runs (all loggers, DEBUG and up)."""
+    """Every log record while a test runs (all loggers, INFO and up)."""
 
     records: list[logging.LogRecord] = field(default_factory=list)
 
     def tracebacks(self) -> list[str]:
         return [
-            f"{r.name}: {r.getMessage()[:300]}"
+            f"{r.name}: {r.getMessage()[:300]} ({r.exc_info[0].__name__ if r.exc_info and r.exc_info[0] else ''})"
             for r in self.records
             if r.exc_info is not None or r.exc_text or "Traceback (most recent call last)" in r.getMessage()
         ]
@@ -78,11 +78,11 @@ async def watching_logs() -> AsyncIterator[LogWatch]:
         def emit(self, record: logging.LogRecord) -> None:
             watch.records.append(record)
 
-    handler = Collect(logging.DEBUG)
+    handler = Collect(logging.INFO)
     root = logging.getLogger()
     previous = root.level
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    root.setLevel(logging.INFO)
     try:
         yield watch
     finally:
@@ -134,6 +134,12 @@ class SlackSide:
         adapter = self.app.adapters["slack"]
         assert isinstance(adapter, SlackAdapter)
         return adapter
+
+    async def drained(self, timeout: float = 120.0) -> None:
+        """Wait until the work the adapter took on after acknowledging requests has finished (stop()
+        would cancel what is still running after 5 s, and a busy machine can have a thousand presses
+        queued; that cancellation is not what these tests are about)."""
+        await eventually(lambda: not self.adapter._tasks, "the Slack adapter's accepted work", timeout)
 
 
 def slack_settings(peer: SlackPeer, channel: str, moderator: str) -> Settings:

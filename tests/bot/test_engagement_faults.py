@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from adapters.base import ActionPressed, ChatRef, MessageRef, ReactionAdded, ReactionRemoved, UserRef
 from bot.clock import FrozenClock
-from bot.services.engagement import EngagementService, Result
+from bot.services.engagement import EngagementService, Result, fails_alone
 from content.db import Store
 from content.models import Channel, Delivery, DeliveryState, Employee, Identity, Post, PostState, ResponseKind
 from content.people import NAME_LENGTH, storable_name
@@ -144,3 +145,22 @@ async def test_presses_on_messages_prikbord_never_sent_create_nobody(store: Stor
         "that button is not one of prikbord's",
     ]
     assert await _people(store) == (0, 0)
+
+
+def _caused_by(cause: BaseException) -> Exception:
+    try:
+        raise RuntimeError("invalid input for query argument $2") from cause
+    except RuntimeError as exc:
+        return exc
+
+
+def test_only_a_refused_value_fails_alone_a_database_in_trouble_fails_the_batch() -> None:
+    encode = UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+    assert fails_alone(encode)
+    assert fails_alone(IntegrityError("INSERT …", {}, Exception("FOREIGN KEY constraint failed")))
+    assert fails_alone(DataError("INSERT …", {}, Exception("value too long for type character varying(255)")))
+    assert fails_alone(DBAPIError("INSERT …", {}, _caused_by(encode)))  # asyncpg refusing before sending
+    # Locked, gone or unknown: the whole batch fails and every caller may retry.
+    assert not fails_alone(OperationalError("INSERT …", {}, Exception("database is locked")))
+    assert not fails_alone(DBAPIError("INSERT …", {}, _caused_by(ConnectionResetError())))
+    assert not fails_alone(RuntimeError("no"))

@@ -98,7 +98,9 @@ def dashboard_router(deps: WebDeps, operations: Operations, pages: Pages, guard:
                 raise FormError(404, f"unknown action {action!r}")
         except (NotFound, WrongState, DraftError) as exc:
             raise FormError(409 if isinstance(exc, WrongState) else 404, str(exc)) from None
-        return RedirectResponse(f"/posts/{post_id}", status_code=303)
+        # The timeline's approve/reject forms return to the timeline, at the post's row; the rest to the post.
+        back = f"/#post-{post_id}" if form.get("back") == "timeline" else f"/posts/{post_id}"
+        return RedirectResponse(back, status_code=303)
 
     # -- channels ----------------------------------------------------------------------------------
 

@@ -11,6 +11,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
+from adapters.markup import MATRIX_HTML, MarkupParser, render_html
+from bot.web.preview import sanitize
+
 # Search snippets come back with these around matched words; they cannot occur in stored text.
 MARK_OPEN, MARK_CLOSE = "\x02", "\x03"
 
@@ -25,7 +28,20 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self._env.filters.update(local=self._local, pct=_pct, marked=_marked)
+        self._parser = MarkupParser()
+        self._env.filters.update(
+            local=self._local, pct=_pct, marked=_marked, markdown=self._markdown, marked_markdown=self._marked_markdown
+        )
+
+    def _markdown(self, source: str | None) -> Markup:
+        """A post body as HTML: the Markdown subset parsed as for every platform, rendered with paragraphs
+        and lists (Matrix's dialect) and sanitised as the compose preview is."""
+        return sanitize(render_html(self._parser.parse(source or ""), MATRIX_HTML))
+
+    def _marked_markdown(self, snippet: str) -> Markup:
+        """A search snippet rendered like a body, its search marks (plain text to the parser) as <mark>."""
+        html = str(self._markdown(snippet))
+        return Markup(html.replace(MARK_OPEN, "<mark>").replace(MARK_CLOSE, "</mark>"))  # sanitised above
 
     def _local(self, moment: datetime | None, pattern: str = "%a %d %b %Y %H:%M") -> str:
         return moment.astimezone(self._zone).strftime(pattern) if moment else "—"

@@ -137,3 +137,83 @@ def test_compose_preview_publish_and_watch_the_reactions(page: Any, live_server:
     )
     assert forged.status == 403 and "CSRF" in forged.text()
     assert live_server.call(_post_count) == 1
+
+
+PHONE = {"width": 390, "height": 844}
+BODY = (
+    "Vanaf **januari** geldt de *nieuwe* regeling: lees [HR](https://hr.example.org/verlof).\n\n"
+    "- meer flexibiliteit\n- aanvragen_via_het_portaal_dat_nog_een_heel_lange_naam_zonder_spaties_heeft\n\n"
+    "<script>document.title = 'pwned'</script>"
+)
+
+
+async def _phone_posts(app: App) -> None:
+    from bot.services.drafts import CallToAction, PostDraft
+    from bot.services.roles import Role
+    from content.models import CtaKind
+
+    ack = CallToAction(CtaKind.ACKNOWLEDGE)
+    await app.publishing.create(PostDraft(title="Nieuwe verlofregeling", body=BODY, cta=ack), "console:mod", Role.ADMIN)
+    poll = CallToAction(CtaKind.POLL, ("Pizza", "Sushi", "Salade"))
+    await app.publishing.create(
+        PostDraft(
+            title="Lunch vrijdag met een titel die op een telefoon niet op één regel past",
+            body="Wat eten we?",
+            cta=poll,
+        ),
+        "console:mod",
+        Role.ADMIN,
+        review=True,  # pending: approve and reject buttons in the timeline
+    )
+    await app.settle()
+
+
+def _overflow(page: Any) -> int:
+    """How far the page sticks out sideways (0: it fits the viewport)."""
+    return int(page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"))
+
+
+def test_the_timeline_fits_a_phone_and_bodies_show_their_markdown(page: Any, live_server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    live_server.call(_phone_posts)
+    page.set_viewport_size(PHONE)
+    page.goto("/login")
+    page.fill("#token", TOKEN)
+    page.click("button[type=submit]")
+    expect(page.locator("tr#post-2")).to_be_visible()
+    # The logo is a drawing, not an emoji that needs a font.
+    assert page.locator("header .brand svg.logo").bounding_box()["width"] > 10
+    assert "📌" not in page.locator("header .brand").inner_text()
+
+    assert _overflow(page) == 0, "the timeline is wider than a 390 px phone"
+    for selector in ("tr#post-1", "tr#post-2", "tr#post-2 .moderate", "header.top"):
+        box = page.locator(selector).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 0.5, (selector, box)
+    expect(page.locator("tr#post-2 button.approve")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-timeline-phone.png"), full_page=True)
+
+    # Approve from the timeline: back on the timeline, the post scheduled or published.
+    page.click("tr#post-2 button.approve")
+    expect(page).to_have_url(f"{live_server.url}/#post-2")
+    expect(page.locator("tr#post-2 .state")).not_to_have_text("pending")
+    expect(page.locator("tr#post-2 .moderate")).to_have_count(0)
+
+    page.click("tr#post-1 >> text=Nieuwe verlofregeling")
+    body = page.locator(".body.markdown")
+    expect(body.locator("strong", has_text="januari")).to_be_visible()
+    expect(body.locator("em", has_text="nieuwe")).to_be_visible()
+    expect(body.locator("a", has_text="HR")).to_have_attribute("href", "https://hr.example.org/verlof")
+    expect(body.locator("li")).to_have_count(2)
+    assert "**" not in body.inner_text() and "[HR]" not in body.inner_text()
+    expect(body).to_contain_text("<script>")  # shown as text, never run
+    assert page.title() != "pwned"
+    assert _overflow(page) == 0, "the post page is wider than a 390 px phone"
+    page.screenshot(path=str(ARTIFACTS / "dashboard-post-phone.png"), full_page=True)
+
+    page.goto("/search?q=januari")
+    hit = page.locator("ol.hits li").first
+    expect(hit.locator(".snippet strong mark", has_text="januari")).to_be_visible()
+    assert "**" not in hit.inner_text()
+    assert _overflow(page) == 0

@@ -162,3 +162,76 @@ async def test_sign_out(web: WebHarness, admin: Admin) -> None:
     out = await browser.post("/logout", data={"csrf": csrf})
     assert out.status_code == 303 and out.headers["location"] == "/login"
     assert (await browser.get("/")).status_code == 303
+
+
+def _row(page: str, post_id: int) -> str:
+    found = re.search(rf'<tr id="post-{post_id}".*?</tr>', page, re.S)
+    assert found, f"the timeline has no row for #{post_id}"
+    return found.group(0)
+
+
+def _form_fields(form_html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="([a-z]+)" value="([^"]*)"', form_html))
+
+
+async def test_pending_posts_are_approved_and_rejected_from_the_timeline(web: WebHarness, admin: Admin) -> None:
+    browser, csrf = admin
+    for title in ("Open dag", "Borrel"):
+        form = {"title": title, "cta": "rsvp", "to": "nl", "review": "on"}
+        assert (await browser.post("/compose", data={**form, "csrf": csrf, "action": "publish"})).status_code == 303
+    published = {"title": "Koffie", "cta": "like", "to": "nl"}
+    await browser.post("/compose", data={**published, "csrf": csrf, "action": "publish"})
+    await web.app.settle()
+
+    timeline = (await browser.get("/")).text
+    assert "/posts/3/approve" not in _row(timeline, 3)  # published: nothing to moderate
+    forms = {}
+    for post_id in (1, 2):
+        row = _row(timeline, post_id)
+        for action in ("approve", "reject"):
+            form = re.search(rf'<form method="post" action="/posts/{post_id}/{action}">.*?</form>', row, re.S)
+            assert form, f"no {action} form in the timeline row of #{post_id}"
+            forms[post_id, action] = _form_fields(form.group(0))
+    assert all(f == {"csrf": csrf, "back": "timeline"} for f in forms.values())
+
+    # Without the page's CSRF token the same form is refused and changes nothing.
+    forged = await browser.post("/posts/1/approve", data={**forms[1, "approve"], "csrf": "forged"})
+    assert forged.status_code == 403
+    assert (await web.client.get("/api/posts/1")).json()["state"] == "pending"
+
+    approved = await browser.post("/posts/1/approve", data=forms[1, "approve"])
+    assert approved.status_code == 303 and approved.headers["location"] == "/#post-1"
+    rejected = await browser.post("/posts/2/reject", data={**forms[2, "reject"], "reason": "dubbel"})
+    assert rejected.status_code == 303 and rejected.headers["location"] == "/#post-2"
+    await web.app.settle()
+
+    first, second = (await web.client.get("/api/posts/1")).json(), (await web.client.get("/api/posts/2")).json()
+    assert first["state"] == "published" and second["state"] == "rejected" and second["reject_reason"] == "dubbel"
+    timeline = (await browser.get("/")).text
+    assert "/approve" not in _row(timeline, 1) + _row(timeline, 2)  # moderated: the buttons are gone
+    assert 's-published">published' in _row(timeline, 1) and 's-rejected">rejected' in _row(timeline, 2)
+    # From the post page the same endpoint still returns to the post.
+    again = await browser.post("/posts/1/retract", data={"csrf": csrf})
+    assert again.status_code == 303 and again.headers["location"] == "/posts/1"
+
+
+async def test_post_pages_and_search_render_the_body_markdown_sanitised(web: WebHarness, admin: Admin) -> None:
+    body = "Vanaf **januari** geldt [HR](https://hr.example.org) en [dit](javascript:alert(1)).\n\n"
+    body += "- een\n- twee <b>vet</b>"
+    await web.client.post("/api/posts", json={"title": "Verlof", "body": body, "kind": "kb"})
+    browser, _ = admin
+    page = (await browser.get("/posts/1")).text
+    shown = re.search(r'<div class="body markdown">(.*?)</div>', page, re.S)
+    assert shown, "the post page shows no body"
+    html = shown.group(1)
+    assert (
+        "<strong>januari</strong>" in html
+        and '<a href="https://hr.example.org" rel="noopener noreferrer nofollow">HR</a>' in html
+    )
+    assert "<ul><li><p>een</p></li>" in html and "&lt;b&gt;vet&lt;/b&gt;" in html
+    assert "**" not in html and "javascript:" not in html.replace("[dit](javascript:alert(1))", "")
+    assert '<a href="javascript' not in html
+
+    hits = (await browser.get("/search", params={"q": "januari"})).text
+    snippet = re.search(r'<div class="snippet markdown">(.*?)</div>', hits, re.S)
+    assert snippet and "<strong><mark>januari</mark></strong>" in snippet.group(1) and "**" not in snippet.group(1)

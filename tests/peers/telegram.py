@@ -306,6 +306,24 @@ class FloodLimits:
         return cls(None, None, None)
 
 
+@dataclass(frozen=True)
+class FloodStorm:
+    """Telegram's flood control in a storm: from ``start`` until ``until`` (peer clock), windows of
+    ``blocked`` seconds in which every rate-limited call is answered 429 with the rest of the window as
+    ``retry_after`` (so up to ``blocked``), each followed by ``open`` seconds of the usual limits."""
+
+    start: float
+    until: float
+    blocked: float
+    open: float = 1.0
+
+    def wait(self, now: float) -> float:
+        if not self.start <= now < self.until:
+            return 0.0
+        phase = (now - self.start) % (self.blocked + self.open)
+        return self.blocked - phase if phase < self.blocked else 0.0
+
+
 @dataclass
 class PeerUser:
     id: int
@@ -428,6 +446,7 @@ class TelegramPeer:
         # An outage (``outage(True)``): every Bot API request is answered 502 and counted here by method.
         self.down = False
         self.requests_while_down: dict[str, int] = {}
+        self.storm: FloodStorm | None = None  # flood_storm(): 429 waves on top of the flood limits
         self._sent_all: deque[float] = deque()
         self._sent_chat: dict[int, deque[float]] = {}
         self._sent_group: dict[int, deque[float]] = {}
@@ -501,6 +520,12 @@ class TelegramPeer:
     def _wake(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def flood_storm(self, seconds: float, retry_after: float, open_for: float = 1.0) -> FloodStorm:
+        """429 storms for ``seconds`` from now: blocked windows of ``retry_after`` s, ``open_for`` s apart."""
+        now = self.now()
+        self.storm = FloodStorm(now, now + seconds, retry_after, open_for)
+        return self.storm
 
     def outage(self, down: bool) -> None:
         """Telegram unreachable: every request gets nginx's 502 page, updates wait; ``False`` ends it."""
@@ -751,6 +776,10 @@ class TelegramPeer:
         if method not in limits.methods:
             return
         now = self.now()
+        storm = self.storm.wait(now) if self.storm is not None else 0.0
+        if storm > 0:
+            retry = max(1, math.ceil(storm))
+            raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
         windows: list[tuple[deque[float], int, float]] = []
         if limits.overall:
             windows.append((self._sent_all, *limits.overall))

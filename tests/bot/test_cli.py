@@ -178,3 +178,26 @@ def test_two_scripted_sessions_on_one_database_both_count(tmp_path: Path) -> Non
     assert "already counted" not in second.stdout
     stats = json.loads(prikbord(["stats", "1", "--json"], tmp_path).stdout)
     assert stats["counts"] == {"ack": 2, "like": 2}
+
+
+async def test_run_reports_the_telegram_bot_it_connected_as(tmp_path: Path) -> None:
+    """`prikbord run` against the loopback Telegram peer: the start-up summary names the bot (from getMe),
+    the channels on Telegram and the database without its password, then the service runs on."""
+    from tests.faults.prikbord_process import RunningPrikbord, wait_for, write_config
+    from tests.peers.telegram import FloodLimits, TelegramPeer
+
+    async with TelegramPeer(flood=FloodLimits.off(), bot_username="kantoor_bot") as peer:
+        peer.add_chat(-1001, "supergroup", "Kantoor")
+        peer.add_chat(-1002, "supergroup", "Lager")
+        config = write_config(tmp_path, peer, [-1001, -1002], f"sqlite:///{tmp_path}/prikbord.db")
+        run = await RunningPrikbord(config).start()
+        try:
+            await wait_for(lambda: "timezone:" in run.stderr_text(), 60, "the start-up summary")
+            summary = run.stderr_text()
+            assert "telegram: connected — connected as @kantoor_bot" in summary, summary
+            assert "channels on telegram (2): groep-0, groep-1" in summary
+            assert f"database: sqlite:///{tmp_path}/prikbord.db" in summary and "web: off" in summary
+            assert "scheduler: this instance is the leader" in summary
+            assert run.alive()
+        finally:
+            assert await run.stop() == 0

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from content.db import create_store
+from content import processed_commands  # noqa: F401  (its table is part of the metadata)
 from content.models import Base
 
 config = context.config

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.base import Adapter, ChatRef, CommandIssued, EventSink, Limits, MessageRef, OutboundMessage, UserRef
 from adapters.console.adapter import ConsoleAdapter
+from adapters.console.translate import new_session_id
 from bot.app import App
 from bot.clock import FrozenClock
 from bot.commands.router import CommandRouter
@@ -165,18 +166,20 @@ async def test_a_429_on_the_answer_gives_200_and_the_redelivery_runs_nothing_aga
     assert record.answer_error is not None and "retry after" in record.answer_error
 
 
-async def test_commands_from_the_console_are_not_taken_for_redeliveries(webhook: Webhook) -> None:
-    """The console numbers events by script line, anew each run: the same id on the next run is a new
-    command, so console commands are not de-duplicated (a second ``prikbord run < script`` works)."""
+async def test_console_commands_of_two_sessions_both_run(webhook: Webhook) -> None:
+    """Console event ids carry a random id per session: line 1 of the next ``prikbord run < script``
+    is a new command, while the same id twice is one command like on every platform."""
     console = ChatRef("console", "console")
-    for _run in range(2):
-        await webhook.app.inbound(CommandIssued("line-1", UserRef("console", "anna", "Anna"), console, "help", ""))
+    anna = UserRef("console", "anna", "Anna")
+    first, second = new_session_id(), new_session_id()
+    for session_id in (first, second, first):
+        await webhook.app.inbound(CommandIssued(f"{session_id}.line-1", anna, console, "help", ""))
     adapter = webhook.app.adapters["console"]
     assert isinstance(adapter, ConsoleAdapter)
-    assert [who for who, _ in adapter.private] == ["anna", "anna"]  # both ran and were answered
+    assert [who for who, _ in adapter.private] == ["anna", "anna"]  # two sessions ran; the repeat did not
     async with webhook.app.store.sessions() as session:
         stored = await session.scalar(select(func.count()).select_from(ProcessedCommand))
-    assert stored == 0
+    assert stored == 2
 
 
 async def test_event_ids_that_cannot_be_stored_as_given_are_hashed_apart(webhook: Webhook) -> None:

@@ -251,7 +251,7 @@ async def sent_messages(
             tuple(delivery.extra_message_ids or ()),
             channel.enabled,
         )
-        for delivery, channel in (await session.execute(query)).tuples()
+        for delivery, channel in (await session.execute(query)).all()
     ]
 
 

@@ -12,7 +12,69 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+# The intent and preview contracts live in their own modules; adapters and the core import them from here.
+from adapters.base.intents import (
+    Acknowledge,
+    BadIntent,
+    ChoiceKind,
+    Choose,
+    ChooseNamed,
+    Intent,
+    Like,
+    OpenLink,
+    React,
+    Reply,
+    parse_intent,
+)
+from adapters.base.preview import MessagePreview, PreviewBlock, PreviewStyle
 from adapters.markup import Document
+
+__all__ = [
+    "Acknowledge",
+    "Action",
+    "ActionPressed",
+    "ActionStyle",
+    "Adapter",
+    "AdapterAuthError",
+    "Answer",
+    "BadIntent",
+    "ChannelMembershipChanged",
+    "ChannelMigrated",
+    "ChatRef",
+    "CheckResult",
+    "ChoiceKind",
+    "Choose",
+    "ChooseNamed",
+    "CommandIssued",
+    "DeliveryError",
+    "DiscoveredChat",
+    "Event",
+    "EventSink",
+    "HttpReply",
+    "InboundEvent",
+    "Intent",
+    "Like",
+    "Limits",
+    "MessagePreview",
+    "MessageRef",
+    "MessageTooLong",
+    "OpenLink",
+    "OutboundMessage",
+    "PermanentError",
+    "PreviewBlock",
+    "PreviewStyle",
+    "Previewer",
+    "Rate",
+    "RateLimited",
+    "React",
+    "ReactionAdded",
+    "ReactionRemoved",
+    "Reply",
+    "ReplyPosted",
+    "TransientError",
+    "UserRef",
+    "parse_intent",
+]
 
 # ---------------------------------------------------------------------------------------------
 # References
@@ -82,149 +144,12 @@ class OutboundMessage:
 
 
 # ---------------------------------------------------------------------------------------------
-# Previews: how a platform will show a message, for the web's compose page. Each adapter's pure
-# translate module renders one from the same rendering it sends; the web only sanitizes and lays out.
-
-
-class PreviewStyle(StrEnum):
-    FLOW = "flow"  # HTML laid out as it is (paragraphs, lists, <pre>)
-    LINES = "lines"  # a newline in the text is a line break (Telegram HTML, Slack mrkdwn)
-    HEADER = "header"  # a title line (Slack's header block)
-    CONTEXT = "context"  # small print under the body (Slack's context block)
-
-
-@dataclass(frozen=True, slots=True)
-class PreviewBlock:
-    """An HTML fragment whose text is escaped, using only simple tags (b, strong, i, em, u, s, code,
-    pre, a href, blockquote, p, br, ul, ol, li). The web sanitizes it once more before showing it."""
-
-    html: str
-    style: PreviewStyle = PreviewStyle.FLOW
-
-
-@dataclass(frozen=True, slots=True)
-class MessagePreview:
-    """``messages``: the blocks of each message the post is sent as (Telegram splits long posts);
-    ``buttons``: the rows of button labels as the platform lays them out; ``notes``: short remarks
-    for the author (e.g. which reactions count as what)."""
-
-    messages: tuple[tuple[PreviewBlock, ...], ...]
-    buttons: tuple[tuple[str, ...], ...] = ()
-    notes: tuple[str, ...] = ()
-
+# Previews (adapters/base/preview.py) and intents (adapters/base/intents.py), re-exported here:
+# adapters and the core import everything of the contract from ``adapters.base``.
 
 Previewer = Callable[[OutboundMessage], MessagePreview]
 """``preview(message)`` of a platform's translate module: pure and cheap. Raises a
 :class:`DeliveryError` (e.g. :class:`MessageTooLong`) when the platform would refuse the message."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Intents: what a button press, reaction or engagement command asks for. ``encode()`` gives the wire
-# form buttons carry (Telegram callback data, Slack action ids, console ``press`` words, stored data);
-# :func:`parse_intent` reads it back and refuses anything else. The wire format never changes:
-# ``like | ack | reply | link | rsvp:N | vote:N | option:TEXT | reaction:KEY``.
-
-
-class BadIntent(ValueError):
-    """A wire string that is none of prikbord's actions (a stranger's button, a forged payload)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Like:
-    def encode(self) -> str:
-        return "like"
-
-
-@dataclass(frozen=True, slots=True)
-class Acknowledge:
-    def encode(self) -> str:
-        return "ack"
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    def encode(self) -> str:
-        return "reply"
-
-
-@dataclass(frozen=True, slots=True)
-class OpenLink:
-    def encode(self) -> str:
-        return "link"
-
-
-class ChoiceKind(StrEnum):
-    RSVP = "rsvp"
-    VOTE = "vote"
-
-
-@dataclass(frozen=True, slots=True)
-class Choose:
-    """Option ``number`` (1-based) of an RSVP or poll: the buttons' form."""
-
-    kind: ChoiceKind
-    number: int
-
-    def __post_init__(self) -> None:
-        if self.number < 1:
-            raise BadIntent(f"option numbers start at 1, not {self.number}")
-
-    def encode(self) -> str:
-        return f"{self.kind.value}:{self.number}"
-
-
-@dataclass(frozen=True, slots=True)
-class ChooseNamed:
-    """An option by its text or number as typed (``vote 12 Sushi``)."""
-
-    text: str
-
-    def __post_init__(self) -> None:
-        if not self.text.strip():
-            raise BadIntent("say which option: its number or its text")
-
-    def encode(self) -> str:
-        return f"option:{self.text}"
-
-
-@dataclass(frozen=True, slots=True)
-class React:
-    """A reaction with ``key`` (an emoji, or a platform's own name for one)."""
-
-    key: str
-
-    def __post_init__(self) -> None:
-        if not self.key.strip():
-            raise BadIntent("a reaction needs a key")
-
-    def encode(self) -> str:
-        return f"reaction:{self.key}"
-
-
-Intent = Like | Acknowledge | Reply | OpenLink | Choose | ChooseNamed | React
-
-_PLAIN_INTENTS: dict[str, Intent] = {"like": Like(), "ack": Acknowledge(), "reply": Reply(), "link": OpenLink()}
-_OPTION_NUMBER_DIGITS = 6
-
-
-def parse_intent(wire: str) -> Intent:
-    """The intent a wire string encodes. Raises :class:`BadIntent` for anything else."""
-    plain = _PLAIN_INTENTS.get(wire)
-    if plain is not None:
-        return plain
-    prefix, sep, rest = wire.partition(":")
-    if sep:
-        if prefix in (ChoiceKind.RSVP.value, ChoiceKind.VOTE.value):
-            if rest.isascii() and rest.isdigit() and len(rest) <= _OPTION_NUMBER_DIGITS and int(rest) >= 1:
-                return Choose(ChoiceKind(prefix), int(rest))
-        elif prefix == "option" and rest.strip():
-            return ChooseNamed(rest)
-        elif prefix == "reaction" and rest.strip():
-            return React(rest)
-    raise BadIntent(
-        f"{wire[:40]!r} is not a prikbord action: expected like, ack, reply, link, rsvp:N, vote:N, "
-        "option:TEXT or reaction:KEY"
-    )
 
 
 # ---------------------------------------------------------------------------------------------

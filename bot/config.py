@@ -469,6 +469,12 @@ def startup_problems(settings: Settings) -> list[str]:
     """What ``check`` and ``run`` refuse although it parses: each names the key and what to do."""
     problems: list[str] = []
     enabled = settings.enabled_platforms()
+    if not enabled and not settings.web_enabled:
+        problems.append(
+            "console.enabled: nothing would run: the only channel, console, is disabled ([console] enabled = "
+            "false) and no messenger is configured: set [console] enabled = true (PRIKBORD_CONSOLE__ENABLED=true), "
+            "or configure [telegram], [slack] or [matrix] with their [[channels]]"
+        )
     for index, channel in enumerate(settings.channels):
         if channel.platform not in enabled:
             how = (

@@ -107,6 +107,7 @@ def test_default_timezone_is_the_machines_own(monkeypatch: pytest.MonkeyPatch) -
             "configure [slack]",
         ),
         ("[web]\nport = 0\n", "web.admin_token", "PRIKBORD_WEB__ADMIN_TOKEN"),
+        ("[console]\nenabled = false\n", "console.enabled", "the only channel, console, is disabled"),
         (
             '[telegram]\ntoken = "1:abc"\nmode = "webhook"\nwebhook_secret = "s"\n[web]\nport = 0\nadmin_token = "t"\n',
             "web.public_url",

@@ -23,11 +23,12 @@ from adapters.base import (
     parse_intent,
 )
 from bot.clock import FrozenClock
+from bot.services.compose import actions_for
 from bot.services.engagement import EngagementService, Request, Result
 from bot.services.interpret import Meaning, Refusal, describe, interpret, reaction_intent
 from content.db import Store
 from content.models import CtaKind, Post, PostState, ResponseKind
-from content.responses import Op, Outcome, counts_for
+from content.responses import Counts, Op, Outcome, counts_for
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -96,6 +97,20 @@ def test_the_wire_form_reads_back_and_encodes_unchanged(wire: str, intent: Inten
 def test_junk_is_refused_with_what_would_be_accepted(junk: str) -> None:
     with pytest.raises(BadIntent, match=r"not a prikbord action.*rsvp:N, vote:N"):
         parse_intent(junk)
+
+
+def test_every_button_prikbord_sends_reads_back_as_an_intent() -> None:
+    # What sits in callback data, action ids and console scripts today must keep working.
+    posts = [
+        _post(CtaKind.LIKE),
+        _post(CtaKind.ACKNOWLEDGE),
+        _post(CtaKind.RSVP, ["yes", "no", "maybe"]),
+        _post(CtaKind.POLL, [f"Optie {n}" for n in range(1, 11)]),
+        _post(CtaKind.LINK),
+    ]
+    sent = [a.action_id for post in posts for a in actions_for(post, Counts({}, {}), "https://x.example/r/t")]
+    assert sent == ["like", "ack", "rsvp:1", "rsvp:2", "rsvp:3", *(f"vote:{n}" for n in range(1, 11)), "link"]
+    assert [parse_intent(wire).encode() for wire in sent] == sent
 
 
 def test_a_request_reads_its_wire_form_once() -> None:

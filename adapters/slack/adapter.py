@@ -49,17 +49,9 @@ from adapters.base import (
     UserRef,
 )
 from adapters.slack.errors import AUTH_ERRORS, SlackCallFailed, error_for
+from adapters.slack.inbound import MAIN_COMMAND, PLATFORM, Inbound, MalformedPayload, parse_request
 from adapters.slack.mrkdwn import escape
-from adapters.slack.translate import (
-    MAIN_COMMAND,
-    PLATFORM,
-    Inbound,
-    MalformedPayload,
-    compose,
-    compose_home,
-    metadata_matches,
-    parse_request,
-)
+from adapters.slack.translate import compose, compose_home, metadata_matches
 
 log = logging.getLogger(__name__)
 

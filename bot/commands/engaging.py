@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from adapters.base import Acknowledge, ChooseNamed, Intent, Like
+from adapters.base import Reply as ReplyIntent
 from bot.commands.base import CommandContext, CommandSpec, Reply
 from bot.commands.grammar import UsageError, parse_post_ref
 from bot.services.engagement import Request
 from bot.services.roles import Role
 
 
-async def _submit(ctx: CommandContext, post_id: int, action: str, text: str | None = None) -> Reply:
+async def _submit(ctx: CommandContext, post_id: int, action: Intent, text: str | None = None) -> Reply:
     command = ctx.command
     result = await ctx.services.engagement.submit(
         Request(command.user.platform, command.event_id, command.user, action, post_id=post_id, text=text)
@@ -17,25 +19,25 @@ async def _submit(ctx: CommandContext, post_id: int, action: str, text: str | No
 
 
 async def like(ctx: CommandContext, args: str) -> Reply:
-    return await _submit(ctx, parse_post_ref(args), "like")
+    return await _submit(ctx, parse_post_ref(args), Like())
 
 
 async def ack(ctx: CommandContext, args: str) -> Reply:
-    return await _submit(ctx, parse_post_ref(args), "ack")
+    return await _submit(ctx, parse_post_ref(args), Acknowledge())
 
 
 async def vote(ctx: CommandContext, args: str) -> Reply:
     ref, _, choice = args.strip().partition(" ")
     if not choice.strip():
         raise UsageError("say which option: `vote 12 2` or `vote 12 Sushi`")
-    return await _submit(ctx, parse_post_ref(ref), f"option:{choice.strip()}")
+    return await _submit(ctx, parse_post_ref(ref), ChooseNamed(choice.strip()))
 
 
 async def reply(ctx: CommandContext, args: str) -> Reply:
     ref, _, text = args.strip().partition(" ")
     if not text.strip():
         raise UsageError("write the reply after the post number: `reply 12 I'll bring cake`")
-    return await _submit(ctx, parse_post_ref(ref), "reply", text.strip())
+    return await _submit(ctx, parse_post_ref(ref), ReplyIntent(), text.strip())
 
 
 COMMANDS = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from adapters.base import Action, ActionStyle, OutboundMessage
+from adapters.base import Acknowledge, Action, ActionStyle, ChoiceKind, Choose, Like, OpenLink, OutboundMessage
 from adapters.markup import Bold, Document, MarkupParser, Paragraph, Text
 from content.models import CtaKind, Post, ResponseKind
 from content.responses import Counts
@@ -43,11 +43,11 @@ def option_emoji(post: Post, index: int) -> str:
 def actions_for(post: Post, counts: Counts, click_url: str | None) -> tuple[Action, ...]:
     kind = post.cta_kind
     if kind == CtaKind.LIKE:
-        return (Action("like", "👍 Like", count=counts.by_kind.get(ResponseKind.LIKE, 0), emoji=LIKE_EMOJI),)
+        return (Action(Like().encode(), "👍 Like", count=counts.by_kind.get(ResponseKind.LIKE, 0), emoji=LIKE_EMOJI),)
     if kind == CtaKind.ACKNOWLEDGE:
         return (
             Action(
-                "ack",
+                Acknowledge().encode(),
                 "✅ Read",
                 ActionStyle.PRIMARY,
                 count=counts.by_kind.get(ResponseKind.ACK, 0),
@@ -55,16 +55,18 @@ def actions_for(post: Post, counts: Counts, click_url: str | None) -> tuple[Acti
             ),
         )
     if kind in (CtaKind.RSVP, CtaKind.POLL):
-        prefix = "rsvp" if kind == CtaKind.RSVP else "vote"
+        choice = ChoiceKind.RSVP if kind == CtaKind.RSVP else ChoiceKind.VOTE
         default_rsvp = kind == CtaKind.RSVP and list(post.cta_options) == ["yes", "no", "maybe"]
         actions = []
         for index, option in enumerate(post.cta_options or [], start=1):
             emoji = option_emoji(post, index)
             label = f"{emoji} {RSVP_LABELS[option][1]}" if default_rsvp else option
-            actions.append(Action(f"{prefix}:{index}", label, count=counts.by_value.get(option, 0), emoji=emoji))
+            actions.append(
+                Action(Choose(choice, index).encode(), label, count=counts.by_value.get(option, 0), emoji=emoji)
+            )
         return tuple(actions)
     if kind == CtaKind.LINK:
-        return (Action("link", "🔗 Open", url=click_url or post.cta_url),)
+        return (Action(OpenLink().encode(), "🔗 Open", url=click_url or post.cta_url),)
     return ()
 
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from adapters.base import UserRef
+from adapters.base import OpenLink, UserRef
 from bot.services.engagement import Request as EngagementRequest
 from bot.web.deps import WebDeps
 from bot.web.metrics import CONTENT_TYPE
@@ -85,7 +85,7 @@ def public_router(deps: WebDeps) -> APIRouter:
         if not _PREVIEW_AGENTS.search(request.headers.get("user-agent", "")):
             try:
                 await deps.engagement.submit(
-                    EngagementRequest("web", None, UserRef("web", visitor), "link", post_id=post.id)
+                    EngagementRequest("web", None, UserRef("web", visitor), OpenLink(), post_id=post.id)
                 )
             except Exception:  # the reader gets where they were going; the count is what is lost
                 log.exception("recording a click on post #%d failed", post.id)

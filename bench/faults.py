@@ -15,7 +15,7 @@
 - **Verified (exit 1 otherwise):** nothing lost, every delivery ``sent``, recovery within 2 × the lease, and no
   request the peers' API contracts refuse.
 
-    .venv/bin/python bench/faults.py [--rounds 5] [--platform telegram|slack|both] [--chats 120] [--lease 4]
+    .venv/bin/python bench/faults.py [--rounds 5] [--platform telegram|slack|both] [--chats 120] [--lease 5]
                                      [--postgres-url URL] [--sqlite-only] [--seed 17]
 """
 
@@ -145,7 +145,7 @@ def main() -> int:
     add_common_args(parser, rounds=5)
     parser.add_argument("--platform", choices=["telegram", "slack", "both"], default="both")
     parser.add_argument("--chats", type=int, default=120, help="chats, one channel each (default %(default)s)")
-    parser.add_argument("--lease", type=float, default=4.0, help="[dispatch] lease in seconds (default %(default)s)")
+    parser.add_argument("--lease", type=float, default=5.0, help="[dispatch] lease in seconds (default %(default)s)")
     parser.add_argument("--seed", type=int, default=17, help="seeds the kill moments (default %(default)s)")
     args = parser.parse_args()
     quiet_logging()

@@ -74,9 +74,11 @@ class DispatchPolicy:
     lease: timedelta = timedelta(seconds=30)
     # Claims per platform: what its tightest global rate sends in this many seconds.
     claim_horizon: float = 1.0
-    # Sends whose request is out or whose outcome is not committed yet, per platform with a declared rate
-    # whose sends are not idempotent: a crash makes each of them a second copy after restart (Telegram).
-    max_unrecorded: int = 2
+    # Sends whose request is out or whose outcome is not committed yet, on a platform with a declared rate
+    # that can neither de-duplicate a resend nor tell what was sent (Telegram): after a crash each of them
+    # is sent again. One keeps that to at most one copy per crash; it costs no rate while a send and its
+    # commit take less than the rate's interval (33 ms at Telegram's 30/s).
+    max_unrecorded: int = 1
     in_process_tries: int = 4
     max_attempts: int = 8
     # A 429 asking us to wait longer than this goes back to the outbox instead of holding a slot.
@@ -114,7 +116,7 @@ class Dispatcher:
         self._unrecorded = {
             p: asyncio.Semaphore(self.policy.max_unrecorded)
             for p, a in adapters.items()
-            if self._budget.sends_per_second(p) is not None and not a.limits.idempotent_send
+            if self._budget.sends_per_second(p) is not None and not _reconcilable(a)
         }
         self._in_flight: dict[str, int] = defaultdict(int)
         self._outcomes = OutcomeRecorder(store, clock, notifier, self.instance_id, self._recorded)
@@ -439,6 +441,12 @@ class Dispatcher:
         if gate is not None and outcome.state == DeliveryState.SENT:
             gate.release()
         self._wake[platform].set()
+
+
+def _reconcilable(adapter: Adapter) -> bool:
+    """Whether a send whose answer was lost cannot become a second copy: the platform de-duplicates a
+    resend (Matrix's txnId) or can be asked what was sent (Slack's metadata, ``find_sent``)."""
+    return adapter.limits.idempotent_send or type(adapter).find_sent is not Adapter.find_sent
 
 
 class _Stopping(Exception):

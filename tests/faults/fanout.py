@@ -32,8 +32,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.app import App
+from bot.config import load_settings
+from bot.services.drafts import CallToAction, PostDraft
+from bot.services.roles import Role
 from content.db import async_url, create_store
-from content.models import Delivery
+from content.models import CtaKind, Delivery
 from tests.peers.slack import SlackPeer
 from tests.peers.telegram import FloodLimits, TelegramPeer
 
@@ -234,28 +238,16 @@ class Process:
 
 
 async def post(config: Path) -> int:
-    """``prikbord post`` (the operator's way in); the running service delivers it. Returns the id."""
-    process = await asyncio.create_subprocess_exec(
-        PRIKBORD,
-        "post",
-        "--title",
-        TITLE,
-        "--body",
-        BODY,
-        "--cta",
-        "acknowledge",
-        "--urgent",
-        "--config",
-        str(config),
-        cwd=config.parent,
-        env=_env(),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, f"prikbord post failed: {err.decode()[-2000:]}"
-    return int(out.decode().strip().splitlines()[-1])
+    """The post, published with its deliveries as ``prikbord post --config`` does it (built here rather
+    than in a third process: the suite's time goes to the processes under test). Returns its id."""
+    app = App(load_settings(config))
+    try:
+        await app.prepare_store()
+        draft = PostDraft(title=TITLE, body=BODY, cta=CallToAction(CtaKind.ACKNOWLEDGE), urgent=True)
+        created = await app.publishing.create(draft, "cli", Role.ADMIN)
+        return created.id
+    finally:
+        await app.stop()
 
 
 async def delivery_states(database_url: str) -> Counter[str]:
@@ -305,15 +297,17 @@ async def interrupted_fanout(
     how: signal.Signals,
     lease: float,
     recover_within: float,
+    setup: asyncio.Lock | None = None,
 ) -> Figures:
     """One post to every chat of ``peer``; each time ``at[i]`` copies are out, ``how`` is sent to the
     running ``prikbord run`` and it is started again at once. Ends when all is sent or ``recover_within``
-    seconds after the last restart passed."""
+    seconds after the last restart passed. Scenarios run side by side share one ``setup`` lock."""
     chats = peer.chat_ids()
     figures = Figures(len(chats))
     async with database(backend, directory) as url:
         config = write_config(directory, peer, url, lease)
-        await post(config)
+        async with setup or asyncio.Lock():  # Alembic's migration context is one per process: one at a time
+            await post(config)
         running = await Process.run(config, 0)
         try:
             for number, threshold in enumerate(at, start=1):

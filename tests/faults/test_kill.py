@@ -30,6 +30,8 @@ MOMENTS = (10, 60, 110)  # copies out when the kill comes
 
 
 async def _three_kills(platform: str, backend: str, tmp_path: Path) -> list[tuple[Figures, list[str], int]]:
+    setup = asyncio.Lock()
+
     async def one(moment: int) -> tuple[Figures, list[str], int]:
         peer = TelegramGroups(CHATS) if platform == "telegram" else SlackChannels(CHATS)
         await peer.start()
@@ -37,7 +39,14 @@ async def _three_kills(platform: str, backend: str, tmp_path: Path) -> list[tupl
             directory = tmp_path / f"kill-at-{moment}"
             directory.mkdir()
             figures = await interrupted_fanout(
-                peer, backend, directory, at=[moment], how=signal.SIGKILL, lease=LEASE, recover_within=2 * LEASE
+                peer,
+                backend,
+                directory,
+                at=[moment],
+                how=signal.SIGKILL,
+                lease=LEASE,
+                recover_within=2 * LEASE,
+                setup=setup,
             )
             lookups = len(peer.peer.calls_of("conversations.history")) if isinstance(peer, SlackChannels) else 0
             return figures, peer.violations(), lookups
@@ -55,6 +64,8 @@ def _check(runs: list[tuple[Figures, list[str], int]]) -> list[Figures]:
         assert figures.states == {"sent": CHATS}, figures
         assert figures.recovered_in is not None, f"not everything was delivered after the restart: {figures}"
         assert figures.recovered_in <= 2 * LEASE, f"delivered {figures.recovered_in:.1f}s after the restart: {figures}"
+    for figures, _, _ in runs:
+        print(figures)  # the figures of each run (pytest -s)
     return [figures for figures, _, _ in runs]
 
 

@@ -37,6 +37,7 @@ async def test_sigterm_mid_fanout_records_every_outcome(backend: str, tmp_path: 
         violations = peer.violations()
     finally:
         await peer.stop()
+    print(figures)  # pytest -s
     assert not figures.problems, figures.problems
     assert not violations, violations
     assert len(figures.exits) == len(MOMENTS), figures

@@ -22,6 +22,7 @@ from bot.commands.router import CommandRouter
 from bot.config import ConfigError, Settings
 from bot.services.adapter_state import AdapterStateStore
 from bot.services.answers import PacedAnswers
+from bot.services.audience import AudienceService
 from bot.services.compose import Composer, click_url_for
 from bot.services.counters import CounterRefresher
 from bot.services.dispatch import Dispatcher, DispatchPolicy
@@ -177,7 +178,10 @@ class App:
             privacy=self.privacy,
             platform_health=self.dispatcher.health,
         )
-        self.inbound = InboundRouter(self.store, self.clock, self.commands, self.engagement, self.notifier)
+        self.audience = AudienceService(self.store, self.clock, self.adapters, settings.audience.refresh)
+        self.inbound = InboundRouter(
+            self.store, self.clock, self.commands, self.engagement, self.notifier, self.audience
+        )
         self._started: list[Adapter] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -280,6 +284,7 @@ class App:
                 adapter.set_settle(self.settle)
             await adapter.start(self.inbound)
             self._started.append(adapter)
+        await self.audience.start()  # member lists read in the background, then every [audience] refresh
         if self.settings.web_enabled:
             assert self.settings.web.port is not None
             self.web = WebServer(
@@ -298,6 +303,7 @@ class App:
         await self.publishing.publish_due()
         await self.dispatcher.settle()
         await self.counters.flush()
+        await self.audience.flush()
 
     async def run_until_input_ends(self) -> None:
         """Console-only runs end when the script ends, after outstanding deliveries are sent."""
@@ -319,6 +325,7 @@ class App:
         for adapter in reversed(self._started):
             with contextlib.suppress(Exception):
                 await adapter.stop()
+        await self.audience.stop()
         await self.engagement.stop()
         await self.adapter_state.stop()
         if self._owns_store:

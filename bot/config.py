@@ -312,6 +312,12 @@ class ReminderConfig(Section):
     before: Duration = timedelta(hours=24)
 
 
+class AudienceConfig(Section):
+    # The channels' member lists (Slack conversations.members, Matrix joined members, Telegram's
+    # member count) are read at start and again this often; join and leave events keep them current between.
+    refresh: Duration = timedelta(hours=6)
+
+
 class SchedulerConfig(Section):
     enabled: bool = True
     # Safety sweep: publish due posts, close expired ones and re-check jobs, this often (seconds).
@@ -367,6 +373,7 @@ class Settings(BaseSettings):
     status_posts: list[StatusPostConfig] = Field(default_factory=list)
     quiet_hours: QuietHoursConfig = Field(default_factory=QuietHoursConfig)
     reminders: ReminderConfig = Field(default_factory=ReminderConfig)
+    audience: AudienceConfig = Field(default_factory=AudienceConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     feeds: list[FeedConfig] = Field(default_factory=list)

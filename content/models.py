@@ -185,6 +185,40 @@ class Channel(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     member_count: Mapped[int | None] = mapped_column(Integer)
+    # True where the platform cannot list members (Telegram): memberships hold only the people seen.
+    members_partial: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    members_synced_at: Mapped[datetime | None]
+
+
+class MembershipSource(StrEnum):
+    LIST = "list"  # the platform's member list (Slack conversations.members, Matrix joined members)
+    EVENT = "event"  # a join or leave event
+    SEEN = "seen"  # the person acted in the chat (a message, a press, a reaction)
+
+
+class Membership(Base):
+    """One period of an identity's membership of a channel: ``left_at`` is None while it lasts. Someone
+    who leaves and rejoins has two periods (and is still one member)."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        Index("ix_memberships_channel_period", "channel_id", "joined_at", "left_at"),
+        Index(
+            "uq_memberships_open",
+            "channel_id",
+            "identity_id",
+            unique=True,
+            sqlite_where=text("left_at IS NULL"),
+            postgresql_where=text("left_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"), index=True)
+    joined_at: Mapped[datetime]
+    left_at: Mapped[datetime | None]
+    source: Mapped[str] = mapped_column(String(8))
 
 
 class Post(Base):

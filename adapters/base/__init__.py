@@ -30,6 +30,7 @@ from adapters.base.preview import MessagePreview, PreviewBlock, PreviewStyle
 from adapters.markup import Document
 
 __all__ = [
+    "AccountClosed",
     "Acknowledge",
     "Action",
     "ActionPressed",
@@ -55,6 +56,9 @@ __all__ = [
     "Intent",
     "Like",
     "Limits",
+    "MemberJoined",
+    "MemberLeft",
+    "MemberList",
     "MessagePreview",
     "MessageRef",
     "MessageTooLong",
@@ -221,6 +225,26 @@ class ChannelMigrated(InboundEvent):
     new_chat_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class MemberJoined(InboundEvent):
+    """A person (not the bot) joined a chat: Slack ``member_joined_channel``, Matrix ``m.room.member``
+    join, Telegram ``chat_member``."""
+
+    chat: ChatRef
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLeft(InboundEvent):
+    """A person (not the bot) left a chat or was removed from it."""
+
+    chat: ChatRef
+
+
+@dataclass(frozen=True, slots=True)
+class AccountClosed(InboundEvent):
+    """A person's account is gone from the platform (a deactivated Slack account): they leave every chat."""
+
+
 Event = (
     ActionPressed
     | ReactionAdded
@@ -229,6 +253,9 @@ Event = (
     | CommandIssued
     | ChannelMembershipChanged
     | ChannelMigrated
+    | MemberJoined
+    | MemberLeft
+    | AccountClosed
 )
 
 EventSink = Callable[[Event], Awaitable[None]]
@@ -307,6 +334,18 @@ class CheckResult:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberList:
+    """Who is in a chat, as :meth:`Adapter.list_members` tells it; the bot itself is never among them.
+
+    ``partial``: the platform cannot list members (Telegram), so ``members`` holds only people the
+    adapter knows of and ``count`` is how many people (the bot not counted) the chat has."""
+
+    members: tuple[UserRef, ...]
+    partial: bool = False
+    count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DiscoveredChat:
     """A chat the bot is in, as ``prikbord channels discover`` lists it for ``[[channels]]``.
 
@@ -363,6 +402,11 @@ class Adapter(abc.ABC):
     async def send_private(self, user: UserRef, text: str) -> bool:
         """A private message to one person (reminders). False where no private chat exists."""
         return False
+
+    async def list_members(self, chat: ChatRef) -> MemberList | None:
+        """The people in ``chat`` now (the bot left out), for the audience's membership. None where the
+        platform tells nothing; the core then knows only the people it sees act there."""
+        return None
 
     async def find_sent(self, chat: ChatRef, idempotency_key: str) -> MessageRef | None:
         """After a crash: the message already sent for this key, where the platform can tell."""

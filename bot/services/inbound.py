@@ -1,22 +1,27 @@
 """The sink every adapter delivers its events to: commands to the router, engagement to the
-engagement service, membership changes to the channel bookkeeping."""
+engagement service, the bot's own membership changes to the channel bookkeeping, and people's
+memberships (joins, leaves, and everyone seen acting in a channel) to the audience service."""
 
 from __future__ import annotations
 
 import logging
 
 from adapters.base import (
+    AccountClosed,
     ActionPressed,
     ChannelMembershipChanged,
     ChannelMigrated,
     CommandIssued,
     Event,
+    MemberJoined,
+    MemberLeft,
     ReactionAdded,
     ReactionRemoved,
     ReplyPosted,
 )
 from bot.clock import Clock
 from bot.commands.router import CommandRouter
+from bot.services.audience import AudienceService
 from bot.services.engagement import EngagementService
 from bot.services.notify import ModeratorNotifier
 from content import posts
@@ -33,14 +38,21 @@ class InboundRouter:
         commands: CommandRouter,
         engagement: EngagementService,
         notifier: ModeratorNotifier,
+        audience: AudienceService | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._commands = commands
         self._engagement = engagement
         self._notifier = notifier
+        self._audience = audience
 
     async def __call__(self, event: Event) -> None:
+        if self._audience is not None:
+            if isinstance(event, MemberJoined | MemberLeft | AccountClosed):
+                await self._audience.handle(event)
+                return
+            self._note_seen(event, self._audience)
         if isinstance(event, CommandIssued):
             await self._commands.handle(event)
         elif isinstance(event, ActionPressed | ReactionAdded | ReactionRemoved | ReplyPosted):
@@ -49,6 +61,15 @@ class InboundRouter:
             await self._membership(event)
         elif isinstance(event, ChannelMigrated):
             await self._migrated(event)
+
+    @staticmethod
+    def _note_seen(event: Event, audience: AudienceService) -> None:
+        """Whoever acts in a chat is a member of it (the audience ignores chats that are no channel)."""
+        if isinstance(event, CommandIssued):
+            if not event.private_chat:
+                audience.note_seen(event.chat, event.user)
+        elif isinstance(event, ActionPressed | ReactionAdded | ReactionRemoved | ReplyPosted):
+            audience.note_seen(event.message.chat, event.user)
 
     async def _membership(self, event: ChannelMembershipChanged) -> None:
         chat = event.chat

@@ -1,0 +1,320 @@
+"""Audience truth: who is in each channel (memberships), who a post reached, and who has not done
+what a must-read asks.
+
+Membership is kept as periods per channel and identity (joined_at, left_at; at most one open period),
+so reach can be asked at the moment each channel received the post: a person reached is a member of
+a channel with ``joined_at ≤ sent_at < left_at`` (or still a member), counted once per employee across
+linked platforms, together with everyone who responded to the post (whoever acted was reached).
+Where a channel's member list is partial (Telegram: bots cannot list members), its ``member_count``
+stands in for the people not known by name and the figure is an estimate.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, func, or_, select, union, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from content.models import (
+    Channel,
+    Delivery,
+    DeliveryState,
+    Employee,
+    Identity,
+    Membership,
+    MembershipSource,
+    Response,
+    table_of,
+)
+
+_CHUNK = 500
+
+# ---------------------------------------------------------------------------------------------
+# Writing memberships
+
+
+async def open_members(session: AsyncSession, channel_id: int) -> set[int]:
+    """The identity ids that are members of a channel now."""
+    rows = await session.execute(
+        select(Membership.identity_id).where(Membership.channel_id == channel_id, Membership.left_at.is_(None))
+    )
+    return set(rows.scalars())
+
+
+async def join(
+    session: AsyncSession, channel_id: int, identity_ids: Collection[int], source: MembershipSource, at: datetime
+) -> int:
+    """Open a membership for each identity that has none open in the channel; returns how many opened.
+    An identity already a member keeps its period (and its source)."""
+    wanted = set(identity_ids) - await open_members(session, channel_id)
+    if not wanted:
+        return 0
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    rows = [
+        {"channel_id": channel_id, "identity_id": i, "joined_at": at, "left_at": None, "source": source.value}
+        for i in sorted(wanted)
+    ]
+    # Another instance may open the same period at the same moment: the open-period index keeps one.
+    await session.execute(insert(table_of(Membership)).on_conflict_do_nothing(), rows)
+    return len(rows)
+
+
+async def leave(session: AsyncSession, channel_id: int, identity_ids: Collection[int], at: datetime) -> int:
+    """Close the open membership of each identity in the channel; returns how many closed."""
+    closed = 0
+    ids = sorted(set(identity_ids))
+    for start in range(0, len(ids), _CHUNK):
+        result = await session.execute(
+            update(Membership)
+            .where(
+                Membership.channel_id == channel_id,
+                Membership.identity_id.in_(ids[start : start + _CHUNK]),
+                Membership.left_at.is_(None),
+            )
+            .values(left_at=at)
+        )
+        closed += int(getattr(result, "rowcount", 0) or 0)
+    return closed
+
+
+async def leave_everywhere(session: AsyncSession, identity_id: int, at: datetime) -> int:
+    """A closed account: every open membership of the identity ends."""
+    result = await session.execute(
+        update(Membership)
+        .where(Membership.identity_id == identity_id, Membership.left_at.is_(None))
+        .values(left_at=at)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    joined: int
+    left: int
+
+
+async def apply_member_list(
+    session: AsyncSession,
+    channel: Channel,
+    identity_ids: Collection[int],
+    at: datetime,
+    *,
+    partial: bool,
+    count: int | None,
+) -> SyncOutcome:
+    """The platform's member list of a channel, as of ``at``. A complete list also ends the membership
+    of everyone no longer on it; a partial one (Telegram) only adds, and its ``count`` is kept."""
+    joined = await join(session, channel.id, identity_ids, MembershipSource.LIST, at)
+    left = 0
+    if not partial:
+        gone = await open_members(session, channel.id) - set(identity_ids)
+        left = await leave(session, channel.id, gone, at)
+        count = len(set(identity_ids))
+    channel.members_partial = partial
+    channel.member_count = count
+    channel.members_synced_at = at
+    return SyncOutcome(joined, left)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reach
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """``value``: the figure to show; ``estimate``: True where a partial channel's member count stands
+    in for people not known by name; ``known``: the distinct people known by name."""
+
+    value: int
+    estimate: bool
+    known: int
+
+    def as_json(self) -> dict[str, int | bool]:
+        return {"value": self.value, "estimate": self.estimate, "known": self.known}
+
+
+@dataclass(frozen=True, slots=True)
+class Reached:
+    """One identity through which a person was reached (a member at delivery time, or a responder)."""
+
+    employee_id: int
+    identity_id: int
+    platform: str
+
+
+def _members_at_delivery(post_ids: Sequence[int]) -> Select[int, int, int, str, int]:
+    """(post, employee, identity, platform, channel) of every member of a channel when it received the post."""
+    return (
+        select(Delivery.post_id, Identity.employee_id, Identity.id, Identity.platform, Delivery.channel_id)
+        .join(
+            Membership,
+            and_(
+                Membership.channel_id == Delivery.channel_id,
+                Membership.joined_at <= Delivery.sent_at,
+                or_(Membership.left_at.is_(None), Membership.left_at > Delivery.sent_at),
+            ),
+        )
+        .join(Identity, Identity.id == Membership.identity_id)
+        .where(
+            Delivery.post_id.in_(list(post_ids)),
+            Delivery.sent_at.is_not(None),
+            Delivery.state != DeliveryState.FAILED,
+        )
+    )
+
+
+async def reached_identities(session: AsyncSession, post_id: int) -> list[Reached]:
+    """Every identity through which someone was reached by the post: members of a channel when it
+    received the post, and everyone who responded to it (on the platform they responded on)."""
+    members = _members_at_delivery([post_id]).with_only_columns(Identity.employee_id, Identity.id, Identity.platform)
+    responders = select(Response.employee_id, Response.identity_id, Response.platform).where(
+        Response.post_id == post_id
+    )
+    both = union(members, responders).subquery()
+    rows = await session.execute(select(both.c[0], both.c[1], both.c[2]))
+    return [Reached(int(e), int(i), str(p)) for e, i, p in rows.all()]
+
+
+async def reach_of(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, Reach]:
+    """The reach of each post (see the module's description), in three queries whatever the number."""
+    result = {pid: Reach(0, False, 0) for pid in post_ids}
+    if not post_ids:
+        return result
+    members = _members_at_delivery(post_ids).with_only_columns(Delivery.post_id, Identity.employee_id)
+    responders = select(Response.post_id, Response.employee_id).where(Response.post_id.in_(list(post_ids)))
+    both = union(members, responders).subquery()
+    known = {
+        int(p): int(n)
+        for p, n in (
+            await session.execute(select(both.c[0], func.count(func.distinct(both.c[1]))).group_by(both.c[0]))
+        ).all()
+    }
+    # Partial channels: the people not known by name are their member count less the known members.
+    partial = (
+        select(Delivery.post_id, Delivery.channel_id, Channel.member_count)
+        .join(Channel, Channel.id == Delivery.channel_id)
+        .where(
+            Delivery.post_id.in_(list(post_ids)),
+            Delivery.sent_at.is_not(None),
+            Delivery.state != DeliveryState.FAILED,
+            Channel.members_partial.is_(True),
+        )
+    )
+    partial_rows = (await session.execute(partial)).all()
+    known_in: dict[tuple[int, int], int] = {}
+    if partial_rows:
+        per_channel = (
+            _members_at_delivery(post_ids)
+            .with_only_columns(Delivery.post_id, Delivery.channel_id, func.count(func.distinct(Identity.id)))
+            .where(Delivery.channel_id.in_({c for _, c, _ in partial_rows}))
+            .group_by(Delivery.post_id, Delivery.channel_id)
+        )
+        known_in = {(int(p), int(c)): int(n) for p, c, n in (await session.execute(per_channel)).all()}
+    unknown: dict[int, int] = defaultdict(int)
+    estimated: set[int] = set()
+    for post_id, channel_id, count in partial_rows:
+        estimated.add(post_id)
+        unknown[post_id] += max(0, (count or 0) - known_in.get((post_id, channel_id), 0))
+    for post_id in post_ids:
+        named = known.get(post_id, 0)
+        result[post_id] = Reach(named + unknown[post_id], post_id in estimated, named)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Who has not acted, and segments
+
+
+@dataclass(frozen=True, slots=True)
+class ReachedPerson:
+    employee_id: int
+    name: str
+    email: str | None
+    department: str | None
+    location: str | None
+    platforms: tuple[str, ...]  # where they were reached, sorted
+    identity_ids: tuple[int, ...]  # the identities they were reached through
+
+
+async def reached_people(session: AsyncSession, post_id: int) -> list[ReachedPerson]:
+    """The people a post reached, each once, with their directory fields; ordered by name."""
+    by_employee: dict[int, list[Reached]] = defaultdict(list)
+    for item in await reached_identities(session, post_id):
+        by_employee[item.employee_id].append(item)
+    people: list[ReachedPerson] = []
+    ids = sorted(by_employee)
+    for start in range(0, len(ids), _CHUNK):
+        rows = await session.execute(select(Employee).where(Employee.id.in_(ids[start : start + _CHUNK])))
+        for employee in rows.scalars():
+            items = by_employee[employee.id]
+            people.append(
+                ReachedPerson(
+                    employee.id,
+                    employee.name,
+                    employee.email,
+                    employee.department,
+                    employee.location,
+                    tuple(sorted({i.platform for i in items})),
+                    tuple(sorted({i.identity_id for i in items})),
+                )
+            )
+    people.sort(key=lambda p: (p.name.casefold(), p.employee_id))
+    return people
+
+
+async def responders(session: AsyncSession, post_id: int, kinds: Collection[str] | None = None) -> set[int]:
+    """Employees who responded to the post (with one of ``kinds``, or in any way)."""
+    statement = select(Response.employee_id).where(Response.post_id == post_id).distinct()
+    if kinds is not None:
+        statement = statement.where(Response.kind.in_(list(kinds)))
+    return set((await session.execute(statement)).scalars())
+
+
+async def missing(session: AsyncSession, post_id: int, kind: str) -> list[ReachedPerson]:
+    """The people the post reached who have not responded with ``kind`` (``ack`` for a must-read)."""
+    done = await responders(session, post_id, [kind])
+    return [p for p in await reached_people(session, post_id) if p.employee_id not in done]
+
+
+UNKNOWN_SEGMENT = "unknown"
+SEGMENT_ATTRIBUTES = ("department", "location")
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    attribute: str  # department | location
+    value: str  # the directory's value, or "unknown"
+    reached: int
+    engaged: int  # responded in any way
+    completed: int | None  # did what the post asks; None without a call to action
+
+
+def segments(
+    people: Sequence[ReachedPerson], engaged: set[int], completed: set[int] | None
+) -> dict[str, list[Segment]]:
+    """Per attribute, the segments of the people reached, largest first (then by value)."""
+    result: dict[str, list[Segment]] = {}
+    for attribute in SEGMENT_ATTRIBUTES:
+        groups: dict[str, list[int]] = defaultdict(list)
+        for person in people:
+            value = getattr(person, attribute) or UNKNOWN_SEGMENT
+            groups[value].append(person.employee_id)
+        result[attribute] = sorted(
+            (
+                Segment(
+                    attribute,
+                    value,
+                    len(ids),
+                    sum(1 for i in ids if i in engaged),
+                    None if completed is None else sum(1 for i in ids if i in completed),
+                )
+                for value, ids in groups.items()
+            ),
+            key=lambda s: (-s.reached, s.value),
+        )
+    return result

@@ -10,7 +10,6 @@ import contextlib
 import hmac
 import json
 import logging
-import random
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,9 +25,7 @@ from telegram import (
     ReplyParameters,
 )
 from telegram.error import (
-    Conflict,
     InvalidToken,
-    RetryAfter,
     TelegramError,
 )
 from telegram.request import HTTPXRequest
@@ -52,8 +49,9 @@ from adapters.base import (
 )
 from adapters.telegram.callbacks import CallbackAnswer
 from adapters.telegram.discovery import chats_in_updates
-from adapters.telegram.errors import MessageGone, RequestRejected, TokenRedaction, map_error, retry_seconds
+from adapters.telegram.errors import MessageGone, RequestRejected, TokenRedaction, map_error
 from adapters.telegram.menu import CommandMenu, set_my_commands_calls
+from adapters.telegram.polling import UpdatePoller
 from adapters.telegram.translate import (
     ALLOWED_UPDATES,
     PLATFORM,
@@ -179,8 +177,19 @@ class TelegramAdapter(Adapter):
         self._me: BotIdentity | None = None
         self._sink: EventSink | None = None
         self._poller: asyncio.Task[None] | None = None
-        self._offset: int | None = None
-        self._confirmed = True
+        # Kept across a stop and start, so a restarted adapter goes on from its offset.
+        self._updates = (
+            UpdatePoller(
+                self._bot,
+                poll_timeout=poll_timeout,
+                read_timeout=self._requests[1].read_timeout or 0,
+                allowed_updates=ALLOWED_UPDATES,
+                take=self._take_polled,
+                skipped=lambda detail: self._refused("unparseable_update", detail),
+            )
+            if mode == "polling"
+            else None
+        )
         self._alive = False
         self._refused_hooks: list[RefusedHook] = []
         # In-memory only (lost on restart): earlier parts of split posts, and what each message shows now,
@@ -235,7 +244,8 @@ class TelegramAdapter(Adapter):
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
             self._poller = None
-            await self._confirm_offset()
+        if self._updates is not None:
+            await self._updates.confirm()
         await self._bot.shutdown()
         for request in self._requests:  # also when never started: send() works without start()
             await request.shutdown()
@@ -267,64 +277,13 @@ class TelegramAdapter(Adapter):
         for hook in self._refused_hooks:
             hook(PLATFORM, reason)
 
-    async def _get_raw_updates(self) -> list[Any]:
-        """getUpdates as raw JSON: the SDK's ``get_updates`` parses the whole batch with ``Update.de_json``
-        and raises (logging the batch at CRITICAL) when any one update does not parse, so a single update it
-        cannot read (a message without ``date``, a ``from`` that is a string) would stop polling for good.
-        prikbord translates the raw updates itself (translate.py) and skips a bad one alone."""
-        timeout = int(self._poll_timeout)
-        params = {"offset": self._offset, "timeout": timeout, "allowed_updates": list(ALLOWED_UPDATES)}
-        read_timeout = (self._requests[1].read_timeout or 0) + timeout
-        result = await self._bot._post("getUpdates", params, read_timeout=read_timeout)
-        return list(result) if isinstance(result, list) else []
-
     async def _poll(self) -> None:
-        backoff = 0.5
-        while True:
-            try:
-                updates = await self._get_raw_updates()
-            except RetryAfter as exc:
-                await asyncio.sleep(retry_seconds(exc))
-                continue
-            except InvalidToken:
-                log.error("telegram: the bot token was refused while polling; polling stopped")
-                self._alive = False
-                return
-            except Exception as exc:  # network trouble, 5xx, Conflict: polling must outlive them all
-                kind = "another instance polls or a webhook is set" if isinstance(exc, Conflict) else exc
-                log.warning("telegram: getUpdates failed (%s); retrying in %.1fs", kind, backoff)
-                await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
-                backoff = min(backoff * 2, 30.0)
-                continue
-            backoff = 0.5
-            # This call confirmed everything before the offset; what it returned awaits the next one.
-            self._confirmed = not updates
-            for update in updates:
-                await self._take_polled(update)
+        assert self._updates is not None
+        await self._updates.run()  # returns only when Telegram refuses the token
+        self._alive = False
 
-    async def _take_polled(self, update: object) -> None:
-        """One polled update: the offset moves past it whatever it holds, so a bad one is skipped, not retried."""
-        update_id = update.get("update_id") if isinstance(update, dict) else None
-        if isinstance(update_id, int) and not isinstance(update_id, bool):
-            self._offset = max(self._offset or 0, update_id + 1)
-        else:
-            update_id = None  # the next good update moves the offset past this one
-        try:
-            if not isinstance(update, dict):
-                raise MalformedUpdate("an update must be a JSON object")
-            await self._dispatch(update, deferred=False)
-        except MalformedUpdate as exc:
-            self._refused("unparseable_update", f"skipped update {update_id}: {exc}")
-        except Exception:  # one bad update must not end polling
-            log.exception("telegram: update %s could not be handled", update_id)
-
-    async def _confirm_offset(self) -> None:
-        # Tell Telegram the last batch was handled, or it is delivered again after a restart.
-        if self._offset is None or self._confirmed:
-            return
-        with contextlib.suppress(TelegramError, TimeoutError):
-            await asyncio.wait_for(self._bot.get_updates(offset=self._offset, limit=1, timeout=0), 2.0)
-            self._confirmed = True
+    async def _take_polled(self, update: dict[str, Any]) -> None:
+        await self._dispatch(update, deferred=False)
 
     async def _dispatch(self, update: Mapping[str, Any], deferred: bool) -> tuple[dict[str, Any] | None, bool]:
         """Translate and hand events to the sink → (webhook answer, whether every event was taken)."""

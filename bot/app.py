@@ -131,6 +131,7 @@ class App:
             self.zone,
             settings.reminders.before,
             enabled=settings.reminders.enabled,
+            send_private=self.answers.send_private,
         )
         self.scheduler = SchedulerService(
             self.store,
@@ -293,6 +294,9 @@ class App:
             await self.web.start()
         for index, _feed in enumerate(self.settings.feeds):
             self._tasks.append(asyncio.create_task(self._poll_feed_forever(index), name=f"feed-{index}"))
+        if self.settings.privacy.keep_replies_days:
+            purge = self.privacy.purge_replies_forever(self.settings.privacy.keep_replies_days)
+            self._tasks.append(asyncio.create_task(purge, name="purge-replies"))
         if self.settings.scheduler.enabled:
             # Scheduled posts, the due-post sweep, status posts and reminders (leader-elected on PostgreSQL).
             await self.scheduler.start()

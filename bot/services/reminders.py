@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import Adapter, DeliveryError, UserRef
 from bot.clock import Clock
+from bot.services.notify import PrivateSender, send_directly
 from bot.services.publishing import Tell
 from content import scheduling
 from content.db import Store
@@ -49,7 +50,9 @@ class ReminderService:
         before: timedelta,
         *,
         enabled: bool = True,
+        send_private: PrivateSender = send_directly,
     ) -> None:
+        self._send_private = send_private  # bot/app.py passes the rate-paced one: reminders share the budget
         self._store = store
         self._clock = clock
         self._adapters = adapters
@@ -171,7 +174,7 @@ class ReminderService:
                 continue
             user = UserRef(identity.platform, identity.platform_user_id, identity.display_name)
             try:
-                if await adapter.send_private(user, text):
+                if await self._send_private(adapter, user, text):
                     reached.append(identity.platform)
             except DeliveryError as exc:
                 log.warning("reminder to %s failed: %s", user.key, exc)

@@ -4,9 +4,10 @@ signature is not what is under test), plus random bytes of random sizes; and in 
 Telegram peer serves that prikbord cannot parse.
 
 Whatever arrives: no 5xx, no traceback in the logs, memory bounded (tracemalloc's peak while the requests
-are handled), and nothing stored (no employee, identity, response or post: the payloads are presses and
-reactions on messages prikbord never sent and commands that only read). A seeded mutator (``SEED``), so a
-failure names the mutant that caused it and repeats.
+are handled), and nothing stored: no response or post (the payloads are presses and reactions on
+messages prikbord never sent and commands that only read), and no identity but those of the people the
+genuine payloads name (whoever acts in a channel is recorded as its member, issue 13), none made of a
+mutant's junk. A seeded mutator (``SEED``), so a failure names the mutant that caused it and repeats.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from tests.faults.webhooks import (
     TelegramSide,
     eventually,
     slack_side,
+    stored_people,
     stored_rows,
     telegram_command,
     telegram_press,
@@ -234,11 +236,15 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
     await store.close()
 
 
-UNTOUCHED = ("employees", "identities", "responses", "posts")
+UNTOUCHED = ("responses", "posts")
 
 
-def untouched(before: dict[str, int], after: dict[str, int]) -> None:
+async def untouched(store: Store, before: dict[str, int], people: set[tuple[str, str]]) -> None:
+    """No response or post stored, and no identity beyond ``people`` (the genuine actors of the bases)."""
+    after = await stored_rows(store)
     assert {k: after[k] for k in UNTOUCHED} == {k: before[k] for k in UNTOUCHED}
+    assert await stored_people(store) <= people
+    assert after["employees"] - before["employees"] <= len(people)
 
 
 # -- Telegram --------------------------------------------------------------------------------------------
@@ -286,7 +292,7 @@ async def test_fuzz_the_telegram_webhook(sqlite_store: Store, clock: FrozenClock
     assert verdicts.peak < MEMORY_PEAK, verdicts
     assert sum(n for status, n in verdicts.statuses.items() if status >= 400) > MUTANTS // 4, verdicts
     assert logs.tracebacks() == []
-    untouched(before, await stored_rows(sqlite_store))
+    await untouched(sqlite_store, before, {("telegram", str(BRAM))})
 
 
 def _telegram_send(telegram: TelegramSide, body: bytes) -> Callable[[], Any]:
@@ -322,7 +328,7 @@ async def test_fuzz_telegram_polling_with_unparseable_updates(sqlite_store: Stor
         await telegram.app.settle()
         assert telegram.adapter.connected
     assert logs.tracebacks() == []
-    untouched(before, await stored_rows(sqlite_store))
+    await untouched(sqlite_store, before, {("telegram", str(BRAM)), ("telegram", str(ANNA))})
 
 
 # -- Slack -----------------------------------------------------------------------------------------------
@@ -447,8 +453,9 @@ async def _fuzzed_slack(
             verdicts = await _fuzz_slack(slack, bodies(slack), seed)
             await slack.drained()
             await slack.app.settle()
+            people = {("slack", user_id) for user_id in slack.peer.users if user_id != slack.peer.bot_user_id}
         # Stopped: the work accepted requests started (after the acknowledgement) has finished.
-        untouched(before, await stored_rows(store))
+        await untouched(store, before, people)
     assert verdicts.peak < MEMORY_PEAK, verdicts
     # The mutations bite: a good share is refused (slash commands are flat forms, so fewer of them).
     assert sum(n for status, n in verdicts.statuses.items() if status >= 400) > MUTANTS // 10, verdicts

@@ -50,6 +50,13 @@ async def stored_rows(store: Store) -> dict[str, int]:
     return counts
 
 
+async def stored_people(store: Store) -> set[tuple[str, str]]:
+    """(platform, platform user id) of every identity in the store."""
+    async with store.sessions() as session:
+        rows = await session.execute(select(Identity.platform, Identity.platform_user_id))
+        return {(platform, user_id) for platform, user_id in rows.tuples()}
+
+
 @dataclass
 class LogWatch:
     """Every log record while a test runs (all loggers, INFO and up)."""

@@ -22,12 +22,18 @@ from adapters.base import (
 from bot.clock import Clock
 from bot.commands.router import CommandRouter
 from bot.services.audience import AudienceService
-from bot.services.engagement import EngagementService
+from bot.services.engagement import EngagementService, Result
 from bot.services.notify import ModeratorNotifier
 from content import posts
 from content.db import Store
 
 log = logging.getLogger("prikbord.inbound")
+
+
+def counts_as_seen(result: Result) -> bool:
+    """Whoever acted on one of prikbord's posts, and was counted, is a member of that chat. Acts on
+    messages prikbord never sent (or refused ones) say nothing about the audience and store nobody."""
+    return result.outcome is not None
 
 
 class InboundRouter:
@@ -48,28 +54,19 @@ class InboundRouter:
         self._audience = audience
 
     async def __call__(self, event: Event) -> None:
-        if self._audience is not None:
-            if isinstance(event, MemberJoined | MemberLeft | AccountClosed):
-                await self._audience.handle(event)
-                return
-            self._note_seen(event, self._audience)
+        if self._audience is not None and isinstance(event, MemberJoined | MemberLeft | AccountClosed):
+            await self._audience.handle(event)
+            return
         if isinstance(event, CommandIssued):
             await self._commands.handle(event)
         elif isinstance(event, ActionPressed | ReactionAdded | ReactionRemoved | ReplyPosted):
-            await self._engagement.handle_event(event)
+            result = await self._engagement.handle_event(event)
+            if self._audience is not None and counts_as_seen(result):
+                self._audience.note_seen(event.message.chat, event.user)
         elif isinstance(event, ChannelMembershipChanged):
             await self._membership(event)
         elif isinstance(event, ChannelMigrated):
             await self._migrated(event)
-
-    @staticmethod
-    def _note_seen(event: Event, audience: AudienceService) -> None:
-        """Whoever acts in a chat is a member of it (the audience ignores chats that are no channel)."""
-        if isinstance(event, CommandIssued):
-            if not event.private_chat:
-                audience.note_seen(event.chat, event.user)
-        elif isinstance(event, ActionPressed | ReactionAdded | ReactionRemoved | ReplyPosted):
-            audience.note_seen(event.message.chat, event.user)
 
     async def _membership(self, event: ChannelMembershipChanged) -> None:
         chat = event.chat

@@ -238,15 +238,22 @@ class App:
 
             slack = settings.slack
             assert slack.bot_token is not None
-            if slack.signing_secret is None and slack.app_token is None:
-                raise ConfigError("slack.bot_token is set but neither slack.signing_secret (HTTP) nor slack.app_token")
-            built["slack"] = SlackAdapter(
-                bot_token=slack.bot_token.get_secret_value(),
-                signing_secret=slack.signing_secret.get_secret_value() if slack.signing_secret else "",
-                api_base_url=slack.api_base_url,
-                app_token=slack.app_token.get_secret_value() if slack.app_token else None,
-                home_view=self._slack_home_view,
-            )
+            if slack.signing_secret is None:
+                # Socket Mode too: the app's signing secret is what bolt verifies requests with.
+                raise ConfigError(
+                    "slack.bot_token is set but slack.signing_secret is not: set PRIKBORD_SLACK__SIGNING_SECRET "
+                    "to the app's signing secret (Basic Information in the Slack app settings)"
+                )
+            try:
+                built["slack"] = SlackAdapter(
+                    bot_token=slack.bot_token.get_secret_value(),
+                    signing_secret=slack.signing_secret.get_secret_value(),
+                    api_base_url=slack.api_base_url,
+                    app_token=slack.app_token.get_secret_value() if slack.app_token else None,
+                    home_view=self._slack_home_view,
+                )
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         return built
 
     async def _slack_home_view(self, user: UserRef) -> list[tuple[MessageRef, OutboundMessage]]:

@@ -142,3 +142,16 @@ def test_a_complete_config_has_no_startup_problems(tmp_path: Path) -> None:
         '[[channels]]\nname = "team"\nplatform = "telegram"\nchat_id = "-1001"\n'
     )
     assert startup_problems(load_settings(config)) == []
+
+
+def test_slack_without_a_signing_secret_is_a_config_error_also_in_socket_mode() -> None:
+    from bot.app import App
+    from bot.config import ConfigError, Settings
+
+    settings = Settings(
+        console={"enabled": False},
+        slack={"bot_token": "xoxb-test", "app_token": "xapp-test"},
+        channels=[{"name": "general", "platform": "slack", "chat_id": "C01"}],
+    )
+    with pytest.raises(ConfigError, match="signing_secret"):
+        App(settings)

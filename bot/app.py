@@ -8,7 +8,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -37,8 +37,8 @@ from bot.services.rate_windows import RateBudget
 from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
 from bot.services.status import StatusPostService
-from bot.web import Metrics, WebServer, create_web_app
 from bot.web.deps import WebDeps
+from bot.web.metrics import Metrics
 from content import posts
 from content.db import Store, create_store
 from content.migrate import upgrade
@@ -46,6 +46,9 @@ from content.people import ensure_identity
 from content.posts import SentMessage
 from content.responses import counts_for
 from scheduler.service import SchedulerOptions, SchedulerService
+
+if TYPE_CHECKING:
+    from bot.web.server import WebServer
 
 log = logging.getLogger("prikbord.app")
 
@@ -295,6 +298,10 @@ class App:
         await self.audience.start()  # member lists read in the background, then every [audience] refresh
         if self.settings.web_enabled:
             assert self.settings.web.port is not None
+            # The web stack (FastAPI, uvicorn) loads only when the web side runs.
+            from bot.web.app import create_web_app
+            from bot.web.server import WebServer
+
             self.web = WebServer(
                 create_web_app(self.web_deps), self.settings.web.host, self.settings.web.port
             )

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING
 
 from content.db import Store
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy.engine import Connection
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config(url: str = "") -> Config:
+    from alembic.config import Config  # Alembic loads only when migrations run (CLI start-up)
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if url:
@@ -22,6 +25,8 @@ def alembic_config(url: str = "") -> Config:
 
 
 def _upgrade_on(connection: Connection, revision: str) -> None:
+    from alembic import command
+
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, revision)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.db import Store
@@ -281,5 +281,24 @@ async def delivery_for_message(session: AsyncSession, platform: str, chat_id: st
         select(Delivery)
         .join(Channel, Channel.id == Delivery.channel_id)
         .where(Channel.platform == platform, Channel.chat_id == chat_id, Delivery.platform_message_id == message_id)
+        # Newest first: a chat whose message ids repeat (the console's per session) means its latest post.
+        .order_by(Delivery.id.desc())
+        .limit(1)
     )
     return result.scalars().first()
+
+
+async def deliveries_for_messages(
+    session: AsyncSession, keys: Sequence[tuple[str, str, str]]
+) -> list[tuple[str, str, str, int, int]]:
+    """(platform, chat id, message id, delivery id, post id) of the sent messages among ``keys``
+    (platform, chat id, message id), oldest delivery first, so a later copy wins where ids repeat."""
+    if not keys:
+        return []
+    rows = await session.execute(
+        select(Channel.platform, Channel.chat_id, Delivery.platform_message_id, Delivery.id, Delivery.post_id)
+        .join(Channel, Channel.id == Delivery.channel_id)
+        .where(tuple_(Channel.platform, Channel.chat_id, Delivery.platform_message_id).in_(list(keys)))
+        .order_by(Delivery.id)
+    )
+    return [(p, c, m, d, post) for p, c, m, d, post in rows.all() if m is not None]

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import (
@@ -42,6 +42,16 @@ from content.people import Person, ensure_identities
 from content.responses import Interaction, Op, Outcome, apply_batch
 
 log = logging.getLogger("prikbord.engagement")
+
+# While the store cannot be written (disk full, server restarting) a batch is tried again this often.
+STORE_RETRY_FIRST = 0.5
+STORE_RETRY_MAX = 10.0
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """True when the database cannot take writes for now (full, locked, unreachable), whatever the
+    events: they are kept and tried again rather than lost."""
+    return isinstance(exc, OperationalError | InterfaceError | OSError) and not fails_alone(exc)
 
 
 def fails_alone(exc: BaseException) -> bool:
@@ -193,7 +203,7 @@ class EngagementService:
                 except asyncio.QueueEmpty:
                     break
             try:
-                results, touched = await self._process([r for r, _ in batch])
+                results, touched = await self._process_when_writable([r for r, _ in batch])
             except Exception as exc:
                 log.exception("storing %d engagement events failed", len(batch))
                 for _, future in batch:
@@ -205,6 +215,30 @@ class EngagementService:
                     future.set_result(result)
             if touched and self._counters is not None:
                 self._counters.touch(touched)
+
+    async def _process_when_writable(self, requests: Sequence[Request]) -> tuple[list[Result], set[int]]:
+        """``_process``, waiting out a store that cannot be written now: the events wait here (and the
+        platform holds the ones after them: the poller waits for this answer) instead of being lost."""
+        delay, waited = STORE_RETRY_FIRST, 0.0
+        while True:
+            try:
+                stored = await self._process(requests)
+            except Exception as exc:
+                if not store_unavailable(exc):
+                    raise
+                if waited == 0.0:
+                    log.warning(
+                        "the store cannot be written now (%s): %d engagement events wait and are tried again",
+                        _cause(exc),
+                        len(requests),
+                    )
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, STORE_RETRY_MAX)
+                continue
+            if waited:
+                log.warning("the store takes writes again: %d engagement events stored", len(requests))
+            return stored
 
     async def _process(self, requests: Sequence[Request]) -> tuple[list[Result], set[int]]:
         """Store a batch together; when one of its events cannot be stored, the others still are."""

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from adapters.base import Adapter, ChatRef, CommandIssued, EventSink, Limits, MessageRef, OutboundMessage
+from adapters.base import Adapter, ChatRef, CommandIssued, EventSink, Limits, MessageRef, OutboundMessage, Rate
 from adapters.markup import MarkupParser
 from bot.clock import SystemClock
 from bot.services.compose import Composer
@@ -129,3 +129,89 @@ async def test_reconcile_requeues_deliveries_of_a_crashed_process(store: Store) 
     finally:
         await worker.stop()
     assert sorted(sends) == sorted(d.id for d in claimed)
+
+
+class SlowAdapter(CountingAdapter):
+    """Sends take ``delay`` seconds; the platform allows ``rate`` (count, seconds) overall."""
+
+    def __init__(self, sends: Counter[int], delay: float = 0.0, rate: tuple[int, float] | None = None) -> None:
+        super().__init__(sends)
+        self.delay = delay
+        self.limits = Limits(text_length=4096, global_rates=(Rate(*rate),) if rate else ())
+
+    async def send(self, chat: ChatRef, message: OutboundMessage) -> MessageRef:
+        await asyncio.sleep(self.delay)
+        return await super().send(chat, message)
+
+
+def _leased(store: Store, adapter: Adapter, name: str, lease: float) -> Dispatcher:
+    adapters = {"console": adapter}
+    return Dispatcher(
+        store,
+        adapters,
+        Composer(MarkupParser(), ZoneInfo("UTC"), lambda post: None),
+        ModeratorNotifier(adapters, Roles([])),
+        SystemClock(),
+        DispatchPolicy(lease=timedelta(seconds=lease), idle_poll=0.05),
+        instance_id=name,
+    )
+
+
+async def _states(store: Store) -> Counter[str]:
+    async with store.sessions() as session:
+        rows = (await session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))).all()
+    return Counter({str(state): int(n) for state, n in rows})
+
+
+async def test_a_running_instance_reclaims_a_dead_instances_claims_within_two_leases(store: Store) -> None:
+    await _seed(store, 1, 5)
+    sends: Counter[int] = Counter()
+    worker = _leased(store, SlowAdapter(sends), "alive", lease=2.0)
+    await worker.start()  # nothing is stale yet: the start-up reconciliation finds nothing
+    try:
+        # Another instance claims everything and dies (kill -9): its claims hold until their lease ends.
+        dead = await outbox.claim_due(store, "console", "dead", 10, datetime.now(UTC), timedelta(seconds=2))
+        assert len(dead) == 5
+        started = asyncio.get_running_loop().time()
+        while (await _states(store))["sent"] < 5:
+            assert asyncio.get_running_loop().time() - started <= 2 * 2.0, await _states(store)
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+    assert sorted(sends) == sorted(d.id for d in dead) and set(sends.values()) == {1}
+
+
+async def test_the_lease_of_a_send_under_way_is_renewed(store: Store) -> None:
+    await _seed(store, 1, 1)
+    sends: Counter[int] = Counter()
+    worker = _leased(store, SlowAdapter(sends, delay=3.0), "slow", lease=1.0)  # a send three leases long
+    other = _leased(store, SlowAdapter(sends), "other", lease=1.0)
+    await worker.start()
+    try:
+        reclaimed = 0
+        for _ in range(14):  # another instance sweeps meanwhile, as every instance does
+            await asyncio.sleep(0.25)
+            reclaimed += await other.reconcile()
+        await worker.settle(timeout=10)
+    finally:
+        await worker.stop()
+    assert reclaimed == 0
+    assert list(sends.values()) == [1]
+    assert await _states(store) == Counter({"sent": 1})
+
+
+async def test_stop_records_every_outcome_and_gives_back_what_was_not_sent(store: Store) -> None:
+    await _seed(store, 1, 12)
+    sends: Counter[int] = Counter()
+    worker = _leased(store, SlowAdapter(sends, delay=0.2, rate=(2, 30.0)), "stopping", lease=30.0)
+    await worker.start()
+    deadline = asyncio.get_running_loop().time() + 10
+    while len(sends) < 2:  # two sent; the rest claimed and waiting for the window
+        assert asyncio.get_running_loop().time() < deadline, sends
+        await asyncio.sleep(0.02)
+    await worker.stop()
+    states = await _states(store)
+    assert states == Counter({"sent": 2, "pending": 10}), states
+    async with store.sessions() as session:
+        attempts = set((await session.execute(select(Delivery.attempts).where(Delivery.state == "pending"))).scalars())
+    assert attempts == {0}  # given back untried: not counted as a try

@@ -38,6 +38,16 @@ cli.command("import")(import_command)
 
 
 @cli.command(
+    "people", add_help_option=False, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def people_command(ctx: typer.Context) -> None:
+    """The company directory and a person's data: `prikbord people import FILE | export EMAIL | forget EMAIL`."""
+    from bot.cli_people import people_cli  # imported only for this command
+
+    people_cli(ctx.args, prog_name="prikbord people")
+
+
+@cli.command(
     "channels", add_help_option=False, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
 )
 def channels_command(ctx: typer.Context) -> None:

@@ -12,10 +12,21 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from content.models import AuditEntry, Employee, Identity, Post, Reminder, ReminderState, Response, ResponseKind
+from content.models import (
+    AuditEntry,
+    Employee,
+    Identity,
+    LinkToken,
+    Post,
+    Reminder,
+    ReminderState,
+    Response,
+    ResponseKind,
+)
+from content.processed_commands import ProcessedCommand
 
 FORGOTTEN_PLATFORM = "forgotten"
 FORGOTTEN_NAME = "(forgotten)"
@@ -94,7 +105,7 @@ async def export_person(session: AsyncSession, employee: Employee) -> dict[str, 
                 "platform": r.platform,
                 "at": _iso(r.created_at),
             }
-            for r, title in responses.tuples()
+            for r, title in responses.all()
         ],
         "reminders": [
             {
@@ -125,6 +136,16 @@ async def forget_person(session: AsyncSession, employee: Employee, now: datetime
             entry.actor = placeholder
         if isinstance(entry.detail, dict) and any(k in entry.detail for k in _PERSONAL_KEYS):
             entry.detail = {k: v for k, v in entry.detail.items() if k not in _PERSONAL_KEYS}
+    actors = [f"{p}:{u}" for p, u in keys]
+    if actors:
+        await session.execute(update(Post).where(Post.author.in_(actors)).values(author=placeholder))
+        await session.execute(
+            update(ProcessedCommand).where(ProcessedCommand.actor.in_(actors)).values(actor=placeholder)
+        )
+        for platform, user_id in keys:
+            await session.execute(
+                delete(LinkToken).where(LinkToken.platform == platform, LinkToken.platform_user_id == user_id)
+            )
     for identity in identities:
         # A fresh random key: the account itself is no longer known, so acting again starts anew.
         identity.platform = FORGOTTEN_PLATFORM

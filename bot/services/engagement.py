@@ -14,7 +14,6 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, tuple_
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,9 +34,8 @@ from bot.clock import Clock
 from bot.services.counters import CounterRefresher
 from bot.services.dispatch import SentDelivery
 from bot.services.interpret import Meaning, Refusal, describe, interpret
-from content import posts
+from content import outbox, posts
 from content.db import Store
-from content.models import Channel, Delivery
 from content.people import Person, ensure_identities
 from content.responses import Interaction, Op, Outcome, apply_batch
 
@@ -342,14 +340,10 @@ class EngagementService:
         } - set(self._messages)
         if not missing:
             return
-        rows = await session.execute(
-            select(Channel.platform, Channel.chat_id, Delivery.platform_message_id, Delivery.id, Delivery.post_id)
-            .join(Channel, Channel.id == Delivery.channel_id)
-            .where(tuple_(Channel.platform, Channel.chat_id, Delivery.platform_message_id).in_(list(missing)))
-        )
-        for platform, chat_id, message_id, delivery_id, post_id in rows.all():
-            if message_id is not None:
-                self.remember_message(SentDelivery(platform, chat_id, message_id, delivery_id, post_id))
+        for platform, chat_id, message_id, delivery_id, post_id in await outbox.deliveries_for_messages(
+            session, list(missing)
+        ):
+            self.remember_message(SentDelivery(platform, chat_id, message_id, delivery_id, post_id))
 
     async def _resolve_people(self, session: AsyncSession, users: Sequence[UserRef]) -> dict[tuple[str, str], Person]:
         found: dict[tuple[str, str], Person] = {}

@@ -13,11 +13,12 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from adapters.base import Adapter, UserRef
 from bot.clock import Clock
 from bot.config import SsoConfig
-from bot.services.oidc import Failure, OidcClient, OidcSettings, SsoFailure
+from bot.services.sso_errors import Failure, OidcSettings, SsoFailure
 from content import posts
 from content.db import Store
 from content.linking import (
@@ -31,6 +32,9 @@ from content.linking import (
     link_token_for_state,
 )
 from content.models import Employee, LinkedHow
+
+if TYPE_CHECKING:
+    from bot.services.oidc import OidcClient
 
 log = logging.getLogger("prikbord.linking")
 
@@ -109,7 +113,11 @@ class LinkingService:
         self._send_private = send_private
         self._forget_people = forget_people
         settings = oidc_settings(sso, public_url)
-        self._oidc = OidcClient(settings) if settings else None
+        self._oidc: OidcClient | None = None
+        if settings is not None:
+            from bot.services.oidc import OidcClient  # Authlib only where single sign-on is configured
+
+            self._oidc = OidcClient(settings)
 
     @property
     def enabled(self) -> bool:

@@ -6,13 +6,11 @@ a token by hand; this module only turns each way it can fail into a :class:`SsoF
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from enum import StrEnum
+import warnings
 from typing import Any, cast
 
 import httpx
 from authlib.common.security import generate_token
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
@@ -20,50 +18,15 @@ from joserfc.errors import BadSignatureError, ClaimError, InvalidKeyIdError, Jos
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
+from bot.services.sso_errors import Authorization, Failure, OidcSettings, SsoFailure
+
+with warnings.catch_warnings():
+    # Authlib 1.9 prefers the httpx2 package and warns when it uses httpx (prikbord's HTTP client) instead.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+
 TIMEOUT = httpx.Timeout(10.0)
 METADATA_LIFETIME = 300.0  # seconds a discovery document is reused
-
-
-class Failure(StrEnum):
-    """Each way a link can fail; the page and the audit entry name it."""
-
-    NOT_CONFIGURED = "sso_not_configured"
-    UNKNOWN_LINK = "unknown_link"
-    EXPIRED_LINK = "expired_link"
-    REUSED_LINK = "reused_link"
-    STATE_MISMATCH = "state_mismatch"
-    UNREACHABLE = "provider_unreachable"
-    REFUSED = "provider_refused"
-    BAD_SIGNATURE = "bad_signature"
-    WRONG_ISSUER = "wrong_issuer"
-    WRONG_AUDIENCE = "wrong_audience"
-    BAD_TOKEN = "bad_id_token"
-    NO_EMAIL = "no_email"
-    UNKNOWN_EMPLOYEE = "unknown_employee"
-
-
-class SsoFailure(Exception):
-    def __init__(self, failure: Failure, detail: str = "") -> None:
-        super().__init__(f"{failure.value}: {detail}" if detail else failure.value)
-        self.failure = failure
-        self.detail = detail  # for the log and the audit entry; never a token or a secret
-
-
-@dataclass(frozen=True, slots=True)
-class OidcSettings:
-    issuer: str
-    client_id: str
-    client_secret: str
-    scopes: tuple[str, ...]
-    redirect_uri: str
-
-
-@dataclass(frozen=True, slots=True)
-class Authorization:
-    url: str
-    state: str
-    nonce: str
-    code_verifier: str
 
 
 class OidcClient:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,6 +14,9 @@ from content import posts
 from content.db import Store
 from content.linking import employee_by_email
 from content.privacy import export_person, forget_person, purge_reply_texts
+
+log = logging.getLogger("prikbord.privacy")
+DAY = 86_400.0
 
 
 class ForgetPeople(Protocol):
@@ -74,3 +79,15 @@ class PrivacyService:
             if erased:
                 posts.audit(session, now, "scheduler", "purge_replies", None, replies=erased, keep_days=keep_days)
         return erased
+
+    async def purge_replies_forever(self, keep_days: int, interval: float = DAY) -> None:
+        """The ``[privacy] keep_replies_days`` job: at start and then daily. Idempotent, so several
+        instances may each run it."""
+        while True:
+            try:
+                erased = await self.purge_replies(keep_days)
+                if erased:
+                    log.info("erased the text of %d replies older than %d days", erased, keep_days)
+            except Exception:
+                log.exception("erasing old reply texts failed; trying again in %.0f s", interval)
+            await asyncio.sleep(interval)

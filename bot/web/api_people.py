@@ -7,14 +7,16 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from bot.services.privacy import PrivacyService
+from bot.web.schemas import ErrorOut
 
 ACTOR = "api"
+NO_EMPLOYEE: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "no employee has this email"}}
 
 
 def people_router(privacy: PrivacyService) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/employees/{email}/export", tags=["employees"])
+    @router.get("/employees/{email}/export", tags=["employees"], responses=NO_EMPLOYEE)
     async def export_employee(email: str) -> dict[str, Any]:
         """One JSON document of everything stored about the employee with this email."""
         document = await privacy.export(email[:320], ACTOR)
@@ -22,7 +24,7 @@ def people_router(privacy: PrivacyService) -> APIRouter:
             raise HTTPException(404, f"no employee has the email {email[:320]!r}")
         return document
 
-    @router.post("/employees/{email}/forget", tags=["employees"])
+    @router.post("/employees/{email}/forget", tags=["employees"], responses=NO_EMPLOYEE)
     async def forget_employee(email: str) -> dict[str, int]:
         """Erase the employee's accounts, personal fields and reply texts; their responses stay as
         anonymous counts."""

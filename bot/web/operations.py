@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import logging
 
-from bot.config import PLATFORMS
+from bot.services.directory import import_directory
 from bot.services.drafts import CallToAction, PostDraft
 from bot.services.publishing import NotFound
 from bot.services.roles import Role
 from bot.web.deps import WebDeps
 from bot.web.schemas import PostIn
 from content import posts
-from content.directory import DirectoryResult, apply_directory, parse_directory
+from content.directory import DirectoryResult
 from content.models import Channel, CtaKind, Post, PostKind
 
 log = logging.getLogger("prikbord.web")
@@ -65,24 +65,6 @@ class Operations:
         return channel
 
     async def import_directory(self, text: str, actor: str) -> DirectoryResult:
-        """Raises MalformedDirectory when the CSV as a whole is unreadable; then nothing changes."""
-        rows, failed = parse_directory(text, PLATFORMS)
-        now = self._deps.clock.now()
-        async with self._deps.store.transaction() as session:
-            result = await apply_directory(session, rows, now)
-            result.failed[:0] = failed
-            posts.audit(
-                session,
-                now,
-                actor,
-                "import_employees",
-                None,
-                created=result.created,
-                updated=result.updated,
-                identities_linked=result.identities_linked,
-                failed=len(result.failed),
-            )
-        if result.relinked:
-            self._deps.engagement.forget_people(result.relinked)
-        result.failed.sort(key=lambda f: f.line)
-        return result
+        """Raises MalformedDirectory when the file as a whole is unreadable; then nothing changes."""
+        deps = self._deps
+        return await import_directory(deps.store, deps.clock, text, actor, deps.engagement.forget_people)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.services.linking import CALLBACK_PATH, LinkingService
-from bot.services.oidc import Failure, SsoFailure
+from bot.services.sso_errors import Failure, SsoFailure
 from bot.web.pages import Pages
 
 COOKIE = "prikbord_sso_state"

@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from content.db import create_store
 from content import processed_commands  # noqa: F401  (its table is part of the metadata)
+from content.db import create_store
 from content.models import Base
 
 config = context.config

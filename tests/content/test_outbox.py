@@ -203,7 +203,8 @@ async def test_the_lease_of_a_send_under_way_is_renewed(store: Store) -> None:
 async def test_stop_records_every_outcome_and_gives_back_what_was_not_sent(store: Store) -> None:
     await _seed(store, 1, 12)
     sends: Counter[int] = Counter()
-    worker = _leased(store, SlowAdapter(sends, delay=0.2, rate=(2, 30.0)), "stopping", lease=30.0)
+    # 2 per 4 s overall, paced: the second send starts at 2 s, the third could not before 4 s.
+    worker = _leased(store, SlowAdapter(sends, delay=0.2, rate=(2, 4.0)), "stopping", lease=30.0)
     await worker.start()
     deadline = asyncio.get_running_loop().time() + 10
     while len(sends) < 2:  # two sent; the rest claimed and waiting for the window

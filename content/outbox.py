@@ -276,18 +276,6 @@ async def next_due_at(session: AsyncSession, platform: str) -> datetime | None:
     )
 
 
-async def delivery_for_message(session: AsyncSession, platform: str, chat_id: str, message_id: str) -> Delivery | None:
-    result = await session.execute(
-        select(Delivery)
-        .join(Channel, Channel.id == Delivery.channel_id)
-        .where(Channel.platform == platform, Channel.chat_id == chat_id, Delivery.platform_message_id == message_id)
-        # Newest first: a chat whose message ids repeat (the console's per session) means its latest post.
-        .order_by(Delivery.id.desc())
-        .limit(1)
-    )
-    return result.scalars().first()
-
-
 async def deliveries_for_messages(
     session: AsyncSession, keys: Sequence[tuple[str, str, str]]
 ) -> list[tuple[str, str, str, int, int]]:

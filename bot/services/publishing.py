@@ -259,27 +259,30 @@ class PublishingService:
                 return published
 
     async def _tell_pending(self, post: Post) -> None:
+        await self._tell_moderators(
+            post,
+            f"#{post.id} “{post.title}” by {post.author} is waiting for approval: "
+            f"`approve {post.id}` or `reject {post.id} [reason]`.",
+        )
+
+    async def _tell_held(self, post: Post) -> None:
+        if self._quiet is None or post.publish_at is None:
+            return
+        until = post.publish_at.astimezone(self._quiet.zone)
+        await self._tell_moderators(
+            post,
+            f"#{post.id} “{post.title}” falls in quiet hours ({self._quiet.describe()}): held until "
+            f"{until:%a %d %b %H:%M}. To send it sooner: `retract {post.id}` and post it again with `urgent`.",
+        )
+
+    async def _tell_moderators(self, post: Post, text: str) -> None:
+        """A note about ``post``; it is stored either way, so a failure to tell is logged, not raised."""
         if self._tell is None:
             return
         try:
-            await self._tell(
-                f"#{post.id} “{post.title}” by {post.author} is waiting for approval: "
-                f"`approve {post.id}` or `reject {post.id} [reason]`."
-            )
+            await self._tell(text)
         except Exception:
-            log.exception("telling the moderators that #%d waits for approval failed", post.id)
-
-    async def _tell_held(self, post: Post) -> None:
-        if self._tell is None or self._quiet is None or post.publish_at is None:
-            return
-        until = post.publish_at.astimezone(self._quiet.zone)
-        try:
-            await self._tell(
-                f"#{post.id} “{post.title}” falls in quiet hours ({self._quiet.describe()}): held until "
-                f"{until:%a %d %b %H:%M}. To send it sooner: `retract {post.id}` and post it again with `urgent`."
-            )
-        except Exception:
-            log.exception("telling the moderators that #%d is held failed", post.id)
+            log.exception("telling the moderators about #%d failed", post.id)
 
     async def expire_due(self) -> list[int]:
         """Close posts whose call-to-action deadline has passed."""

@@ -32,8 +32,6 @@ from tests.faults.prikbord_process import (
 )
 from tests.peers.telegram import FloodLimits, TelegramPeer
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
-
 RETRY_AFTER = float(os.environ.get("FAULT_STORM_RETRY_AFTER", "4"))
 STORM_SECONDS = float(os.environ.get("FAULT_STORM_SECONDS", "12"))
 GROUPS = 30

@@ -33,8 +33,6 @@ from tests.faults.prikbord_process import (
 )
 from tests.peers.telegram import FloodLimits, TelegramPeer
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
-
 GROUPS = 100
 PEOPLE = 200
 ROUNDS = 2

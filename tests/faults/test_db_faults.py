@@ -40,8 +40,6 @@ from tests.faults.prikbord_process import (
 )
 from tests.peers.telegram import FloodLimits, TelegramPeer
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
-
 FIRST_GROUP = -1006000000000
 
 

@@ -50,8 +50,6 @@ RANDOM_BODIES = 40  # per webhook, of random bytes and sizes
 MEMORY_PEAK = 96 * 1024 * 1024  # bytes traced while one webhook's requests are handled (bodies up to 1 MB)
 FORM = "application/x-www-form-urlencoded"
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
-
 
 # -- the mutator -------------------------------------------------------------------------------------------
 

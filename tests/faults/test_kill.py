@@ -22,8 +22,6 @@ import pytest
 from tests.conftest import require_postgres
 from tests.faults.fanout import Figures, SlackChannels, TelegramGroups, interrupted_fanout
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
-
 CHATS = 120
 LEASE = 5.0  # seconds ([dispatch] lease in the test config)
 MOMENTS = (10, 60, 110)  # copies out when the kill comes

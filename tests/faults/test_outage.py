@@ -33,8 +33,6 @@ from tests.faults.prikbord_process import (
 )
 from tests.peers.telegram import FloodLimits, TelegramPeer
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
-
 OUTAGE_SECONDS = float(os.environ.get("FAULT_OUTAGE_SECONDS", "5"))
 GROUPS = 120
 FIRST_GROUP = -1004000000000

@@ -44,8 +44,6 @@ from tests.faults.webhooks import (
 ADMIN = {"Authorization": "Bearer poison-admin-token-0123456789"}
 FORM = "application/x-www-form-urlencoded"
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
-
 
 def nested_arrays(levels: int) -> bytes:
     return b"[" * levels + b"]" * levels

@@ -17,8 +17,6 @@ import pytest
 from tests.conftest import require_postgres
 from tests.faults.fanout import TelegramGroups, interrupted_fanout
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
-
 CHATS = 120
 LEASE = 5.0
 MOMENTS = [15, 50, 90]

@@ -118,11 +118,6 @@ async def test_read_only_and_corrupt_files_get_one_line_and_recover(small_disk: 
         assert titles == {"Voor de storing", "Na de storing"}  # nothing lost, nothing half-stored
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect (#17): on a full disk audience.py logs a traceback and the scheduler's sweep "
-    "hot-loops its log; nothing is lost, but the test's no-traceback rule fails until those are fixed",
-)
 async def test_a_full_disk_under_run_is_reported_and_nothing_is_lost(small_disk: SmallDisk, tmp_path: Path) -> None:
     database = small_disk.path / "prikbord.db"
     people = [70_000 + i for i in range(10)]

@@ -23,6 +23,7 @@ from bot.config import ConfigError, Settings
 from bot.services.adapter_state import AdapterStateStore
 from bot.services.answers import PacedAnswers
 from bot.services.audience import AudienceService
+from bot.services.background import BackgroundTasks
 from bot.services.compose import Composer, click_url_for
 from bot.services.counters import CounterRefresher
 from bot.services.dispatch import Dispatcher, DispatchPolicy
@@ -51,6 +52,10 @@ if TYPE_CHECKING:
     from bot.web.server import WebServer
 
 log = logging.getLogger("prikbord.app")
+
+# How long a stop waits for command answers still waiting their turn (a 429's retry_after) before it
+# gives them up; each given-up answer is recorded on its command.
+ANSWER_DRAIN_SECONDS = 5.0
 
 
 def preview_functions() -> dict[str, Previewer]:
@@ -158,7 +163,16 @@ class App:
         )
         self.privacy = PrivacyService(self.store, self.clock, self.engagement.forget_people)
         self.services = Services(self.store, self.publishing, self.engagement, self.clock, self.zone, self.linking)
-        self.commands = CommandRouter(self.services, self.roles, self.adapters, send_answer=self.answers.reply)
+        # Answers go out beside the inbound path, so one waiting out a 429 holds back no later update;
+        # the console alone answers inline, as a conversation in a terminal does.
+        self.answer_tasks = BackgroundTasks("command answers")
+        self.commands = CommandRouter(
+            self.services,
+            self.roles,
+            self.adapters,
+            send_answer=self.answers.reply,
+            answer_later=None if self._console_only else self.answer_tasks.spawn,
+        )
         self.importer = Importer(
             self.store,
             self.clock,
@@ -338,6 +352,7 @@ class App:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         # Sends under way finish and the last counter edits go out while the adapters still run.
+        await self.answer_tasks.drain(ANSWER_DRAIN_SECONDS)
         await self.dispatcher.stop()
         await self.counters.stop()
         for adapter in reversed(self._started):

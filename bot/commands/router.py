@@ -7,8 +7,10 @@ platform told "failed" would deliver the command again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from typing import Any
 
 from adapters.base import Adapter, CommandIssued, DeliveryError
 from bot.commands import engaging, moderation, people, posting, preferences, reading
@@ -23,6 +25,7 @@ log = logging.getLogger("prikbord.commands")
 
 ROLE_NAMES = {Role.EMPLOYEE: "employee", Role.MODERATOR: "moderator", Role.ADMIN: "admin"}
 
+
 def runs_once_per_event(command: CommandIssued) -> bool:
     """Whether this command is de-duplicated by its platform event id (every platform gives one;
     the console's carry a random id per session, so a second scripted run is not a redelivery)."""
@@ -31,6 +34,13 @@ def runs_once_per_event(command: CommandIssued) -> bool:
 
 # How an answer goes out (bot/app.py passes the rate-paced one); default: the adapter's own reply.
 AnswerSender = Callable[[Adapter, CommandIssued, str, bool], Awaitable[None]]
+
+
+# Where the answer is sent from: None sends it inline (the console, a conversation in a terminal, keeps
+# its order so); bot/app.py passes a background spawner so an answer waiting out a 429 holds nothing up.
+AnswerSpawner = Callable[[Coroutine[Any, Any, None]], None]
+
+STOPPED_BEFORE_ANSWER = "prikbord stopped before the answer went out"
 
 
 async def reply_directly(adapter: Adapter, command: CommandIssued, text: str, private: bool) -> None:
@@ -56,8 +66,10 @@ class CommandRouter:
         adapters: Mapping[str, Adapter],
         commands: Iterable[CommandSpec] | None = None,
         send_answer: AnswerSender = reply_directly,
+        answer_later: AnswerSpawner | None = None,
     ) -> None:
         self._send = send_answer
+        self._answer_later = answer_later
         self._services = services
         self._roles = roles
         self._adapters = adapters
@@ -117,10 +129,21 @@ class CommandRouter:
             )
             return None
         reply = await self.answer(command)
-        error = await self._send_answer(command, reply)
+        if self._answer_later is None:
+            await self._answer_and_record(command, reply, once)
+        else:
+            self._answer_later(self._answer_and_record(command, reply, once))
+        return reply
+
+    async def _answer_and_record(self, command: CommandIssued, reply: Reply, once: bool) -> None:
+        try:
+            error = await self._send_answer(command, reply)
+        except asyncio.CancelledError:
+            if once:
+                await self._finish(command, STOPPED_BEFORE_ANSWER)
+            raise
         if once:
             await self._finish(command, error)
-        return reply
 
     async def _claim(self, command: CommandIssued) -> bool:
         # Its own transaction, committed before the command runs: a concurrent delivery of the same

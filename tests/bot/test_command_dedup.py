@@ -27,8 +27,9 @@ from adapters.console.adapter import ConsoleAdapter
 from adapters.console.translate import new_session_id
 from bot.app import App
 from bot.clock import FrozenClock
-from bot.commands.router import CommandRouter
+from bot.commands.router import STOPPED_BEFORE_ANSWER, CommandRouter
 from bot.config import Settings
+from bot.services.background import BackgroundTasks
 from bot.web import WebServer
 from bot.web.webhooks import WebhooksFirst
 from content.db import Store
@@ -65,8 +66,11 @@ class Webhook:
     peer: TelegramPeer
 
     async def anna_says(self, text: str) -> dict[str, Any]:
-        """Anna sends ``text`` in her private chat; the peer posts the update to the webhook → the update."""
-        return await self.peer.user_sends(ANNA, ANNA, text)
+        """Anna sends ``text`` in her private chat; the peer posts the update to the webhook → the update
+        (once its answer, which goes out beside the webhook's 200, was sent or given up)."""
+        update = await self.peer.user_sends(ANNA, ANNA, text)
+        assert not await self.app.answer_tasks.idle(10)
+        return update
 
     def status_of(self, update: dict[str, Any]) -> list[int]:
         """The webhook's HTTP status for each time ``update`` was posted to it by the peer."""
@@ -75,6 +79,7 @@ class Webhook:
     async def redeliver(self, update: dict[str, Any]) -> int:
         """Telegram posting the very same update again → the webhook's HTTP status."""
         status, _ = await self.peer.post_webhook(json.dumps(update).encode(), SECRET)
+        assert not await self.app.answer_tasks.idle(10)
         return status
 
     async def posts(self) -> list[Post]:
@@ -194,6 +199,7 @@ async def test_event_ids_that_cannot_be_stored_as_given_are_hashed_apart(webhook
     async with webhook.app.store.sessions() as session:
         stored = await session.scalar(select(func.count()).select_from(ProcessedCommand))
     assert stored == 4  # long_a twice is one command
+    assert not await webhook.app.answer_tasks.idle(10)
     assert len(webhook.answers()) == 4
 
 
@@ -274,3 +280,26 @@ async def test_an_answer_failing_in_any_way_is_recorded_and_never_raised(webhook
     async with app.store.sessions() as session:
         record = await processed_command(session, "telegram", command.event_id)
     assert record is not None and record.finished_at is not None and record.answer_error == "RuntimeError"
+
+
+class StuckAnswers(BrokenAnswers):
+    """A platform whose answers never come back (a 429 waited out past any stop)."""
+
+    async def reply(self, command: CommandIssued, text: str, private: bool = True) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_an_answer_still_waiting_holds_up_nothing_and_a_stop_records_it(webhook: Webhook) -> None:
+    app = webhook.app
+    answers = BackgroundTasks("command answers")
+    router = CommandRouter(app.services, app.roles, {"telegram": StuckAnswers()}, answer_later=answers.spawn)
+    command = CommandIssued(
+        "tg:m:1101:991", UserRef("telegram", str(ANNA), "Anna"), ChatRef("telegram", str(ANNA)), "help", ""
+    )
+    reply = await asyncio.wait_for(router.handle(command), 5)  # the event is done; its answer waits apart
+    assert reply is not None and len(answers) == 1
+    assert await answers.drain(0.2) == 1
+    async with app.store.sessions() as session:
+        record = await processed_command(session, "telegram", command.event_id)
+    assert record is not None and record.finished_at is not None
+    assert record.answer_error == STOPPED_BEFORE_ANSWER

@@ -139,3 +139,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         writer = bool(conn.get_execution_options().get(_WRITER_OPTION))
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+def store_error_line(exc: BaseException) -> str:
+    """One line for a log: the driver's own error (not SQLAlchemy's wrapper with the statement and its
+    parameters, which may hold people's data) and its first line, e.g. ``ConnectionRefusedError: …``."""
+    cause: BaseException = getattr(exc, "orig", None) or exc.__cause__ or exc
+    text = str(cause).strip().splitlines()
+    first = text[0][:200] if text else ""
+    return f"{type(cause).__name__}: {first}" if first else type(cause).__name__

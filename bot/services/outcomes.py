@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bot.clock import Clock
 from bot.services.notify import ModeratorNotifier
 from content import outbox, posts
-from content.db import Store
+from content.db import Store, store_error_line
 from content.models import Channel, DeliveryState
 from content.outbox import ClaimedDelivery, SendOutcome
 
@@ -43,7 +43,13 @@ RecordedHook = Callable[[str, SendOutcome], None]
 
 class OutcomeRecorder:
     def __init__(
-        self, store: Store, clock: Clock, notifier: ModeratorNotifier, instance_id: str, recorded: RecordedHook
+        self,
+        store: Store,
+        clock: Clock,
+        notifier: ModeratorNotifier,
+        instance_id: str,
+        recorded: RecordedHook,
+        give_up_after: float = 15.0,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -54,6 +60,7 @@ class OutcomeRecorder:
         self._task: asyncio.Task[None] | None = None
         self._failure_tasks: set[asyncio.Task[None]] = set()
         self._sent_hooks: list[SentHook] = []
+        self._give_up_after = give_up_after
 
     def on_sent(self, hook: SentHook) -> None:
         self._sent_hooks.append(hook)
@@ -97,23 +104,19 @@ class OutcomeRecorder:
                 batch.append(item)
             try:
                 await self._record(batch)
-            except Exception:
-                log.exception("recording %d delivery outcomes failed; their leases will expire and retry", len(batch))
+            except Exception as exc:
+                log.error(
+                    "recording %d delivery outcomes failed for good (%s); their leases will expire and retry",
+                    len(batch),
+                    store_error_line(exc),
+                )
             finally:
                 for platform, outcome, _ in batch:
                     self._recorded(platform, outcome)
 
     async def _record(self, batch: Sequence[Recorded]) -> None:
         outcomes = [o for _, o, _ in batch]
-        for tries_left in (2, 1, 0):
-            try:
-                await outbox.record_outcomes(self._store, outcomes, self._instance_id, self._clock.now())
-                break
-            except Exception:
-                if not tries_left:
-                    raise
-                log.warning("recording %d delivery outcomes failed; trying again", len(batch), exc_info=True)
-                await asyncio.sleep(0.05)
+        await self._commit_until_the_database_answers(outcomes)
         for platform, outcome, claimed in batch:
             if outcome.state == DeliveryState.SENT and outcome.message_id is not None:
                 sent = SentDelivery(platform, claimed.chat_id, outcome.message_id, claimed.id, claimed.post_id)
@@ -123,6 +126,34 @@ class OutcomeRecorder:
                 task = asyncio.create_task(self._on_failed(platform, claimed, outcome))
                 self._failure_tasks.add(task)
                 task.add_done_callback(self._failure_tasks.discard)
+
+    async def _commit_until_the_database_answers(self, outcomes: Sequence[SendOutcome]) -> None:
+        """A database restarting or busy for a while must not turn sent messages into second copies: an
+        outcome not committed lets its lease run out and the send go again. So keep trying, backing off,
+        for up to ``give_up_after`` (well inside the lease), one log line when it starts and one when it ends."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        wait = 0.05
+        failures = 0
+        while True:
+            try:
+                await outbox.record_outcomes(self._store, outcomes, self._instance_id, self._clock.now())
+            except Exception as exc:
+                failures += 1
+                if loop.time() - started >= self._give_up_after:
+                    raise
+                if failures == 1:
+                    log.warning(
+                        "recording %d delivery outcomes failed (%s); trying again until the database answers",
+                        len(outcomes),
+                        store_error_line(exc),
+                    )
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 2.0)
+                continue
+            if failures:
+                log.info("recorded %d delivery outcomes after %d failed tries", len(outcomes), failures)
+            return
 
     async def _on_failed(self, platform: str, claimed: ClaimedDelivery, outcome: SendOutcome) -> None:
         error = outcome.error or "failed"

@@ -233,11 +233,6 @@ def own_postgres() -> Iterator[OwnPostgres]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect (#17): recording outcomes logs a traceback while PostgreSQL restarts; "
-    "nothing is lost, but the test's no-traceback rule fails until that is one line",
-)
 async def test_postgres_restarted_mid_fan_out_loses_nothing(own_postgres: OwnPostgres, tmp_path: Path) -> None:
     groups = [FIRST_GROUP - i for i in range(120)]
     async with TelegramPeer(flood=FloodLimits()) as peer:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -328,6 +329,17 @@ class AdapterState(Base):
 
     key: Mapped[str] = mapped_column(String(500), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class RateSlot(Base):
+    """One platform limit shared by every instance (a generic cell rate: the theoretical arrival time of
+    the next send, in the database's epoch seconds) and until when a 429 paused it (content/rate_slots.py)."""
+
+    __tablename__ = "rate_slots"
+
+    scope: Mapped[str] = mapped_column(String(300), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float, default=0.0)
+    paused_until: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""Platform rate limits shared by every instance, as generic cell rates in the database (#16).
+
+A limit (``scope``) is a row holding its theoretical arrival time ``tat``: a send may start once the
+clock reaches ``tat - tolerance`` and moves ``tat`` on by one ``interval``. Reserving is one upsert that
+returns the new ``tat``, atomic under PostgreSQL's row lock, so any number of instances together never
+start more than the limit allows. Times are the database's clock (epoch seconds), so instances on
+machines whose clocks differ still agree; callers get back a delay to sleep on their own clock.
+A 429 seen by one instance sets ``paused_until`` and every instance waits for it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Float, cast, func, select
+from sqlalchemy.sql.elements import SQLCoreOperations
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from content.models import RateSlot
+
+
+def _on_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _database_now(session: AsyncSession) -> ColumnElement[float]:
+    """The database's clock in epoch seconds (stable within the statement)."""
+    if _on_postgres(session):
+        return cast(func.extract("epoch", func.now()), Float)
+    return cast((func.julianday("now") - 2440587.5) * 86400.0, Float)
+
+
+def _greatest(session: AsyncSession, *values: SQLCoreOperations[float]) -> ColumnElement[float]:
+    # PostgreSQL's GREATEST; SQLite's scalar max() with several arguments is the same thing.
+    if _on_postgres(session):
+        return func.greatest(*values)
+    return func.max(*values)
+
+
+def _insert(session: AsyncSession) -> postgresql.Insert | sqlite.Insert:
+    if _on_postgres(session):
+        return postgresql.insert(RateSlot)
+    return sqlite.insert(RateSlot)
+
+
+async def reserve(session: AsyncSession, scope: str, interval: float, tolerance: float, count: int = 1) -> float:
+    """Reserve ``count`` sends under the limit ``scope`` → seconds to wait before the first may start
+    (0: now); the others follow ``interval`` apart. ``tolerance`` is the burst the limit allows
+    (``(n - 1) × interval`` for "n per period", 0 for evenly paced sends)."""
+    now = _database_now(session)
+    step = count * interval
+    statement = (
+        _insert(session)
+        .values(scope=scope, tat=now + step, paused_until=0.0)
+        .on_conflict_do_update(
+            index_elements=[RateSlot.scope],
+            set_={"tat": _greatest(session, RateSlot.tat, now, RateSlot.paused_until) + step},
+        )
+        .returning(RateSlot.tat, RateSlot.paused_until, now.label("now"))
+    )
+    tat, paused_until, at = (await session.execute(statement)).one()
+    start = max(at, paused_until, tat - step - tolerance)
+    return max(0.0, start - at)
+
+
+async def pause(session: AsyncSession, scope: str, seconds: float) -> None:
+    """No send under ``scope`` starts for ``seconds`` from now, on any instance (a 429's retry_after)."""
+    now = _database_now(session)
+    statement = (
+        _insert(session)
+        .values(scope=scope, tat=0.0, paused_until=now + seconds)
+        .on_conflict_do_update(
+            index_elements=[RateSlot.scope],
+            set_={"paused_until": _greatest(session, RateSlot.paused_until, now + seconds)},
+        )
+    )
+    await session.execute(statement)
+
+
+async def paused_for(session: AsyncSession, scope: str) -> float:
+    """Seconds until ``scope``'s pause ends (0: not paused)."""
+    now = _database_now(session)
+    row = (
+        await session.execute(
+            select(RateSlot.paused_until, now.label("now")).where(RateSlot.scope == scope)
+        )
+    ).first()
+    if row is None:
+        return 0.0
+    return max(0.0, float(row[0]) - float(row[1]))
+

@@ -37,6 +37,7 @@ from bot.services.publishing import ModerationPolicy, PublishingService
 from bot.services.rate_windows import RateBudget
 from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
+from bot.services.shared_rates import SharedRates
 from bot.services.status import StatusPostService
 from bot.web.deps import WebDeps
 from bot.web.metrics import Metrics
@@ -98,7 +99,8 @@ class App:
             MarkupParser(), self.zone, click_url_for(settings.web.public_url if settings.web_enabled else None)
         )
         # One rate budget per platform, shared by deliveries and answers, so answers wait their turn.
-        self.rate_budget = RateBudget(self.adapters)
+        shared = settings.dispatch.share_rate_limits and self.store.is_postgres  # several instances possible
+        self.rate_budget = RateBudget(self.adapters, SharedRates(self.store) if shared else None)
         self.answers = PacedAnswers(self.rate_budget)
         self.notifier = ModeratorNotifier(self.adapters, self.roles, self.answers.send_private)
         self.dispatcher = Dispatcher(
@@ -355,6 +357,7 @@ class App:
         await self.answer_tasks.drain(ANSWER_DRAIN_SECONDS)
         await self.dispatcher.stop()
         await self.counters.stop()
+        await self.rate_budget.close()
         for adapter in reversed(self._started):
             with contextlib.suppress(Exception):
                 await adapter.stop()

@@ -319,6 +319,9 @@ class DispatchConfig(Section):
     # Seconds a claimed delivery stays ours without renewal (renewed every third of it while its send is
     # under way). After a crash its deliveries are sent again within about 1.25 leases.
     lease: float = Field(default=30.0, ge=1, le=3600)
+    # On PostgreSQL, every instance's sends share the platforms' rate limits through the database, so
+    # several instances together stay within what the platform allows one bot (bot/services/shared_rates.py).
+    share_rate_limits: bool = True
 
 
 class SsoConfig(Section):

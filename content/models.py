@@ -342,6 +342,17 @@ class RateSlot(Base):
     paused_until: Mapped[float] = mapped_column(Float, default=0.0)
 
 
+class RateLease(Base):
+    """One of the ``count`` places of a shared "count per period" limit: taken for a send, free again
+    ``period`` after that send finished (content/rate_slots.py)."""
+
+    __tablename__ = "rate_leases"
+
+    scope: Mapped[str] = mapped_column(String(300), primary_key=True)
+    place: Mapped[int] = mapped_column(Integer, primary_key=True)
+    free_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 # ---------------------------------------------------------------------------------------------
 # Scheduler (issue 5)
 

@@ -10,12 +10,14 @@ A 429 seen by one instance sets ``paused_until`` and every instance waits for it
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Float, cast, func, select
-from sqlalchemy.sql.elements import SQLCoreOperations
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Float, cast, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import SQLCoreOperations
 
-from content.models import RateSlot
+from content.models import RateLease, RateSlot
 
 
 def _on_postgres(session: AsyncSession) -> bool:
@@ -62,6 +64,30 @@ async def reserve(session: AsyncSession, scope: str, interval: float, tolerance:
     return max(0.0, start - at)
 
 
+async def reserve_each(session: AsyncSession, limits: Sequence[tuple[str, float, float]]) -> float:
+    """:func:`reserve` one send under each (scope, interval, tolerance) in one statement → the seconds
+    to wait until every one of them allows it."""
+    if not limits:
+        return 0.0
+    now = _database_now(session)
+    insert = _insert(session)
+    # The step of each row travels as its inserted tat (now + step): excluded.tat - now.
+    statement = (
+        insert.values([{"scope": scope, "tat": now + interval, "paused_until": 0.0} for scope, interval, _ in limits])
+        .on_conflict_do_update(
+            index_elements=[RateSlot.scope],
+            set_={"tat": _greatest(session, RateSlot.tat, now, RateSlot.paused_until) + (insert.excluded.tat - now)},
+        )
+        .returning(RateSlot.scope, RateSlot.tat, RateSlot.paused_until, now.label("now"))
+    )
+    rows = {scope: (tat, paused, at) for scope, tat, paused, at in (await session.execute(statement)).all()}
+    delay = 0.0
+    for scope, interval, tolerance in limits:
+        tat, paused, at = rows[scope]
+        delay = max(delay, max(at, paused, tat - interval - tolerance) - at)
+    return delay
+
+
 async def pause(session: AsyncSession, scope: str, seconds: float) -> None:
     """No send under ``scope`` starts for ``seconds`` from now, on any instance (a 429's retry_after)."""
     now = _database_now(session)
@@ -80,11 +106,58 @@ async def paused_for(session: AsyncSession, scope: str) -> float:
     """Seconds until ``scope``'s pause ends (0: not paused)."""
     now = _database_now(session)
     row = (
-        await session.execute(
-            select(RateSlot.paused_until, now.label("now")).where(RateSlot.scope == scope)
-        )
+        await session.execute(select(RateSlot.paused_until, now.label("now")).where(RateSlot.scope == scope))
     ).first()
     if row is None:
         return 0.0
     return max(0.0, float(row[0]) - float(row[1]))
 
+
+async def database_now(session: AsyncSession) -> float:
+    """The database's clock, epoch seconds."""
+    return float((await session.execute(select(_database_now(session)))).scalar_one())
+
+
+async def ensure_places(session: AsyncSession, scope: str, places: int) -> None:
+    """``places`` rows for the limit ``scope`` (idempotent: instances may race to create them)."""
+    rows = [{"scope": scope, "place": place, "free_at": 0.0} for place in range(places)]
+    dialect = postgresql if _on_postgres(session) else sqlite
+    await session.execute(dialect.insert(RateLease).values(rows).on_conflict_do_nothing())
+
+
+async def take_place(session: AsyncSession, scope: str, hold: float) -> int | None:
+    """Take a free place of ``scope`` for at most ``hold`` seconds (a crashed sender's place frees
+    itself then) → the place, or None when every place is taken. One statement; concurrent takers skip
+    each other's rows (``FOR UPDATE SKIP LOCKED``), so no place is given out twice."""
+    now = _database_now(session)
+    free = (
+        select(RateLease.place)
+        .where(RateLease.scope == scope, RateLease.free_at <= now)
+        .order_by(RateLease.free_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    taken = await session.execute(
+        update(RateLease)
+        .where(RateLease.scope == scope, RateLease.place == free)
+        .values(free_at=now + hold)
+        .returning(RateLease.place)
+    )
+    place = taken.scalar_one_or_none()
+    return None if place is None else int(place)
+
+
+async def next_free(session: AsyncSession, scope: str) -> float:
+    """Seconds until the next place of ``scope`` frees (0 when one is free)."""
+    now = await database_now(session)
+    soonest = (await session.execute(select(func.min(RateLease.free_at)).where(RateLease.scope == scope))).scalar()
+    return max(0.0, float(soonest if soonest is not None else now) - now)
+
+
+async def release_place(session: AsyncSession, scope: str, place: int, period: float) -> None:
+    """The send on ``place`` finished: the place is free again ``period`` from now."""
+    now = _database_now(session)
+    await session.execute(
+        update(RateLease).where(RateLease.scope == scope, RateLease.place == place).values(free_at=now + period)
+    )

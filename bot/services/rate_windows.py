@@ -13,6 +13,7 @@ import math
 from collections.abc import AsyncIterator, Mapping
 
 from adapters.base import Adapter, Limits, Rate
+from bot.services.shared_rates import SharedRates
 
 
 class Window:
@@ -57,7 +58,10 @@ class Window:
 class PlatformLimiter:
     """One platform's global windows and one set of windows per chat."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, platform: str = "", shared: SharedRates | None = None) -> None:
+        self._limits = limits
+        self._platform = platform
+        self._shared = shared
         self._global = [Window(r, paced=True) for r in limits.global_rates]
         self._chat_rates = limits.per_chat_rates
         self._chats: dict[str, list[Window]] = {}
@@ -74,18 +78,31 @@ class PlatformLimiter:
             for window in (*chat, *self._global):
                 await window.acquire()
                 held.append(window)
-            yield
+            if self._shared is None:
+                yield
+                return
+            async with self._shared.turn(self._platform, chat_id, self._limits):  # its turn among all instances
+                yield
         finally:
             for window in held:
                 window.release_later()
 
 
 class RateBudget:
-    """The limiter of every platform, by platform name."""
+    """The limiter of every platform, by platform name; with ``shared`` (several instances on one
+    PostgreSQL) every send also waits its turn among all instances' sends."""
 
-    def __init__(self, adapters: Mapping[str, Adapter]) -> None:
-        self._limiters = {platform: PlatformLimiter(adapter.limits) for platform, adapter in adapters.items()}
+    def __init__(self, adapters: Mapping[str, Adapter], shared: SharedRates | None = None) -> None:
+        self._limiters = {
+            platform: PlatformLimiter(adapter.limits, platform, shared) for platform, adapter in adapters.items()
+        }
         self._limits = {platform: adapter.limits for platform, adapter in adapters.items()}
+        self._shared = shared
+
+    async def close(self) -> None:
+        """Free the shared places of the sends that finished (at stop, after the last send)."""
+        if self._shared is not None:
+            await self._shared.close()
 
     def limiter(self, platform: str) -> PlatformLimiter:
         limiter = self._limiters.get(platform)

@@ -401,6 +401,7 @@ class PeerCall:
     params: dict[str, Any]
     status: int
     description: str = ""
+    at: float = 0.0  # the peer's clock when the call was answered
 
 
 class TelegramPeer:
@@ -570,7 +571,7 @@ class TelegramPeer:
         """One Bot API call, validated: → (HTTP status, Telegram envelope)."""
         spec = self.contract.method(method)
         if spec is None:
-            self.calls.append(PeerCall(method, dict(raw), 404, "Not Found"))
+            self.calls.append(PeerCall(method, dict(raw), 404, "Not Found", self.now()))
             return 404, ApiError(404, "Not Found").envelope()
         name = spec["name"]
         params: dict[str, Any] = dict(raw)
@@ -585,9 +586,9 @@ class TelegramPeer:
             if asyncio.iscoroutine(result):
                 result = await result
         except ApiError as exc:
-            self.calls.append(PeerCall(name, params, exc.status, exc.description))
+            self.calls.append(PeerCall(name, params, exc.status, exc.description, self.now()))
             return exc.status, exc.envelope()
-        self.calls.append(PeerCall(name, params, 200))
+        self.calls.append(PeerCall(name, params, 200, at=self.now()))
         return 200, {"ok": True, "result": result}
 
     # -- inspection -----------------------------------------------------------------------------

@@ -6,16 +6,18 @@
   (between 5 and ``chats − 5``, seeded) is out, and is started again at once.
 - **Peers:** ``tests/peers/telegram.py`` with Telegram's flood limits (30/s overall, 1/s and 20/min per group)
   and ``tests/peers/slack.py`` (1/s per channel, 20/s per workspace), on 127.0.0.1 in this process, so they
-  count every copy any process sent.
+  count every copy any process sent; with ``--platform matrix``, rooms on a Synapse of the benchmark's own
+  (``tests/faults/matrix_rooms.py``: copies read back from each room's ``/messages``; pass ``--chats 30``,
+  its room set-up costs about eight events a room).
 - **Measured per round:** lost (chats without the post after recovery), extra copies (all but the first per
   chat), and the seconds from the restarted process's first platform call until every chat had the post
   and every delivery was recorded ``sent`` (also from the restart itself, which includes start-up).
 - **Goal:** extra copies ≤ 1 % on Telegram (it cannot be asked what was sent), 0 on Slack (stale claims are
-  looked up by their ``metadata``).
+  looked up by their ``metadata``) and on Matrix (a resend carries the delivery's transaction id).
 - **Verified (exit 1 otherwise):** nothing lost, every delivery ``sent``, recovery within 2 × the lease, and no
   request the peers' API contracts refuse.
 
-    .venv/bin/python bench/faults.py [--rounds 5] [--platform telegram|slack|both] [--chats 120] [--lease 5]
+    .venv/bin/python bench/faults.py [--rounds 5] [--platform telegram|slack|both|matrix] [--chats 120] [--lease 5]
                                      [--postgres-url URL] [--sqlite-only] [--seed 17]
 """
 
@@ -31,19 +33,25 @@ from pathlib import Path
 from typing import Any
 
 from _common import Backend, add_common_args, backends_from, conclude, median, print_table, quiet_logging
+from _matrix import add_matrix_args, start_synapse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tests is not installed
 from tests.faults.fanout import FanoutPeer, Figures, SlackChannels, TelegramGroups, interrupted_fanout
+from tests.faults.matrix_rooms import MatrixRooms
+from tests.matrix_server import SynapseServer
 
-GOAL_EXTRA = {"telegram": 0.01, "slack": 0.0}
+GOAL_EXTRA = {"telegram": 0.01, "slack": 0.0, "matrix": 0.0}
 
 
 async def one_round(
-    platform: str, backend: Backend, args: argparse.Namespace, moment: int
+    platform: str, backend: Backend, args: argparse.Namespace, moment: int, synapse: SynapseServer | None
 ) -> tuple[Figures, list[str]]:
-    peer: TelegramGroups | SlackChannels = (
-        TelegramGroups(args.chats) if platform == "telegram" else SlackChannels(args.chats)
-    )
+    peer: TelegramGroups | SlackChannels | MatrixRooms
+    if platform == "matrix":
+        assert synapse is not None
+        peer = MatrixRooms(synapse, args.chats)
+    else:
+        peer = TelegramGroups(args.chats) if platform == "telegram" else SlackChannels(args.chats)
     fanout: FanoutPeer = peer
     await peer.start()
     try:
@@ -75,7 +83,7 @@ def problems_of(figures: Figures, violations: list[str], lease: float) -> list[s
     return found
 
 
-async def main_async(args: argparse.Namespace) -> int:
+async def main_async(args: argparse.Namespace, synapse: SynapseServer | None) -> int:
     backends, note = backends_from(args)
     platforms = ["telegram", "slack"] if args.platform == "both" else [args.platform]
     rng = random.Random(args.seed)
@@ -97,7 +105,7 @@ async def main_async(args: argparse.Namespace) -> int:
             runs: list[Figures] = []
             for round_no in range(1, args.rounds + 1):
                 moment = rng.randint(5, args.chats - 5)
-                run, violations = await one_round(platform, backend, args, moment)
+                run, violations = await one_round(platform, backend, args, moment, synapse)
                 failures += [
                     f"{platform} {backend.name} round {round_no}: {p}" for p in problems_of(run, violations, args.lease)
                 ]
@@ -130,7 +138,7 @@ async def main_async(args: argparse.Namespace) -> int:
     print()
     print_table(["platform", "store", "rounds", "lost", "extra", "extra %", "recovery s (median)", "(max)"], rows)
     figures["goal_met"] = goal_met
-    print(f"\ngoal: extra copies ≤ 1 % on Telegram, 0 on Slack: {'met' if goal_met else 'NOT met'}")
+    print(f"\ngoal: extra copies ≤ 1 % on Telegram, 0 on Slack and Matrix: {'met' if goal_met else 'NOT met'}")
     return conclude(
         figures,
         failures,
@@ -143,13 +151,19 @@ async def main_async(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     add_common_args(parser, rounds=5)
-    parser.add_argument("--platform", choices=["telegram", "slack", "both"], default="both")
+    parser.add_argument("--platform", choices=["telegram", "slack", "both", "matrix"], default="both")
     parser.add_argument("--chats", type=int, default=120, help="chats, one channel each (default %(default)s)")
     parser.add_argument("--lease", type=float, default=5.0, help="[dispatch] lease in seconds (default %(default)s)")
     parser.add_argument("--seed", type=int, default=17, help="seeds the kill moments (default %(default)s)")
+    add_matrix_args(parser)
     args = parser.parse_args()
     quiet_logging()
-    return asyncio.run(main_async(args))
+    pool, synapse = start_synapse(args, "faults") if args.platform == "matrix" else (None, None)
+    try:
+        return asyncio.run(main_async(args, synapse))
+    finally:
+        if pool is not None:
+            pool.close()
 
 
 if __name__ == "__main__":

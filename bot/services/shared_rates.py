@@ -63,8 +63,10 @@ def place_scopes(platform: str, limits: Limits) -> list[tuple[str, int, float]]:
 
 
 class SharedRates:
-    # A place whose sender died frees itself after this long (no send takes longer).
-    HOLD = 60.0
+    # A place whose sender died (kill -9) frees itself after this long. Short, so a restarted process
+    # gets its platform's full rate back within seconds (Matrix has five places); a send still under
+    # way past it lets one more start early, and a 429 that may bring pauses that chat for everyone.
+    HOLD = 5.0
 
     def __init__(self, store: Store) -> None:
         self._store = store

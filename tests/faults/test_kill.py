@@ -17,8 +17,8 @@ once. Asserted, on SQLite and on PostgreSQL:
   to the last three sends are held back by a proxy (``tests/faults/lost_answers.py``): those posts are in
   their rooms, their outcome is not recorded, in every run rather than when the timing happens to fall so.
 
-On PostgreSQL the Matrix case is an xfail while a killed process's shared rate places stay taken for a
-minute (``SHARED_PLACES_DEFECT`` below): every figure but the time to recover is still asserted.
+On PostgreSQL a killed process's places in the shared rate limits (bot/services/shared_rates.py) free
+themselves within ``SharedRates.HOLD``, so the restart gets the platform's full rate back at once.
 
 Matrix has 30 rooms rather than 120: the three runs share one Synapse on a two-core machine, where its
 room set-up (a room created with the bot invited, then joined: about eight events a room) and the sends of
@@ -49,15 +49,6 @@ MOMENTS = (10, 60, 110)  # copies out when the kill comes
 ROOMS = 30  # Matrix (see the module's docstring)
 ROOM_MOMENTS = (3, 15, 27)
 LOST = 3  # Matrix: sends whose answers are lost before each kill (of the five the dispatcher keeps in flight)
-# Known defect, PostgreSQL only (bot/services/shared_rates.py): a send takes one of the places every
-# instance shares in the platform's overall limit, held for SharedRates.HOLD (60 s) until its release is
-# recorded; the places of a killed process's sends stay taken for that minute. Matrix has five (5/s),
-# so with three held the restart sends at ~2/s: the kill at 3 copies is delivered 13-28 s after the
-# restart. Everything else is asserted first; the test passes once a dead sender's places come back sooner.
-SHARED_PLACES_DEFECT = (
-    "a killed process's shared rate places stay taken for SharedRates.HOLD (60 s) on PostgreSQL, "
-    "so the restart sends Matrix's fan-out at a fraction of its rate"
-)
 
 
 class Peer(FanoutPeer, Protocol):
@@ -171,6 +162,4 @@ async def test_matrix_kill9_loses_nothing_and_sends_no_copy_twice(
     resent = [[txn for txn in ids if sends[i][txn] > 1] for i, ids in enumerate(held)]
     print("answers lost before the kill:", held, "of them sent again (same txnId, same event):", resent)
     late = _late(runs)
-    if late and backend == "postgresql":
-        pytest.xfail(f"{SHARED_PLACES_DEFECT}: {late}")
     assert not late, f"not delivered within 2 × lease ({2 * LEASE:g}s) of the restart: {late}"

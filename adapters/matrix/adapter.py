@@ -1,4 +1,5 @@
-"""The Matrix adapter: thin I/O around matrix-nio's AsyncClient; meaning lives in ``translate.py``.
+"""The Matrix adapter: thin I/O around matrix-nio's AsyncClient; meaning lives in ``translate.py``
+(inbound) and ``render.py`` (outbound); the sync loop is in ``sync.py``.
 
 Wiring (the core provides durable key/value storage through two callbacks)::
 
@@ -12,7 +13,7 @@ per-device transaction ids), the action keys of each sent message and every reac
 message (so a reaction's redaction can be reported as ReactionRemoved).
 
 Reactions → events: a reaction whose key is one of the action keys of the bot message it is on (as
-the adapter sent it: ``Action.emoji`` or the default table in ``translate.py``) arrives as
+the adapter sent it: ``Action.emoji`` or the default table in ``render.py``) arrives as
 ActionPressed with that action id; any other key on a bot message as ReactionAdded (the core maps it
 with ``translate.action_for_reaction``). Reactions on other people's messages are ignored.
 
@@ -23,10 +24,7 @@ bot (admin API ``/_synapse/admin/v1/users/<user>/override_ratelimit``) or raise 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import random
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -35,7 +33,6 @@ from nio import RoomPreset
 
 from adapters.base import (
     Adapter,
-    AdapterAuthError,
     ChatRef,
     CheckResult,
     CommandIssued,
@@ -49,36 +46,23 @@ from adapters.base import (
     OutboundMessage,
     PermanentError,
     Rate,
-    RateLimited,
-    TransientError,
     UserRef,
 )
 from adapters.matrix.inbound import InboundHandler, RoomFlags
 from adapters.matrix.memory import AdapterMemory, StateLoad, StateSave
-from adapters.matrix.session import MatrixSession
-from adapters.matrix.translate import (
+from adapters.matrix.render import (
     MAX_CONTENT_BYTES,
-    PLATFORM,
-    InboundContext,
     action_keys,
     content_size,
     edit_content,
     message_content,
     notice_content,
 )
+from adapters.matrix.session import MatrixSession
+from adapters.matrix.sync import SyncLoop
+from adapters.matrix.translate import PLATFORM, InboundContext
 
 log = logging.getLogger(__name__)
-
-# Sync filter: only what the bot acts on (no presence, typing, receipts or account data).
-_QUIET: dict[str, list[str]] = {"types": []}
-
-
-def _sync_filter(timeline_limit: int) -> dict[str, Any]:
-    return {
-        "presence": _QUIET,
-        "account_data": _QUIET,
-        "room": {"ephemeral": _QUIET, "account_data": _QUIET, "timeline": {"limit": timeline_limit}},
-    }
 
 
 def _check_size(content: dict[str, Any]) -> None:
@@ -152,10 +136,15 @@ class MatrixAdapter(Adapter):
             emit=self._emit,
             concurrency=inbound_concurrency,
         )
-        self._sync_timeout_ms = sync_timeout_ms
-        self._timeline_limit = timeline_limit
-        self._backoff_initial = backoff_initial
-        self._backoff_max = backoff_max
+        self._sync = SyncLoop(
+            session=self._session,
+            memory=self._memory,
+            inbound=self._inbound,
+            sync_timeout_ms=sync_timeout_ms,
+            timeline_limit=timeline_limit,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+        )
         self.limits = Limits(
             # A Matrix event holds at most 65536 bytes, and the HTML and plain bodies both count.
             text_length=24_000,
@@ -165,17 +154,13 @@ class MatrixAdapter(Adapter):
             edit_interval=2.0,
         )
         self._sink: EventSink | None = None
-        self._sync_task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-        self._connected = False
-        self._next_batch: str | None = None
 
     # -----------------------------------------------------------------------------------------
     # lifecycle
 
     @property
     def connected(self) -> bool:
-        return self._connected
+        return self._sync.connected
 
     @property
     def device_id(self) -> str | None:
@@ -184,29 +169,11 @@ class MatrixAdapter(Adapter):
     async def start(self, sink: EventSink) -> None:
         """Log in and, on a first run, take the sync position (skipping history) before returning."""
         self._sink = sink
-        self._stopping.clear()
-        self._next_batch = await self._memory.next_batch()
-        try:
-            await self._session.ensure_login()
-            self._connected = True
-            if self._next_batch is None:
-                await self._sync_and_handle(timeout_ms=0)
-        except TransientError as exc:
-            self._connected = False
-            log.warning("%s; the sync loop keeps trying", exc)
-        self._sync_task = asyncio.create_task(self._sync_loop(), name="matrix-sync")
+        await self._sync.start()
 
     async def stop(self) -> None:
         """Stops after the batch in hand is handled and its sync token saved (none is replayed)."""
-        self._stopping.set()
-        if self._sync_task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._sync_task), timeout=30)
-            except TimeoutError:
-                self._sync_task.cancel()
-                await asyncio.gather(self._sync_task, return_exceptions=True)
-            self._sync_task = None
-        self._connected = False
+        await self._sync.stop()
         await self._session.close()
 
     async def check(self) -> CheckResult:
@@ -343,71 +310,6 @@ class MatrixAdapter(Adapter):
         user = room.users.get(user_id) if room is not None else None
         name = getattr(user, "display_name", None) if user is not None else None
         return str(name) if name else ""
-
-    async def _sync_loop(self) -> None:
-        backoff = self._backoff_initial
-        while not self._stopping.is_set():
-            try:
-                await self._session.ensure_login()
-                await self._sync_and_handle(timeout_ms=self._sync_timeout_ms)
-                backoff = self._backoff_initial
-            except AdapterAuthError as exc:
-                self._connected = False
-                if self._session.can_log_in_again:
-                    # The token from an earlier password login was revoked: log in once more.
-                    log.warning("%s; logging in again", exc)
-                    self._session.forget_login()
-                    continue
-                log.error("%s; Matrix sync stopped", exc)
-                return
-            except RateLimited as exc:
-                log.warning("%s; sync paused", exc)
-                await self._pause(exc.retry_after)
-            except DeliveryError as exc:
-                self._connected = False
-                wait = backoff * random.uniform(0.8, 1.2)  # jitter: many bridges must not retry in step
-                log.warning("%s; retrying the sync in %.1fs", exc, wait)
-                await self._pause(wait)
-                backoff = min(backoff * 2, self._backoff_max)
-            except Exception:  # a bug must not end the loop silently: log it and keep syncing
-                self._connected = False
-                log.exception("matrix: unexpected error in the sync loop; retrying in %.1fs", backoff)
-                await self._pause(backoff)
-                backoff = min(backoff * 2, self._backoff_max)
-
-    async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-
-    async def _sync_and_handle(self, timeout_ms: int) -> None:
-        since = self._next_batch
-        sync = asyncio.ensure_future(
-            self._session.call(
-                "sync",
-                None,
-                self._client.sync,
-                timeout=timeout_ms,
-                since=since,
-                # First run: no history, only the position (and pending invites).
-                sync_filter=_sync_filter(0 if since is None else self._timeline_limit),
-            )
-        )
-        stopping = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait({sync, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopping.cancel()
-        if not sync.done():  # stopping during the long poll: nothing of this batch was handled
-            sync.cancel()
-            await asyncio.gather(sync, return_exceptions=True)
-            return
-        resp = sync.result()
-        self._connected = True
-        # Every event of the batch is handled (concurrently, in order per sender and message) before its
-        # token is saved: a crash in between replays the batch, and the core drops what it already stored.
-        await self._inbound.handle_sync(resp, since)
-        self._next_batch = str(resp.next_batch)
-        await self._memory.set_next_batch(self._next_batch)
 
     async def _emit(self, event: Event) -> None:
         assert self._sink is not None

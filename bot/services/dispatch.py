@@ -2,7 +2,8 @@
 rate limits, and record what happened.
 
 - Rate limits: the shared :class:`~bot.services.rate_windows.RateBudget` (sliding windows per global
-  and per chat rate); command answers wait in the same windows.
+  and per chat rate); command answers wait in the same windows. One send, its retries and what its
+  error means: :mod:`bot.services.sending`.
 - Claims are sized to what is really in flight: what the platform's tightest rate sends within
   ``claim_horizon`` seconds. A crash therefore leaves few claims behind, and outcomes are committed as
   soon as they arrive (no long group commits), so a send whose answer was never recorded is rare.
@@ -22,28 +23,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential_jitter
-
-from adapters.base import (
-    Adapter,
-    AdapterAuthError,
-    ChatRef,
-    DeliveryError,
-    MessageRef,
-    MessageTooLong,
-    OutboundMessage,
-    PermanentError,
-    RateLimited,
-    TransientError,
-)
+from adapters.base import Adapter, OutboundMessage
 from bot.clock import Clock
 from bot.services.compose import Composer
 from bot.services.health import PlatformHealth
@@ -51,16 +37,15 @@ from bot.services.notify import ModeratorNotifier
 from bot.services.outcomes import OutcomeRecorder, SentDelivery, SentHook
 from bot.services.rate_windows import RateBudget, in_flight_cap
 from bot.services.reconcile import LeaseKeeper
+from bot.services.sending import Sender, TimedHook
 from content import outbox, posts
 from content.db import Store
-from content.models import DeliveryState, Post
+from content.models import Post
 from content.outbox import ClaimedDelivery, SendOutcome
 from content.responses import counts_for
 
 log = logging.getLogger("prikbord.dispatch")
 
-
-TimedHook = Callable[[str, float], None]  # platform, seconds (a send's latency, or a 429's retry-after)
 __all__ = ["DispatchPolicy", "Dispatcher", "SentDelivery", "SentHook", "TimedHook"]
 
 
@@ -113,36 +98,38 @@ class Dispatcher:
         self._keeper = LeaseKeeper(store, adapters, clock, self.instance_id, self.policy.lease)
         self._wake = {p: asyncio.Event() for p in adapters}
         self.health = PlatformHealth(clock)  # down after transient failures in a row: probes, no hot loop
-        self._unrecorded = {
-            p: asyncio.Semaphore(self.policy.max_unrecorded)
-            for p, a in adapters.items()
-            if self._budget.sends_per_second(p) is not None and not _reconcilable(a)
-        }
+        self._sender = Sender(
+            adapters,
+            self._budget,
+            self.health,
+            clock,
+            in_process_tries=self.policy.in_process_tries,
+            max_attempts=self.policy.max_attempts,
+            max_inline_wait=self.policy.max_inline_wait,
+            backoff_initial=self.policy.backoff_initial,
+            max_unrecorded=self.policy.max_unrecorded,
+            stopping=lambda: self._stopping,
+            wake=self.wake,
+        )
         self._in_flight: dict[str, int] = defaultdict(int)
         self._outcomes = OutcomeRecorder(store, clock, notifier, self.instance_id, self._recorded)
         self._loops: list[asyncio.Task[None]] = []
         self._running = False
         self._keepers: list[asyncio.Task[None]] = []
         self._send_tasks: set[asyncio.Task[None]] = set()
-        self._waiting: set[asyncio.Task[Any]] = set()  # sends not (or no longer) inside the adapter's call
-        self._unknown: set[asyncio.Task[Any]] = set()  # sends cancelled inside the adapter's call
         self._stopping = False
         self._stop_sweeping = asyncio.Event()
         self._stop_renewing = asyncio.Event()
-        self._stopped_platforms: set[str] = set()
-        self._timed_hooks: list[TimedHook] = []
-        self._rate_limited_hooks: list[TimedHook] = []
-        self._backoff = wait_exponential_jitter(
-            multiplier=self.policy.backoff_initial, max=30, jitter=self.policy.backoff_initial
-        )
+        # Platforms that refused our credentials (the sender sees it): nothing more is claimed for them.
+        self._stopped_platforms = self._sender.stopped_platforms
 
     def on_send_timed(self, hook: TimedHook) -> None:
         """Called with each send's latency (metrics)."""
-        self._timed_hooks.append(hook)
+        self._sender.on_send_timed(hook)
 
     def on_rate_limited(self, hook: TimedHook) -> None:
         """Called with each 429's retry-after (metrics)."""
-        self._rate_limited_hooks.append(hook)
+        self._sender.on_rate_limited(hook)
 
     def on_sent(self, hook: SentHook) -> None:
         """Called for each delivery recorded as sent (engagement primes its message cache)."""
@@ -181,8 +168,7 @@ class Dispatcher:
         self._stop_sweeping.set()
         self.wake()
         await asyncio.gather(*self._loops, return_exceptions=True)
-        for task in list(self._waiting):
-            task.cancel()
+        self._sender.cancel_waiting()
         if self._send_tasks:
             _, late = await asyncio.wait(set(self._send_tasks), timeout=self.policy.stop_timeout)
             for task in late:  # no answer in time: left `sending`, for the sweep to settle
@@ -249,7 +235,6 @@ class Dispatcher:
     # -- the worker ---------------------------------------------------------------------------
 
     async def _platform_loop(self, platform: str) -> None:
-        adapter = self._adapters[platform]
         wake = self._wake[platform]
         cap = in_flight_cap(self._budget.sends_per_second(platform), self.policy.claim_horizon, self.policy.concurrency)
         step = max(1, cap // 4)  # claim in steps, not one delivery per outcome recorded
@@ -270,13 +255,13 @@ class Dispatcher:
                         continue
                     self.health.probe_sent(platform)
                     limit = 1
-                if not await self._claim_and_send(platform, adapter, limit):
+                if not await self._claim_and_send(platform, limit):
                     await _wait(wake, await self._idle_delay(platform))
             except Exception:
                 log.exception("dispatcher loop for %s failed; retrying", platform)
                 await asyncio.sleep(self.policy.idle_poll)
 
-    async def _claim_and_send(self, platform: str, adapter: Adapter, limit: int) -> bool:
+    async def _claim_and_send(self, platform: str, limit: int) -> bool:
         # Counted in flight while claiming too: between the claim's commit and the sends' start,
         # settle() must not see this platform as quiet.
         self._in_flight[platform] += 1
@@ -286,7 +271,7 @@ class Dispatcher:
             messages = await self._compose(batch) if batch else {}
             for claimed in batch:
                 self._in_flight[platform] += 1
-                task = asyncio.create_task(self._send_one(platform, adapter, claimed, messages[claimed.id]))
+                task = asyncio.create_task(self._send_one(platform, claimed, messages[claimed.id]))
                 self._send_tasks.add(task)
                 task.add_done_callback(self._send_tasks.discard)
         finally:
@@ -307,150 +292,18 @@ class Dispatcher:
             counts = await counts_for(session, post_ids)
         return {d.id: self._composer.compose(by_id[d.post_id], counts[d.post_id], d.id) for d in batch}
 
-    async def _send_one(
-        self, platform: str, adapter: Adapter, claimed: ClaimedDelivery, message: OutboundMessage
-    ) -> None:
-        untried = SendOutcome(claimed.id, DeliveryState.PENDING, refund_attempt=True)
-        if platform in self._stopped_platforms or self._stopping:
-            # Claimed just before the platform refused our credentials, or before a stop: leave it for later.
-            await self._outcomes.put(platform, untried, claimed)
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        self._waiting.add(task)
-        try:
-            outcome = await self._attempt(platform, adapter, claimed, message)
-        except asyncio.CancelledError:
-            if not self._stopping or task in self._unknown:
-                raise  # cancelled inside the platform's call: the outcome is unknown, the sweep settles it
-            outcome = untried  # stopped while waiting for a window: due again, not counted as a try
-        finally:
-            self._waiting.discard(task)
-            self._unknown.discard(task)
+    async def _send_one(self, platform: str, claimed: ClaimedDelivery, message: OutboundMessage) -> None:
+        # Cancelled inside the platform's call, the send raises: its outcome is unknown, the sweep settles it.
+        outcome = await self._sender.send(platform, claimed, message)
         await self._outcomes.put(platform, outcome, claimed)
-
-    async def _attempt(
-        self, platform: str, adapter: Adapter, claimed: ClaimedDelivery, message: OutboundMessage
-    ) -> SendOutcome:
-        """Send within the windows, retrying in process; the outcome to record. Raises only CancelledError."""
-        chat = ChatRef(platform, claimed.chat_id)
-        limiter = self._budget.limiter(platform)
-
-        def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, RateLimited):
-                return error.retry_after
-            return float(self._backoff(state))
-
-        def retryable(state: RetryCallState) -> bool:
-            error = state.outcome.exception() if state.outcome else None
-            if isinstance(error, RateLimited):
-                return error.retry_after <= self.policy.max_inline_wait
-            return isinstance(error, TransientError) and not self.health.is_down(platform)
-
-        try:
-            ref: MessageRef | None = None
-            async for attempt in AsyncRetrying(
-                retry=retryable, wait=wait, stop=stop_after_attempt(self.policy.in_process_tries), reraise=True
-            ):
-                with attempt:
-                    async with limiter.slot(claimed.chat_id):
-                        ref = await self._timed_send(platform, adapter, chat, message)
-            assert ref is not None
-            return SendOutcome(claimed.id, DeliveryState.SENT, message_id=ref.message_id)
-        except _Stopping:
-            return SendOutcome(claimed.id, DeliveryState.PENDING, refund_attempt=True)
-        except RateLimited as exc:
-            return SendOutcome(
-                claimed.id,
-                DeliveryState.PENDING,
-                error=str(exc),
-                retry_at=self._clock.now() + timedelta(seconds=exc.retry_after),
-                refund_attempt=True,
-            )
-        except TransientError as exc:
-            if self.health.is_down(platform):
-                # The platform is down, not this delivery: due again as soon as a probe gets through.
-                return SendOutcome(claimed.id, DeliveryState.PENDING, error=str(exc), refund_attempt=True)
-            return self._later_or_failed(claimed, str(exc))
-        except PermanentError as exc:
-            return SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc), disable_channel=True)
-        except MessageTooLong as exc:
-            return SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc))
-        except AdapterAuthError as exc:
-            self._stopped_platforms.add(platform)
-            log.error("%s refused our credentials: %s; its deliveries wait until it is fixed", platform, exc)
-            return SendOutcome(claimed.id, DeliveryState.PENDING, error=str(exc), refund_attempt=True)
-        except DeliveryError as exc:
-            # Refused for a reason of this message (not the chat's): fail it, keep the channel.
-            return SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc))
-        except Exception as exc:  # an adapter bug must not lose the delivery
-            log.exception("unexpected error sending delivery %d on %s", claimed.id, platform)
-            return self._later_or_failed(claimed, f"unexpected error: {type(exc).__name__}")
-
-    async def _timed_send(self, platform: str, adapter: Adapter, chat: ChatRef, message: OutboundMessage) -> MessageRef:
-        if self._stopping:
-            raise _Stopping  # a stop began while this send waited for its window
-        task = asyncio.current_task()
-        assert task is not None
-        gate = self._unrecorded.get(platform)
-        if gate is not None:
-            await gate.acquire()  # released once the outcome is committed (_record_loop)
-        started = time.perf_counter()
-        self._waiting.discard(task)
-        try:
-            ref = await adapter.send(chat, message)
-        except BaseException as exc:
-            if gate is not None:
-                gate.release()  # no outcome to commit for this try
-            if isinstance(exc, asyncio.CancelledError):
-                self._unknown.add(task)
-            elif isinstance(exc, TransientError) and self.health.failed(platform, str(exc), chat.chat_id):
-                log.warning("%s looks down (%s): probing it with one delivery at a time", platform, exc)
-            elif isinstance(exc, RateLimited):
-                for hook in self._rate_limited_hooks:
-                    hook(platform, exc.retry_after)
-            raise
-        finally:
-            if task not in self._unknown:
-                self._waiting.add(task)
-            elapsed = time.perf_counter() - started
-            for hook in self._timed_hooks:
-                hook(platform, elapsed)
-        if self.health.succeeded(platform):
-            log.warning("%s answers again: sending what waited", platform)
-            self.wake(platform)
-        return ref
-
-    def _later_or_failed(self, claimed: ClaimedDelivery, error: str) -> SendOutcome:
-        if claimed.attempts >= self.policy.max_attempts:
-            return SendOutcome(
-                claimed.id, DeliveryState.FAILED, error=f"gave up after {claimed.attempts} tries: {error}"
-            )
-        delay = min(3600.0, 30.0 * 2 ** (claimed.attempts - 1))
-        return SendOutcome(
-            claimed.id, DeliveryState.PENDING, error=error, retry_at=self._clock.now() + timedelta(seconds=delay)
-        )
 
     # -- recording -------------------------------------------------------------------------------
 
     def _recorded(self, platform: str, outcome: SendOutcome) -> None:
         """An outcome was committed (or its commit failed): the send no longer counts as in flight."""
         self._in_flight[platform] -= 1
-        gate = self._unrecorded.get(platform)
-        if gate is not None and outcome.state == DeliveryState.SENT:
-            gate.release()
+        self._sender.recorded(platform, outcome)
         self._wake[platform].set()
-
-
-def _reconcilable(adapter: Adapter) -> bool:
-    """Whether a send whose answer was lost cannot become a second copy: the platform de-duplicates a
-    resend (Matrix's txnId) or can be asked what was sent (Slack's metadata, ``find_sent``)."""
-    return adapter.limits.idempotent_send or type(adapter).find_sent is not Adapter.find_sent
-
-
-class _Stopping(Exception):
-    """A stop began before this send reached the platform."""
 
 
 async def _wait(event: asyncio.Event, timeout: float) -> bool:

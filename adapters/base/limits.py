@@ -1,0 +1,24 @@
+"""What the dispatcher reads of a platform: its text length and the rates it allows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """At most ``count`` messages per ``period`` seconds."""
+
+    count: float
+    period: float
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    text_length: int
+    global_rates: tuple[Rate, ...] = ()
+    per_chat_rates: tuple[Rate, ...] = ()
+    # True where a resend with the same idempotency key cannot duplicate (Matrix txnId).
+    idempotent_send: bool = False
+    # Seconds between counter edits of one message.
+    edit_interval: float = 1.0

@@ -1,0 +1,243 @@
+"""One delivery's send, as the dispatcher's workers run it: within the platform's windows, retried in
+process, and its error read as the outcome to record.
+
+- Retries (tenacity): transient errors back off with jitter; a 429 waits the platform's retry-after
+  (up to ``max_inline_wait``). After ``in_process_tries`` the delivery goes back to the outbox with a
+  later ``next_attempt_at``; past ``max_attempts`` it fails. A platform that is down (its health) gets
+  no retries: its deliveries are due again once a probe gets through.
+- Permanent errors fail the delivery and disable its channel; a refused message fails only itself;
+  refused credentials stop the platform's sends until restart.
+- Sends the platform can neither de-duplicate nor be asked about (Telegram) hold a gate until their
+  outcome is committed (``max_unrecorded``), so a crash catches few of them on their way.
+- A stop: a send still waiting for its window goes back to the outbox untried; one cancelled inside the
+  platform's call has an unknown outcome and is left ``sending`` for the sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Set
+from datetime import timedelta
+from typing import Any
+
+from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential_jitter
+
+from adapters.base import (
+    Adapter,
+    AdapterAuthError,
+    ChatRef,
+    DeliveryError,
+    MessageRef,
+    MessageTooLong,
+    OutboundMessage,
+    PermanentError,
+    RateLimited,
+    TransientError,
+)
+from bot.clock import Clock
+from bot.services.health import PlatformHealth
+from bot.services.rate_windows import RateBudget
+from content.models import DeliveryState
+from content.outbox import ClaimedDelivery, SendOutcome
+
+log = logging.getLogger("prikbord.dispatch")
+
+TimedHook = Callable[[str, float], None]  # platform, seconds (a send's latency, or a 429's retry-after)
+
+
+class Sender:
+    def __init__(
+        self,
+        adapters: Mapping[str, Adapter],
+        budget: RateBudget,
+        health: PlatformHealth,
+        clock: Clock,
+        *,
+        in_process_tries: int,
+        max_attempts: int,
+        max_inline_wait: float,
+        backoff_initial: float,
+        max_unrecorded: int,
+        stopping: Callable[[], bool],
+        wake: Callable[[str], None],
+    ) -> None:
+        """The tries, waits and gate size are the dispatcher's policy (``DispatchPolicy``); ``stopping``
+        tells whether the dispatcher's stop began; ``wake`` wakes a platform's worker (when the platform
+        answers again after being down)."""
+        self._adapters = adapters
+        self._budget = budget
+        self._health = health
+        self._clock = clock
+        self._in_process_tries = in_process_tries
+        self._max_attempts = max_attempts
+        self._max_inline_wait = max_inline_wait
+        self._stopping = stopping
+        self._wake = wake
+        self._unrecorded = {
+            p: asyncio.Semaphore(max_unrecorded)
+            for p, a in adapters.items()
+            if budget.sends_per_second(p) is not None and not _reconcilable(a)
+        }
+        self._refused: set[str] = set()
+        self._waiting: set[asyncio.Task[Any]] = set()  # sends not (or no longer) inside the adapter's call
+        self._unknown: set[asyncio.Task[Any]] = set()  # sends cancelled inside the adapter's call
+        self._timed_hooks: list[TimedHook] = []
+        self._rate_limited_hooks: list[TimedHook] = []
+        self._backoff = wait_exponential_jitter(multiplier=backoff_initial, max=30, jitter=backoff_initial)
+
+    @property
+    def stopped_platforms(self) -> Set[str]:
+        """Platforms that refused our credentials: their deliveries wait until it is fixed."""
+        return self._refused
+
+    def on_send_timed(self, hook: TimedHook) -> None:
+        self._timed_hooks.append(hook)
+
+    def on_rate_limited(self, hook: TimedHook) -> None:
+        self._rate_limited_hooks.append(hook)
+
+    def cancel_waiting(self) -> None:
+        """A stop: sends not inside the platform's call give up (they come back untried)."""
+        for task in list(self._waiting):
+            task.cancel()
+
+    def recorded(self, platform: str, outcome: SendOutcome) -> None:
+        """An outcome was committed (or its commit failed): a sent delivery's gate opens again."""
+        gate = self._unrecorded.get(platform)
+        if gate is not None and outcome.state == DeliveryState.SENT:
+            gate.release()
+
+    async def send(self, platform: str, claimed: ClaimedDelivery, message: OutboundMessage) -> SendOutcome:
+        """The outcome to record for ``claimed``. Raises CancelledError only when cancelled inside the
+        platform's call (the outcome is unknown: the sweep settles it)."""
+        untried = SendOutcome(claimed.id, DeliveryState.PENDING, refund_attempt=True)
+        if platform in self._refused or self._stopping():
+            # Claimed just before the platform refused our credentials, or before a stop: leave it for later.
+            return untried
+        task = asyncio.current_task()
+        assert task is not None
+        self._waiting.add(task)
+        try:
+            return await self._attempt(platform, self._adapters[platform], claimed, message)
+        except asyncio.CancelledError:
+            if not self._stopping() or task in self._unknown:
+                raise  # cancelled inside the platform's call: the outcome is unknown, the sweep settles it
+            return untried  # stopped while waiting for a window: due again, not counted as a try
+        finally:
+            self._waiting.discard(task)
+            self._unknown.discard(task)
+
+    async def _attempt(
+        self, platform: str, adapter: Adapter, claimed: ClaimedDelivery, message: OutboundMessage
+    ) -> SendOutcome:
+        """Send within the windows, retrying in process; the outcome to record. Raises only CancelledError."""
+        chat = ChatRef(platform, claimed.chat_id)
+        limiter = self._budget.limiter(platform)
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, RateLimited):
+                return error.retry_after
+            return float(self._backoff(state))
+
+        def retryable(state: RetryCallState) -> bool:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, RateLimited):
+                return error.retry_after <= self._max_inline_wait
+            return isinstance(error, TransientError) and not self._health.is_down(platform)
+
+        try:
+            ref: MessageRef | None = None
+            async for attempt in AsyncRetrying(
+                retry=retryable, wait=wait, stop=stop_after_attempt(self._in_process_tries), reraise=True
+            ):
+                with attempt:
+                    async with limiter.slot(claimed.chat_id):
+                        ref = await self._timed_send(platform, adapter, chat, message)
+            assert ref is not None
+            return SendOutcome(claimed.id, DeliveryState.SENT, message_id=ref.message_id)
+        except _Stopping:
+            return SendOutcome(claimed.id, DeliveryState.PENDING, refund_attempt=True)
+        except RateLimited as exc:
+            return SendOutcome(
+                claimed.id,
+                DeliveryState.PENDING,
+                error=str(exc),
+                retry_at=self._clock.now() + timedelta(seconds=exc.retry_after),
+                refund_attempt=True,
+            )
+        except TransientError as exc:
+            if self._health.is_down(platform):
+                # The platform is down, not this delivery: due again as soon as a probe gets through.
+                return SendOutcome(claimed.id, DeliveryState.PENDING, error=str(exc), refund_attempt=True)
+            return self._later_or_failed(claimed, str(exc))
+        except PermanentError as exc:
+            return SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc), disable_channel=True)
+        except MessageTooLong as exc:
+            return SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc))
+        except AdapterAuthError as exc:
+            self._refused.add(platform)
+            log.error("%s refused our credentials: %s; its deliveries wait until it is fixed", platform, exc)
+            return SendOutcome(claimed.id, DeliveryState.PENDING, error=str(exc), refund_attempt=True)
+        except DeliveryError as exc:
+            # Refused for a reason of this message (not the chat's): fail it, keep the channel.
+            return SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc))
+        except Exception as exc:  # an adapter bug must not lose the delivery
+            log.exception("unexpected error sending delivery %d on %s", claimed.id, platform)
+            return self._later_or_failed(claimed, f"unexpected error: {type(exc).__name__}")
+
+    async def _timed_send(self, platform: str, adapter: Adapter, chat: ChatRef, message: OutboundMessage) -> MessageRef:
+        if self._stopping():
+            raise _Stopping  # a stop began while this send waited for its window
+        task = asyncio.current_task()
+        assert task is not None
+        gate = self._unrecorded.get(platform)
+        if gate is not None:
+            await gate.acquire()  # released once the outcome is committed (recorded())
+        started = time.perf_counter()
+        self._waiting.discard(task)
+        try:
+            ref = await adapter.send(chat, message)
+        except BaseException as exc:
+            if gate is not None:
+                gate.release()  # no outcome to commit for this try
+            if isinstance(exc, asyncio.CancelledError):
+                self._unknown.add(task)
+            elif isinstance(exc, TransientError) and self._health.failed(platform, str(exc), chat.chat_id):
+                log.warning("%s looks down (%s): probing it with one delivery at a time", platform, exc)
+            elif isinstance(exc, RateLimited):
+                for hook in self._rate_limited_hooks:
+                    hook(platform, exc.retry_after)
+            raise
+        finally:
+            if task not in self._unknown:
+                self._waiting.add(task)
+            elapsed = time.perf_counter() - started
+            for hook in self._timed_hooks:
+                hook(platform, elapsed)
+        if self._health.succeeded(platform):
+            log.warning("%s answers again: sending what waited", platform)
+            self._wake(platform)
+        return ref
+
+    def _later_or_failed(self, claimed: ClaimedDelivery, error: str) -> SendOutcome:
+        if claimed.attempts >= self._max_attempts:
+            return SendOutcome(
+                claimed.id, DeliveryState.FAILED, error=f"gave up after {claimed.attempts} tries: {error}"
+            )
+        delay = min(3600.0, 30.0 * 2 ** (claimed.attempts - 1))
+        return SendOutcome(
+            claimed.id, DeliveryState.PENDING, error=error, retry_at=self._clock.now() + timedelta(seconds=delay)
+        )
+
+
+def _reconcilable(adapter: Adapter) -> bool:
+    """Whether a send whose answer was lost cannot become a second copy: the platform de-duplicates a
+    resend (Matrix's txnId) or can be asked what was sent (Slack's metadata, ``find_sent``)."""
+    return adapter.limits.idempotent_send or type(adapter).find_sent is not Adapter.find_sent
+
+
+class _Stopping(Exception):
+    """A stop began before this send reached the platform."""

@@ -332,8 +332,7 @@ class AdapterState(Base):
 
 
 class RateSlot(Base):
-    """One platform limit shared by every instance (a generic cell rate: the theoretical arrival time of
-    the next send, in the database's epoch seconds) and until when a 429 paused it (content/rate_slots.py)."""
+    """A rate limit all instances share, as a generic cell rate and a 429's pause (content/rate_slots.py)."""
 
     __tablename__ = "rate_slots"
 
@@ -343,8 +342,7 @@ class RateSlot(Base):
 
 
 class RateLease(Base):
-    """One of the ``count`` places of a shared "count per period" limit: taken for a send, free again
-    ``period`` after that send finished (content/rate_slots.py)."""
+    """A place of a shared "n per period" limit, free a period after its send (content/rate_slots.py)."""
 
     __tablename__ = "rate_leases"
 
@@ -353,8 +351,7 @@ class RateLease(Base):
     free_at: Mapped[float] = mapped_column(Float, default=0.0)
 
 
-# ---------------------------------------------------------------------------------------------
-# Scheduler (issue 5)
+# Scheduler (issue 5) ---------------------------------------------------------------------------
 
 
 class ReminderKind(StrEnum):

@@ -6,6 +6,13 @@ read (a message without ``date``, a ``from`` that is a string) would make every 
 never move, so no later press would count. The poller asks for the raw JSON instead; the adapter
 translates each update itself (translate.py), and the offset moves past every update whatever it holds:
 a bad one is skipped and reported once, never retried.
+
+The updates of one batch are handled side by side, in lanes: one person's updates in one chat one after
+another, in Telegram's order, everyone else's at the same time. One after another, every press waited
+for its own commit and its own answerCallbackQuery before the next was even read: 2,000 presses in 11 s
+took 37 s to count (issue 17); side by side, the engagement writer commits a whole batch's presses at once.
+The offset only moves past updates whose handling ended (and all before them), so updates a stop cut
+short are delivered again after a restart rather than confirmed unhandled.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any
 
 from telegram import Bot
@@ -26,6 +33,26 @@ from adapters.telegram.translate import MalformedUpdate
 log = logging.getLogger("prikbord.adapters.telegram")
 
 MAX_BACKOFF = 30.0  # seconds between failed getUpdates calls, at most
+
+
+def lane_of(update: object) -> tuple[Hashable, Hashable]:
+    """(chat, sender) of an update, as far as it names them: the updates of one lane are handled in order.
+    Anything unreadable (no chat, no sender, ids that are not numbers) shares the lane of ``None``."""
+    if not isinstance(update, dict):
+        return (None, None)
+    for key, value in update.items():
+        if key == "update_id" or not isinstance(value, dict):
+            continue
+        message = value.get("message")
+        holder = message if isinstance(message, dict) else value
+        sender = value.get("from", value.get("user"))
+        return (_id_of(holder.get("chat")), _id_of(sender))
+    return (None, None)
+
+
+def _id_of(entity: object) -> int | None:
+    found = entity.get("id") if isinstance(entity, dict) else None
+    return found if isinstance(found, int) and not isinstance(found, bool) else None
 
 
 class UpdatePoller:
@@ -82,15 +109,38 @@ class UpdatePoller:
             backoff = 0.5
             # This call confirmed everything before the offset; what it returned awaits the next one.
             self._confirmed = not updates
-            for update in updates:
-                await self._handle(update)
+            await self.handle_batch(updates)
 
-    async def _handle(self, update: object) -> None:
+    async def handle_batch(self, updates: Sequence[object]) -> None:
+        """Every update of one getUpdates answer, lane by lane (:func:`lane_of`), the lanes side by side;
+        the offset follows the updates handled without a gap."""
+        lanes: dict[tuple[Hashable, Hashable], list[int]] = {}
+        for index, update in enumerate(updates):
+            lanes.setdefault(lane_of(update), []).append(index)
+        done = [False] * len(updates)
+        gapless = 0  # updates[:gapless] are all handled
+
+        async def lane(indices: list[int]) -> None:
+            nonlocal gapless
+            for index in indices:
+                await self._handle(updates[index])
+                done[index] = True
+                while gapless < len(updates) and done[gapless]:
+                    self._passed(updates[gapless])
+                    gapless += 1
+
+        await asyncio.gather(*(lane(indices) for indices in lanes.values()))
+
+    def _passed(self, update: object) -> None:
+        """Move the offset past a handled update (one without a usable id: the next good one moves it)."""
         update_id = update.get("update_id") if isinstance(update, dict) else None
         if isinstance(update_id, int) and not isinstance(update_id, bool):
             self.offset = max(self.offset or 0, update_id + 1)
-        else:
-            update_id = None  # the next good update moves the offset past this one
+
+    async def _handle(self, update: object) -> None:
+        update_id = update.get("update_id") if isinstance(update, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            update_id = None
         try:
             if not isinstance(update, dict):
                 raise MalformedUpdate("an update must be a JSON object")

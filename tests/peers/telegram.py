@@ -419,6 +419,7 @@ class TelegramPeer:
         require_https_webhook: bool = False,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        webhook_connections: int = 1,
     ) -> None:
         self.token = token
         self.bot = PeerUser(bot_id, bot_name, bot_username)
@@ -443,6 +444,13 @@ class TelegramPeer:
         self._changed = asyncio.Event()
         self._poll_generation = 0
         self._webhook_lock = asyncio.Lock()
+        # Webhook requests in flight at most. 1 (the default): one update after another, each delivery awaited
+        # by its caller. More, like Telegram (setWebhook's max_connections, 40 unless set): different chats side
+        # by side, one chat's updates still one after another in order (how strictly Telegram orders them is
+        # not documented: this is the cautious reading). bench/burst.py uses 40.
+        self.webhook_connections = webhook_connections
+        self._webhook_slots = asyncio.Semaphore(max(1, webhook_connections))
+        self._webhook_tails: dict[int | None, asyncio.Future[None]] = {}
         self._closing = False
         # An outage (``outage(True)``): every Bot API request is answered 502 and counted here by method.
         self.down = False
@@ -1080,6 +1088,9 @@ class TelegramPeer:
 
     async def flush_webhook(self) -> None:
         """Deliver queued updates one by one; a reply carrying a method is executed like Telegram does."""
+        if self.webhook_connections > 1:
+            await self._flush_side_by_side()
+            return
         async with self._webhook_lock:
             while self._updates and self.webhook is not None and not self.down:
                 update = self._updates.popleft()
@@ -1092,3 +1103,54 @@ class TelegramPeer:
                     if isinstance(reply, dict) and "method" in reply:
                         params = {k: v for k, v in reply.items() if k != "method"}
                         await self.call(reply["method"], params)
+
+    async def _flush_side_by_side(self) -> None:
+        """Deliver what is queued with up to ``webhook_connections`` requests in flight; one chat's updates
+        wait for the one before (in the order queued). An update whose turn comes during an outage or
+        without a webhook goes back to the queue."""
+        if self.webhook is None or self.down:
+            return
+        taken = [u for u in self._updates if self._deliverable(u)]
+        self._updates.clear()
+        loop = asyncio.get_running_loop()
+        sends: list[asyncio.Task[None]] = []
+        for update in taken:
+            chat = update_chat_id(update)
+            before = self._webhook_tails.get(chat)
+            done: asyncio.Future[None] = loop.create_future()
+            self._webhook_tails[chat] = done
+            sends.append(asyncio.create_task(self._deliver_in_turn(update, chat, before, done)))
+        await asyncio.gather(*sends)
+
+    async def _deliver_in_turn(
+        self, update: dict[str, Any], chat: int | None, before: asyncio.Future[None] | None, done: asyncio.Future[None]
+    ) -> None:
+        try:
+            if before is not None:
+                await asyncio.shield(before)
+            async with self._webhook_slots:
+                if self.webhook is None or self.down:
+                    self._updates.append(update)
+                    return
+                status, body = await self.post_webhook(json.dumps(update).encode(), self.webhook.secret)
+                self.webhook_deliveries.append((update, status, body))
+                if 200 <= status < 300 and body.strip():
+                    reply = json.loads(body)
+                    if isinstance(reply, dict) and "method" in reply:
+                        await self.call(reply["method"], {k: v for k, v in reply.items() if k != "method"})
+        finally:
+            done.set_result(None)
+            if self._webhook_tails.get(chat) is done:
+                del self._webhook_tails[chat]
+
+
+def update_chat_id(update: Mapping[str, Any]) -> int | None:
+    """The chat an update belongs to (its message's, its reaction's, its membership change's), if any."""
+    for key, value in update.items():
+        if key == "update_id" or not isinstance(value, Mapping):
+            continue
+        holder = value.get("message") if isinstance(value.get("message"), Mapping) else value
+        chat = holder.get("chat")
+        if isinstance(chat, Mapping) and isinstance(chat.get("id"), int):
+            return int(chat["id"])
+    return None

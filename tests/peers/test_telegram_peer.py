@@ -273,6 +273,53 @@ async def test_webhook_posts_with_secret_and_runs_the_reply_method(
         await runner.cleanup()
 
 
+async def test_webhook_connections_deliver_chats_side_by_side_and_each_chat_in_order(
+    http: aiohttp.ClientSession,
+) -> None:
+    """As Telegram with max_connections: several requests in flight, never two of one chat, each chat in order."""
+    groups = [GROUP - i for i in range(3)]
+    in_flight: list[int] = []
+    most = 0
+    overlapped_chat = False
+    order: dict[int, list[str]] = {}
+
+    async def receive(request: web.Request) -> web.Response:
+        nonlocal most, overlapped_chat
+        query = (await request.json())["callback_query"]
+        chat = query["message"]["chat"]["id"]
+        overlapped_chat = overlapped_chat or chat in in_flight
+        in_flight.append(chat)
+        most = max(most, len(in_flight))
+        await asyncio.sleep(0.05)
+        in_flight.remove(chat)
+        order.setdefault(chat, []).append(query["data"])
+        return web.json_response({"method": "answerCallbackQuery", "callback_query_id": query["id"]})
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    async with TelegramPeer(flood=FloodLimits.off(), webhook_connections=2) as peer:
+        try:
+            peer.add_user(ANNA, "Anna")
+            data = [f"{n}" for n in range(4)]
+            messages = {}
+            for chat in groups:
+                peer.add_chat(chat, "supergroup", "Kantoor")
+                form = {"chat_id": str(chat), "text": "p", "reply_markup": keyboard(*data)}
+                messages[chat] = (await api(http, peer, "sendMessage", form))[1]["result"]["message_id"]
+            url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+            assert (await api(http, peer, "setWebhook", {"url": url}))[0] == 200
+            presses = [peer.user_presses(ANNA, chat, messages[chat], d) for d in data for chat in groups]
+            queries = await asyncio.gather(*presses)
+            assert most == 2 and not overlapped_chat
+            assert order == {chat: data for chat in groups}
+            assert all(peer.callback_queries[q].answer == {} for q in queries) and peer.pending_updates() == 0
+        finally:
+            await runner.cleanup()
+
+
 def test_missing_contract_is_a_failure_not_a_skip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.fail.Exception, match="contract not found"):

@@ -38,30 +38,18 @@ def _greatest(session: AsyncSession, *values: SQLCoreOperations[float]) -> Colum
     return func.max(*values)
 
 
-def _insert(session: AsyncSession) -> postgresql.Insert | sqlite.Insert:
+def _insert(session: AsyncSession, model: type[RateSlot | RateLease] = RateSlot) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's INSERT, which has ON CONFLICT (both backends speak it)."""
     if _on_postgres(session):
-        return postgresql.insert(RateSlot)
-    return sqlite.insert(RateSlot)
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 async def reserve(session: AsyncSession, scope: str, interval: float, tolerance: float, count: int = 1) -> float:
     """Reserve ``count`` sends under the limit ``scope`` → seconds to wait before the first may start
     (0: now); the others follow ``interval`` apart. ``tolerance`` is the burst the limit allows
     (``(n - 1) × interval`` for "n per period", 0 for evenly paced sends)."""
-    now = _database_now(session)
-    step = count * interval
-    statement = (
-        _insert(session)
-        .values(scope=scope, tat=now + step, paused_until=0.0)
-        .on_conflict_do_update(
-            index_elements=[RateSlot.scope],
-            set_={"tat": _greatest(session, RateSlot.tat, now, RateSlot.paused_until) + step},
-        )
-        .returning(RateSlot.tat, RateSlot.paused_until, now.label("now"))
-    )
-    tat, paused_until, at = (await session.execute(statement)).one()
-    start = max(at, paused_until, tat - step - tolerance)
-    return max(0.0, start - at)
+    return await reserve_each(session, [(scope, count * interval, tolerance)])
 
 
 async def reserve_each(session: AsyncSession, limits: Sequence[tuple[str, float, float]]) -> float:
@@ -121,8 +109,7 @@ async def database_now(session: AsyncSession) -> float:
 async def ensure_places(session: AsyncSession, scope: str, places: int) -> None:
     """``places`` rows for the limit ``scope`` (idempotent: instances may race to create them)."""
     rows = [{"scope": scope, "place": place, "free_at": 0.0} for place in range(places)]
-    dialect = postgresql if _on_postgres(session) else sqlite
-    await session.execute(dialect.insert(RateLease).values(rows).on_conflict_do_nothing())
+    await session.execute(_insert(session, RateLease).values(rows).on_conflict_do_nothing())
 
 
 async def take_place(session: AsyncSession, scope: str, hold: float) -> int | None:

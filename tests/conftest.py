@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from rich.console import Console
@@ -30,12 +31,21 @@ def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_ENV) or None
 
 
+def unavailable(under_ci: str, locally: str) -> NoReturn:
+    """A real server or tool a test needs is not here: a failure under CI (where .ci/run provides every
+    one, so nothing may skip), else a skip that says what to install."""
+    if os.environ.get("CI"):
+        pytest.fail(under_ci)
+    pytest.skip(locally)
+
+
 def require_postgres() -> str:
     url = postgres_url()
     if url is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{POSTGRES_ENV} is not set in CI: .ci/run must start PostgreSQL and set it")
-        pytest.skip(f"{POSTGRES_ENV} not set: PostgreSQL tests need a real server (.ci/run sets it)")
+        unavailable(
+            f"{POSTGRES_ENV} is not set in CI: .ci/run must start PostgreSQL and set it",
+            f"{POSTGRES_ENV} not set: PostgreSQL tests need a real server (.ci/run sets it)",
+        )
     return url
 
 

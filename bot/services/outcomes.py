@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from tenacity import AsyncRetrying, RetryCallState, stop_after_delay, wait_exponential
+
 from bot.clock import Clock
 from bot.services.notify import ModeratorNotifier
 from content import outbox, posts
@@ -131,29 +133,29 @@ class OutcomeRecorder:
         """A database restarting or busy for a while must not turn sent messages into second copies: an
         outcome not committed lets its lease run out and the send go again. So keep trying, backing off,
         for up to ``give_up_after`` (well inside the lease), one log line when it starts and one when it ends."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        wait = 0.05
-        failures = 0
-        while True:
-            try:
+
+        def first_failure(state: RetryCallState) -> None:
+            if state.attempt_number == 1 and state.outcome is not None:
+                error = state.outcome.exception()
+                assert error is not None
+                log.warning(
+                    "recording %d delivery outcomes failed (%s); trying again until the database answers",
+                    len(outcomes),
+                    store_error_line(error),
+                )
+
+        retrying = AsyncRetrying(
+            stop=stop_after_delay(self._give_up_after),
+            wait=wait_exponential(multiplier=0.05, max=2.0),
+            before_sleep=first_failure,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
                 await outbox.record_outcomes(self._store, outcomes, self._instance_id, self._clock.now())
-            except Exception as exc:
-                failures += 1
-                if loop.time() - started >= self._give_up_after:
-                    raise
-                if failures == 1:
-                    log.warning(
-                        "recording %d delivery outcomes failed (%s); trying again until the database answers",
-                        len(outcomes),
-                        store_error_line(exc),
-                    )
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, 2.0)
-                continue
-            if failures:
-                log.info("recorded %d delivery outcomes after %d failed tries", len(outcomes), failures)
-            return
+        failures = int(retrying.statistics.get("attempt_number", 1)) - 1
+        if failures:
+            log.info("recorded %d delivery outcomes after %d failed tries", len(outcomes), failures)
 
     async def _on_failed(self, platform: str, claimed: ClaimedDelivery, outcome: SendOutcome) -> None:
         error = outcome.error or "failed"

@@ -30,7 +30,7 @@ from adapters.console.adapter import ConsoleAdapter
 from bot.app import App
 from bot.clock import FrozenClock
 from content.db import Store
-from tests.conftest import REPO
+from tests.conftest import REPO, unavailable
 from tests.web.conftest import AUTH, PUBLIC_URL, MemorySlack, web_settings
 
 PROVIDER_VERSION = "9.13.3"  # as pinned in tests/sso/install-provider.sh
@@ -45,9 +45,10 @@ ACCOUNTS = {
 
 
 def _missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (under CI the single sign-on tests must run: .ci/run installs it)")
-    pytest.skip(f"{reason}: run `bash tests/sso/install-provider.sh` to run the single sign-on tests")
+    unavailable(
+        f"{reason} (under CI the single sign-on tests must run: .ci/run installs it)",
+        f"{reason}: run `bash tests/sso/install-provider.sh` to run the single sign-on tests",
+    )
 
 
 def _free_port() -> int:

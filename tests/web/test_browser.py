@@ -20,7 +20,7 @@ import pytest
 from adapters.base import UserRef
 from bot.app import App
 from bot.services.engagement import Request
-from tests.conftest import REPO
+from tests.conftest import REPO, unavailable
 from tests.web.conftest import TOKEN, LiveServer
 
 CHROMIUM = Path(os.environ.get("PRIKBORD_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -37,9 +37,10 @@ CHROMIUM_ARGS = [
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}: .ci/run must install it (apt-get install -y chromium; pip install playwright)")
-    pytest.skip(f"{reason} (CI installs it)")
+    unavailable(
+        f"{reason}: .ci/run must install it (apt-get install -y chromium; pip install playwright)",
+        f"{reason} (CI installs it)",
+    )
 
 
 @pytest.fixture

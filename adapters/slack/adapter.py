@@ -7,13 +7,9 @@ runs after the acknowledgement, so Slack's 3-second deadline never depends on th
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
 import logging
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -22,7 +18,6 @@ import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -48,9 +43,11 @@ from adapters.base import (
     TransientError,
     UserRef,
 )
-from adapters.slack.errors import AUTH_ERRORS, SlackCallFailed, error_for
+from adapters.slack.calls import call_api, member_channels, web_client
+from adapters.slack.errors import SlackCallFailed, TokenRefused
 from adapters.slack.inbound import MAIN_COMMAND, PLATFORM, Inbound, MalformedPayload, parse_request
 from adapters.slack.mrkdwn import escape
+from adapters.slack.requests import OrderedWork, ResponseUrls, order_key, signature_valid
 from adapters.slack.translate import compose, compose_home, metadata_matches
 
 log = logging.getLogger(__name__)
@@ -59,9 +56,6 @@ HomeView = Callable[[UserRef], Awaitable[Sequence[tuple[MessageRef, OutboundMess
 
 DEFAULT_WORKSPACE_RATE = Rate(20, 1.0)  # Slack publishes none; a conservative stand-in
 _CONTEXT_KEY = "prikbord_inbound"
-_SIGNATURE_MAX_AGE = 5 * 60  # seconds; Slack's own rule for X-Slack-Request-Timestamp
-_RESPONSE_URL_TTL = 30 * 60  # Slack honours a response_url for 30 minutes
-_RESPONSE_URLS_KEPT = 2000
 # Called with (platform, reason) for each request refused as malformed: the web app's metrics count them.
 RefusedHook = Callable[[str, str], None]
 _MALFORMED = (UnicodeDecodeError, ValueError, RecursionError)  # MalformedPayload and JSON errors are ValueErrors
@@ -130,9 +124,8 @@ class SlackAdapter(Adapter):
         self._sink: EventSink | None = None
         self._bot_user_id: str | None = None
         self._auth_failed = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._tails: dict[tuple[str, ...], asyncio.Task[None]] = {}
-        self._response_urls: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._work = OrderedWork()
+        self._response_urls = ResponseUrls()
         self._refused_hooks: list[RefusedHook] = []
 
     def __repr__(self) -> str:
@@ -141,14 +134,7 @@ class SlackAdapter(Adapter):
     # -- lifecycle ----------------------------------------------------------------------------------
 
     def _new_client(self, session: aiohttp.ClientSession) -> AsyncWebClient:
-        # No automatic retries: a resent chat.postMessage could post twice; the dispatcher decides.
-        return AsyncWebClient(
-            token=self._bot_token,
-            base_url=self._api_base_url,
-            session=session,
-            timeout=int(self._timeout),
-            retry_handlers=[],
-        )
+        return web_client(self._bot_token, self._api_base_url, session, self._timeout)
 
     async def start(self, sink: EventSink) -> None:
         self._sink = sink
@@ -190,12 +176,7 @@ class SlackAdapter(Adapter):
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
-        pending = set(self._tasks)
-        if pending:
-            _, still = await asyncio.wait(pending, timeout=5)
-            for task in still:
-                task.cancel()
-            await asyncio.gather(*still, return_exceptions=True)
+        await self._work.drain(timeout=5)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -214,22 +195,10 @@ class SlackAdapter(Adapter):
 
     async def _call(self, method: str, call: Awaitable[Any], chat_id: str = "") -> Mapping[str, Any]:
         try:
-            response = await call
-        except SlackApiError as exc:
-            raise self._error(method, exc, chat_id) from exc
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise TransientError(f"Slack unreachable at {self._api_base_url} ({method}: {type(exc).__name__})") from exc
-        except SlackRequestError as exc:
-            raise DeliveryError(f"Slack {method}: {exc}") from exc
-        data = response.data
-        return data if isinstance(data, Mapping) else {}
-
-    def _error(self, method: str, exc: SlackApiError, chat_id: str) -> DeliveryError:
-        response = exc.response
-        data = response.data if isinstance(response.data, Mapping) else {}
-        if data.get("error") in AUTH_ERRORS:
+            return await call_api(method, call, self._api_base_url, chat_id)
+        except TokenRefused:
             self._auth_failed = True
-        return error_for(method, response.status_code, data, response.headers, chat_id)
+            raise
 
     async def _bot_user(self) -> str | None:
         """The bot's user id (auth.test, once). None while Slack cannot be reached."""
@@ -268,7 +237,7 @@ class SlackAdapter(Adapter):
             # Already gone (deleted by hand, or a retried retract): the goal is reached.
 
     async def reply(self, command: CommandIssued, text: str, private: bool = True) -> None:
-        url = self._response_url(command.event_id)
+        url = self._response_urls.get(command.event_id)
         if url is not None and self._session is not None:
             webhook = AsyncWebhookClient(url, session=self._session, timeout=int(self._timeout))
             try:
@@ -323,25 +292,9 @@ class SlackAdapter(Adapter):
         return CheckResult(True, f"slack: workspace {workspace}, bot @{data.get('user')} ({data.get('user_id')})")
 
     async def discover_chats(self) -> list[DiscoveredChat]:
-        """The public and private channels the bot is a member of (conversations.list, every page;
-        scopes channels:read and groups:read). Archived channels are left out."""
-        found: list[DiscoveredChat] = []
+        """The public and private channels the bot is a member of, archived ones left out."""
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout)) as session:
-            client = self._new_client(session)
-            cursor = ""
-            while True:
-                call = client.conversations_list(
-                    types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor or None
-                )
-                data = await self._call("conversations.list", call)
-                for channel in data.get("channels") or []:
-                    if not channel.get("is_member"):
-                        continue
-                    kind = "private_channel" if channel.get("is_private") else "public_channel"
-                    found.append(DiscoveredChat(ChatRef(PLATFORM, str(channel["id"])), str(channel.get("name")), kind))
-                cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
-                if not cursor:
-                    return found
+            return await member_channels(self._new_client(session), self._api_base_url)
 
     # -- inbound ------------------------------------------------------------------------------------
 
@@ -364,7 +317,7 @@ class SlackAdapter(Adapter):
         if app is None:
             return HttpReply(503, b"slack adapter not started")
         lowered: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in headers.items()}
-        if not self._verified(body, lowered):
+        if not signature_valid(self._signing_key, body, lowered, time.time()):
             # Checked before parsing, so an unsigned request never gets as far as "malformed".
             log.info("slack: refused a request with a missing, wrong or stale signature")
             return HttpReply(401, b"invalid signature")
@@ -384,18 +337,6 @@ class SlackAdapter(Adapter):
         content_type = (response.headers.get("content-type") or ["text/plain; charset=utf-8"])[0]
         return HttpReply(response.status, response.body.encode(), content_type)
 
-    def _verified(self, body: bytes, headers: Mapping[str, str | Sequence[str]]) -> bool:
-        timestamp = headers.get("x-slack-request-timestamp", "")
-        signature = headers.get("x-slack-signature", "")
-        if not isinstance(timestamp, str) or not isinstance(signature, str) or not timestamp.isdigit() or not signature:
-            return False
-        if abs(time.time() - int(timestamp)) > _SIGNATURE_MAX_AGE:
-            return False  # a replay, or a clock far off
-        # Over the raw bytes (slack_sdk's verifier decodes first and raises on bad UTF-8).
-        base = b"v0:" + timestamp.encode() + b":" + body
-        expected = "v0=" + hmac.new(self._signing_key, base, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(expected, signature)
-
     async def _on_request(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any], context: Any) -> None:
         await ack()
         inbound = context.get(_CONTEXT_KEY)
@@ -411,15 +352,15 @@ class SlackAdapter(Adapter):
         if inbound.response_url is not None:
             for event in inbound.events:
                 if isinstance(event, CommandIssued):
-                    self._remember_response_url(event.event_id, inbound.response_url)
+                    self._response_urls.remember(event.event_id, inbound.response_url)
         events = tuple(
             replace(e, answer=self._answer(e)) if isinstance(e, ActionPressed) and inbound.home_user is None else e
             for e in inbound.events
         )
         if not events and inbound.home_user is None:
             return
-        key = _order_key(events[0]) if events else ("home", inbound.home_user.user_id if inbound.home_user else "")
-        self._spawn(key, lambda: self._process(events, inbound.home_user))
+        key = order_key(events[0]) if events else ("home", inbound.home_user.user_id if inbound.home_user else "")
+        self._work.spawn(key, lambda: self._process(events, inbound.home_user))
 
     async def _process(self, events: tuple[Event, ...], home_user: UserRef | None) -> None:
         for event in events:
@@ -431,27 +372,6 @@ class SlackAdapter(Adapter):
                 log.exception("slack: the core failed on %s %s", type(event).__name__, event.event_id)
         if home_user is not None:
             await self._publish_home(home_user)
-
-    def _spawn(self, key: tuple[str, ...], work: Callable[[], Awaitable[None]]) -> None:
-        """Run ``work`` after the acknowledgement, in order with earlier work on the same key (so one
-        person's reaction_added is handled before their reaction_removed on the same message)."""
-        before = self._tails.get(key)
-
-        async def run() -> None:
-            if before is not None:
-                await asyncio.wait([before])
-            await work()
-
-        task = asyncio.create_task(run(), name=f"slack-inbound-{key[0]}")
-        self._tasks.add(task)
-        self._tails[key] = task
-
-        def done(finished: asyncio.Task[None]) -> None:
-            self._tasks.discard(finished)
-            if self._tails.get(key) is finished:
-                del self._tails[key]
-
-        task.add_done_callback(done)
 
     def _answer(self, event: ActionPressed) -> Answer:
         async def answer(text: str) -> None:
@@ -476,21 +396,3 @@ class SlackAdapter(Adapter):
             log.warning("slack: could not publish the App Home of %s: %s", user.user_id, exc)
         except Exception:
             log.exception("slack: building the App Home of %s failed", user.user_id)
-
-    def _remember_response_url(self, event_id: str, url: str) -> None:
-        self._response_urls[event_id] = (url, time.monotonic())
-        while len(self._response_urls) > _RESPONSE_URLS_KEPT:
-            self._response_urls.popitem(last=False)
-
-    def _response_url(self, event_id: str) -> str | None:
-        known = self._response_urls.get(event_id)
-        if known is None or time.monotonic() - known[1] > _RESPONSE_URL_TTL:
-            return None
-        return known[0]
-
-
-def _order_key(event: Event) -> tuple[str, ...]:
-    message = getattr(event, "message", None)
-    if isinstance(message, MessageRef):
-        return (event.user.user_id, message.chat.chat_id, message.message_id)
-    return ("other", event.user.user_id)

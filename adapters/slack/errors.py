@@ -35,6 +35,10 @@ class SlackCallFailed(DeliveryError):
         self.error = error
 
 
+class TokenRefused(AdapterAuthError):
+    """Slack refused the bot token itself (revoked, expired, wrong): the adapter is no longer connected."""
+
+
 def channel_problem(error: str, chat_id: str) -> str | None:
     """What an operator should do about a channel Slack refuses (None when it is no channel error)."""
     if error == "channel_not_found":
@@ -53,7 +57,7 @@ def error_for(method: str, status: int, data: Mapping[str, Any], headers: Any, c
     if status == 429 or error in RATE_LIMITED_ERRORS:
         return RateLimited(retry_after(headers), f"Slack {method} rate limited")
     if error in AUTH_ERRORS:
-        return AdapterAuthError(
+        return TokenRefused(
             f"Slack refused the bot token ({error}): set PRIKBORD_SLACK__BOT_TOKEN to a valid xoxb- token"
         )
     if error == "missing_scope":

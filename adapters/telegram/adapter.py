@@ -11,19 +11,11 @@ import hmac
 import json
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
-from telegram import (
-    Bot,
-    BotCommand,
-    BotCommandScopeChat,
-    BotCommandScopeDefault,
-    InlineKeyboardMarkup,
-    ReplyParameters,
-)
+from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import (
     InvalidToken,
     TelegramError,
@@ -49,21 +41,16 @@ from adapters.base import (
 )
 from adapters.telegram.callbacks import CallbackAnswer
 from adapters.telegram.discovery import chats_in_updates
-from adapters.telegram.errors import MessageGone, RequestRejected, TokenRedaction, map_error
+from adapters.telegram.errors import TokenRedaction, map_error
 from adapters.telegram.menu import CommandMenu, set_my_commands_calls
+from adapters.telegram.outbound import TelegramMessages
 from adapters.telegram.polling import UpdatePoller
 from adapters.telegram.translate import (
     ALLOWED_UPDATES,
     PLATFORM,
     BotIdentity,
     MalformedUpdate,
-    MessagePart,
-    TextTooLong,
     callback_query_id,
-    chat_id_param,
-    compose,
-    reply_parameters,
-    split_plain,
     translate_update,
 )
 
@@ -73,7 +60,6 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # Called with (platform, reason) for each update refused as malformed: the web app's metrics count them.
 RefusedHook = Callable[[str, str], None]
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-_CACHE_SIZE = 10_000
 
 
 def bot_api_base_url(api_base_url: str) -> str:
@@ -152,7 +138,6 @@ class TelegramAdapter(Adapter):
         self._moderator_ids = tuple(moderator_ids)
         self._poll_timeout = poll_timeout
         self._answer_in_reply = answer_in_webhook_reply
-        self._retracted_text = retracted_text
         # Before the Bot exists: it logs its URL, token included, while being built.
         self._redact = TokenRedaction(token)
         for name in _REDACTED_LOGGERS:
@@ -174,6 +159,7 @@ class TelegramAdapter(Adapter):
             request=self._requests[0],
             get_updates_request=self._requests[1],
         )
+        self._messages = TelegramMessages(self._bot, token=token, retracted_text=retracted_text)
         self._me: BotIdentity | None = None
         self._sink: EventSink | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -192,10 +178,6 @@ class TelegramAdapter(Adapter):
         )
         self._alive = False
         self._refused_hooks: list[RefusedHook] = []
-        # In-memory only (lost on restart): earlier parts of split posts, and what each message shows now,
-        # so counter refreshes can use editMessageReplyMarkup and skip edits that change nothing.
-        self._parts: OrderedDict[tuple[str, int], list[int]] = OrderedDict()
-        self._shown: OrderedDict[tuple[str, int], tuple[str, str]] = OrderedDict()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -337,154 +319,32 @@ class TelegramAdapter(Adapter):
 
     @contextlib.contextmanager
     def _errors(self, chat_id: str | None) -> Iterator[None]:
-        try:
+        with self._messages.errors(chat_id):
             yield
-        except TelegramError as exc:
-            raise map_error(exc, chat_id, self._token) from None  # the SDK's messages may hold the token
-
-    def _markup(self, markup: Mapping[str, Any] | None) -> InlineKeyboardMarkup | None:
-        return None if markup is None else InlineKeyboardMarkup.de_json(dict(markup), self._bot)
-
-    def _remember(self, chat_id: str, message_id: int, part: MessagePart) -> None:
-        key = (chat_id, message_id)
-        self._shown[key] = (part.text, json.dumps(part.reply_markup, sort_keys=True))
-        self._shown.move_to_end(key)
-        while len(self._shown) > _CACHE_SIZE:
-            self._shown.popitem(last=False)
-
-    async def _send_part(self, chat_id: str, part: MessagePart) -> int:
-        reply = None
-        if part.reply_to is not None:
-            params = reply_parameters(part.reply_to, chat_id)
-            reply = ReplyParameters(
-                params["message_id"], chat_id=params.get("chat_id"), allow_sending_without_reply=True
-            )
-        with self._errors(chat_id):
-            sent = await self._bot.send_message(
-                chat_id=chat_id_param(chat_id),
-                text=part.text,
-                parse_mode=part.parse_mode,
-                reply_markup=self._markup(part.reply_markup),
-                reply_parameters=reply,
-            )
-        self._remember(chat_id, sent.message_id, part)
-        return sent.message_id
 
     async def send(self, chat: ChatRef, message: OutboundMessage) -> MessageRef:
-        parts = compose(message)  # refuses before any request
-        sent: list[int] = []
-        try:
-            for part in parts:
-                sent.append(await self._send_part(chat.chat_id, part))
-        except DeliveryError:
-            # Half a post must not stay behind: a retry sends it whole again.
-            for message_id in sent:
-                with contextlib.suppress(DeliveryError):
-                    await self._delete_one(chat.chat_id, message_id, fallback=False)
-            raise
-        # The ref names the last part: it carries the keyboard that presses and counters refer to.
-        last = sent[-1]
-        if len(sent) > 1:
-            self._parts[(chat.chat_id, last)] = sent[:-1]
-            while len(self._parts) > _CACHE_SIZE:
-                self._parts.popitem(last=False)
-        return MessageRef(chat, str(last))
-
-    async def _edit_one(self, chat_id: str, message_id: int, part: MessagePart) -> None:
-        shown = self._shown.get((chat_id, message_id))
-        markup_key = json.dumps(part.reply_markup, sort_keys=True)
-        if shown == (part.text, markup_key):
-            return
-        try:
-            with self._errors(chat_id):
-                if shown is not None and shown[0] == part.text:
-                    await self._bot.edit_message_reply_markup(
-                        chat_id=chat_id_param(chat_id),
-                        message_id=message_id,
-                        reply_markup=self._markup(part.reply_markup),
-                    )
-                else:
-                    await self._bot.edit_message_text(
-                        part.text,
-                        chat_id=chat_id_param(chat_id),
-                        message_id=message_id,
-                        parse_mode=part.parse_mode,
-                        reply_markup=self._markup(part.reply_markup),
-                    )
-        except RequestRejected as exc:
-            if "not modified" not in str(exc).lower():  # already showing this: fine
-                raise
-        self._remember(chat_id, message_id, part)
+        return await self._messages.send(chat, message)
 
     async def edit(self, ref: MessageRef, message: OutboundMessage) -> None:
-        parts = compose(message)
-        chat_id, last = ref.chat.chat_id, int(ref.message_id)
-        known = self._parts.get((chat_id, last))
-        if known is None and len(parts) > 1:
-            # Sent before a restart: only the last part is known, and it holds the keyboard and counters.
-            await self._edit_one(chat_id, last, parts[-1])
-            return
-        earlier = known or []
-        if len(parts) > len(earlier) + 1:
-            raise TextTooLong(
-                f"the edited post needs {len(parts)} messages but was sent as {len(earlier) + 1}: "
-                "shorten it or retract and post it again"
-            )
-        for message_id, part in zip(earlier, parts[:-1], strict=False):
-            await self._edit_one(chat_id, message_id, replace(part, reply_to=None))
-        await self._edit_one(chat_id, last, parts[-1])
-        surplus = earlier[len(parts) - 1 :]
-        for message_id in surplus:
-            with contextlib.suppress(DeliveryError):
-                await self._delete_one(chat_id, message_id, fallback=False)
-        if surplus:
-            self._parts[(chat_id, last)] = earlier[: len(parts) - 1]
-
-    async def _delete_one(self, chat_id: str, message_id: int, fallback: bool) -> None:
-        try:
-            with self._errors(chat_id):
-                await self._bot.delete_message(chat_id_param(chat_id), message_id)
-        except MessageGone:
-            pass
-        except RequestRejected as exc:
-            # Older than 48 hours: Telegram no longer deletes it, so blank it out instead.
-            if not fallback or "can't be deleted" not in str(exc).lower():
-                raise
-            with self._errors(chat_id):
-                await self._bot.edit_message_text(
-                    self._retracted_text, chat_id=chat_id_param(chat_id), message_id=message_id
-                )
-        self._shown.pop((chat_id, message_id), None)
+        await self._messages.edit(ref, message)
 
     async def delete(self, ref: MessageRef) -> None:
         """Retract: delete every part, or edit a part to ``retracted_text`` where deletion is too late."""
-        chat_id, last = ref.chat.chat_id, int(ref.message_id)
-        for message_id in [*self._parts.pop((chat_id, last), []), last]:
-            await self._delete_one(chat_id, message_id, fallback=True)
-
-    async def _send_plain(self, chat_id: str, text: str, reply_to: MessageRef | None = None) -> None:
-        for i, chunk in enumerate(split_plain(text)):
-            reply = (
-                ReplyParameters(int(reply_to.message_id), allow_sending_without_reply=True)
-                if reply_to and i == 0
-                else None
-            )
-            with self._errors(chat_id):
-                await self._bot.send_message(chat_id_param(chat_id), chunk, reply_parameters=reply)
+        await self._messages.delete(ref)
 
     async def reply(self, command: CommandIssued, text: str, private: bool = True) -> None:
         """Private answers go to the person's chat with the bot; if they never opened one, into the group."""
         if private and not command.private_chat:
             try:
-                await self._send_plain(command.user.user_id, text)
+                await self._messages.send_plain(command.user.user_id, text)
                 return
             except PermanentError:
                 log.info("telegram: %s has no private chat with the bot; answering in the group", command.user.key)
-        await self._send_plain(command.chat.chat_id, text, command.message)
+        await self._messages.send_plain(command.chat.chat_id, text, command.message)
 
     async def send_private(self, user: UserRef, text: str) -> bool:
         try:
-            await self._send_plain(user.user_id, text)
+            await self._messages.send_plain(user.user_id, text)
         except PermanentError:
             return False  # never started the bot, or blocked it
         return True

@@ -146,7 +146,7 @@ class SlackSide:
         """Wait until the work the adapter took on after acknowledging requests has finished (stop()
         would cancel what is still running after 5 s, and a busy machine can have a thousand presses
         queued; that cancellation is not what these tests are about)."""
-        await eventually(lambda: not self.adapter._tasks, "the Slack adapter's accepted work", timeout)
+        await eventually(lambda: not self.adapter._work.busy, "the Slack adapter's accepted work", timeout)
 
 
 def slack_settings(peer: SlackPeer, channel: str, moderator: str) -> Settings:

@@ -1,0 +1,179 @@
+"""Sending, editing and retracting Telegram messages, with what each sent message shows now.
+
+The adapter hands its ``telegram.Bot`` here; the caches live as long as the adapter (lost on restart).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
+from telegram.error import TelegramError
+
+from adapters.base import ChatRef, DeliveryError, MessageRef, OutboundMessage
+from adapters.telegram.errors import MessageGone, RequestRejected, map_error
+from adapters.telegram.translate import (
+    MessagePart,
+    TextTooLong,
+    chat_id_param,
+    compose,
+    reply_parameters,
+    split_plain,
+)
+
+_CACHE_SIZE = 10_000
+
+
+class TelegramMessages:
+    """The outbound half of the adapter: one ``Bot``, the token to redact from errors, the retraction text."""
+
+    def __init__(self, bot: Bot, *, token: str, retracted_text: str) -> None:
+        self._bot = bot
+        self._token = token
+        self._retracted_text = retracted_text
+        # Earlier parts of split posts, and what each message shows now, so counter refreshes can use
+        # editMessageReplyMarkup and skip edits that change nothing.
+        self._parts: OrderedDict[tuple[str, int], list[int]] = OrderedDict()
+        self._shown: OrderedDict[tuple[str, int], tuple[str, str]] = OrderedDict()
+
+    @contextlib.contextmanager
+    def errors(self, chat_id: str | None) -> Iterator[None]:
+        try:
+            yield
+        except TelegramError as exc:
+            raise map_error(exc, chat_id, self._token) from None  # the SDK's messages may hold the token
+
+    def _markup(self, markup: Mapping[str, Any] | None) -> InlineKeyboardMarkup | None:
+        return None if markup is None else InlineKeyboardMarkup.de_json(dict(markup), self._bot)
+
+    def _remember(self, chat_id: str, message_id: int, part: MessagePart) -> None:
+        key = (chat_id, message_id)
+        self._shown[key] = (part.text, json.dumps(part.reply_markup, sort_keys=True))
+        self._shown.move_to_end(key)
+        while len(self._shown) > _CACHE_SIZE:
+            self._shown.popitem(last=False)
+
+    async def _send_part(self, chat_id: str, part: MessagePart) -> int:
+        reply = None
+        if part.reply_to is not None:
+            params = reply_parameters(part.reply_to, chat_id)
+            reply = ReplyParameters(
+                params["message_id"], chat_id=params.get("chat_id"), allow_sending_without_reply=True
+            )
+        with self.errors(chat_id):
+            sent = await self._bot.send_message(
+                chat_id=chat_id_param(chat_id),
+                text=part.text,
+                parse_mode=part.parse_mode,
+                reply_markup=self._markup(part.reply_markup),
+                reply_parameters=reply,
+            )
+        self._remember(chat_id, sent.message_id, part)
+        return sent.message_id
+
+    async def send(self, chat: ChatRef, message: OutboundMessage) -> MessageRef:
+        parts = compose(message)  # refuses before any request
+        sent: list[int] = []
+        try:
+            for part in parts:
+                sent.append(await self._send_part(chat.chat_id, part))
+        except DeliveryError:
+            # Half a post must not stay behind: a retry sends it whole again.
+            for message_id in sent:
+                with contextlib.suppress(DeliveryError):
+                    await self._delete_one(chat.chat_id, message_id, fallback=False)
+            raise
+        # The ref names the last part: it carries the keyboard that presses and counters refer to.
+        last = sent[-1]
+        if len(sent) > 1:
+            self._parts[(chat.chat_id, last)] = sent[:-1]
+            while len(self._parts) > _CACHE_SIZE:
+                self._parts.popitem(last=False)
+        return MessageRef(chat, str(last))
+
+    async def _edit_one(self, chat_id: str, message_id: int, part: MessagePart) -> None:
+        shown = self._shown.get((chat_id, message_id))
+        markup_key = json.dumps(part.reply_markup, sort_keys=True)
+        if shown == (part.text, markup_key):
+            return
+        try:
+            with self.errors(chat_id):
+                if shown is not None and shown[0] == part.text:
+                    await self._bot.edit_message_reply_markup(
+                        chat_id=chat_id_param(chat_id),
+                        message_id=message_id,
+                        reply_markup=self._markup(part.reply_markup),
+                    )
+                else:
+                    await self._bot.edit_message_text(
+                        part.text,
+                        chat_id=chat_id_param(chat_id),
+                        message_id=message_id,
+                        parse_mode=part.parse_mode,
+                        reply_markup=self._markup(part.reply_markup),
+                    )
+        except RequestRejected as exc:
+            if "not modified" not in str(exc).lower():  # already showing this: fine
+                raise
+        self._remember(chat_id, message_id, part)
+
+    async def edit(self, ref: MessageRef, message: OutboundMessage) -> None:
+        parts = compose(message)
+        chat_id, last = ref.chat.chat_id, int(ref.message_id)
+        known = self._parts.get((chat_id, last))
+        if known is None and len(parts) > 1:
+            # Sent before a restart: only the last part is known, and it holds the keyboard and counters.
+            await self._edit_one(chat_id, last, parts[-1])
+            return
+        earlier = known or []
+        if len(parts) > len(earlier) + 1:
+            raise TextTooLong(
+                f"the edited post needs {len(parts)} messages but was sent as {len(earlier) + 1}: "
+                "shorten it or retract and post it again"
+            )
+        for message_id, part in zip(earlier, parts[:-1], strict=False):
+            await self._edit_one(chat_id, message_id, replace(part, reply_to=None))
+        await self._edit_one(chat_id, last, parts[-1])
+        surplus = earlier[len(parts) - 1 :]
+        for message_id in surplus:
+            with contextlib.suppress(DeliveryError):
+                await self._delete_one(chat_id, message_id, fallback=False)
+        if surplus:
+            self._parts[(chat_id, last)] = earlier[: len(parts) - 1]
+
+    async def _delete_one(self, chat_id: str, message_id: int, fallback: bool) -> None:
+        try:
+            with self.errors(chat_id):
+                await self._bot.delete_message(chat_id_param(chat_id), message_id)
+        except MessageGone:
+            pass
+        except RequestRejected as exc:
+            # Older than 48 hours: Telegram no longer deletes it, so blank it out instead.
+            if not fallback or "can't be deleted" not in str(exc).lower():
+                raise
+            with self.errors(chat_id):
+                await self._bot.edit_message_text(
+                    self._retracted_text, chat_id=chat_id_param(chat_id), message_id=message_id
+                )
+        self._shown.pop((chat_id, message_id), None)
+
+    async def delete(self, ref: MessageRef) -> None:
+        """Retract: delete every part, or edit a part to ``retracted_text`` where deletion is too late."""
+        chat_id, last = ref.chat.chat_id, int(ref.message_id)
+        for message_id in [*self._parts.pop((chat_id, last), []), last]:
+            await self._delete_one(chat_id, message_id, fallback=True)
+
+    async def send_plain(self, chat_id: str, text: str, reply_to: MessageRef | None = None) -> None:
+        for i, chunk in enumerate(split_plain(text)):
+            reply = (
+                ReplyParameters(int(reply_to.message_id), allow_sending_without_reply=True)
+                if reply_to and i == 0
+                else None
+            )
+            with self.errors(chat_id):
+                await self._bot.send_message(chat_id_param(chat_id), chunk, reply_parameters=reply)

@@ -318,9 +318,7 @@ class App:
             from bot.web.app import create_web_app
             from bot.web.server import WebServer
 
-            self.web = WebServer(
-                create_web_app(self.web_deps), self.settings.web.host, self.settings.web.port
-            )
+            self.web = WebServer(create_web_app(self.web_deps), self.settings.web.host, self.settings.web.port)
             await self.web.start()
         for index, _feed in enumerate(self.settings.feeds):
             self._tasks.append(asyncio.create_task(self._poll_feed_forever(index), name=f"feed-{index}"))

@@ -85,9 +85,7 @@ async def leave(session: AsyncSession, channel_id: int, identity_ids: Collection
 async def leave_everywhere(session: AsyncSession, identity_id: int, at: datetime) -> int:
     """A closed account: every open membership of the identity ends."""
     result = await session.execute(
-        update(Membership)
-        .where(Membership.identity_id == identity_id, Membership.left_at.is_(None))
-        .values(left_at=at)
+        update(Membership).where(Membership.identity_id == identity_id, Membership.left_at.is_(None)).values(left_at=at)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 

@@ -20,10 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
-import feedparser
-from bs4 import BeautifulSoup
-from markdownify import MarkdownConverter
-
 KINDS = ("news", "agenda", "kb")
 MAX_KEY = 500  # posts.source_key is String(500)
 _HTML_HINT = re.compile(r"<(p|div|br|ul|ol|li|h[1-6]|strong|em|b|i|a|span|table|img|blockquote|pre)\b", re.I)
@@ -62,6 +58,10 @@ class ParsedSource:
 
 
 def html_to_markdown(html: str, base_url: str | None = None) -> str:
+    # feedparser, Beautiful Soup and markdownify load only when a source is read (CLI start-up).
+    from bs4 import BeautifulSoup
+    from markdownify import MarkdownConverter
+
     soup = BeautifulSoup(html, "html.parser")
     # Never carry code or embeds over, not even as text.
     for tag in soup(["script", "style", "iframe", "object", "embed", "noscript", "form"]):
@@ -92,6 +92,8 @@ def looks_like_html(text: str) -> bool:
 def _plain(text: str) -> str:
     """A title: markup removed, whitespace collapsed."""
     if "<" in text:
+        from bs4 import BeautifulSoup
+
         text = BeautifulSoup(text, "html.parser").get_text(" ")
     return " ".join(text.split())
 
@@ -102,6 +104,8 @@ def _plain(text: str) -> str:
 
 def parse_feed(data: bytes, url: str | None = None) -> ParsedSource:
     """An RSS 2.0 or Atom document. Raises :class:`MalformedSource` when it is not well-formed."""
+    import feedparser
+
     headers = {"content-location": url} if url else None  # feedparser resolves relative links with it
     parsed = feedparser.parse(data, response_headers=headers, sanitize_html=True)
     error = parsed.get("bozo_exception")

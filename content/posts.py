@@ -150,9 +150,7 @@ async def enable_channel(session: AsyncSession, channel: Channel, actor: str, no
     audit(session, now, actor, "channel_enabled", None, channel=channel.name, reason="")
 
 
-async def disable_channel(
-    session: AsyncSession, channel: Channel, reason: str, actor: str, now: datetime
-) -> bool:
+async def disable_channel(session: AsyncSession, channel: Channel, reason: str, actor: str, now: datetime) -> bool:
     """Turn a channel off at run time (bot removed, chat gone, an operator's choice): what is still
     pending for it fails with the reason, and the audit log says who did it. False when it was off."""
     if not channel.enabled:

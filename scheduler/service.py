@@ -28,24 +28,20 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from apscheduler.jobstores.base import JobLookupError
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 from content import scheduling
 from content.db import Store
 from content.models import PostState
 from scheduler import jobs
-from scheduler.engine import ClockedExecutor, ClockedScheduler
 from scheduler.jobs import JobContext
 from scheduler.jobstore import build_job_store
 from scheduler.leader import LeaderElection
 from scheduler.ports import Clock, FollowUp, Publisher, ReminderRunner, StatusRunner, Tell
+
+if TYPE_CHECKING:
+    from scheduler.engine import ClockedExecutor, ClockedScheduler
 
 log = logging.getLogger("prikbord.scheduler")
 
@@ -63,6 +59,8 @@ class SchedulerOptions:
 
 def latest_firing(cron: str, zone: str, now: datetime, window: timedelta) -> datetime | None:
     """The last firing of ``cron`` in (now - window, now], if any."""
+    from apscheduler.triggers.cron import CronTrigger
+
     trigger = CronTrigger.from_crontab(cron, timezone=ZoneInfo(zone))
     latest = None
     candidate = trigger.get_next_fire_time(None, now - window)
@@ -106,6 +104,11 @@ class SchedulerService:
 
     async def start(self) -> None:
         """Open the job store and start the scheduler paused; lead at once on SQLite, else campaign."""
+        # APScheduler loads only here: commands that never run the scheduler start without it.
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+        from scheduler.engine import ClockedExecutor, ClockedScheduler
+
         self._executor = ClockedExecutor(self._clock, {self.options.context_id: self._context}, self._missed)
         job_store = await build_job_store(self._store)
         self._job_table = isinstance(job_store, SQLAlchemyJobStore)
@@ -233,6 +236,8 @@ class SchedulerService:
     # -- jobs -----------------------------------------------------------------------------------
 
     async def _put_date_job(self, job_id: str, function: Any, at: datetime, **ids: object) -> None:
+        from apscheduler.triggers.date import DateTrigger
+
         assert self._scheduler is not None
         trigger = DateTrigger(run_date=at, timezone=UTC)
         await asyncio.to_thread(
@@ -246,6 +251,8 @@ class SchedulerService:
         )
 
     async def _remove_job(self, job_id: str) -> None:
+        from apscheduler.jobstores.base import JobLookupError
+
         assert self._scheduler is not None
         with contextlib.suppress(JobLookupError):
             await asyncio.to_thread(self._scheduler.remove_job, job_id)
@@ -253,6 +260,9 @@ class SchedulerService:
     async def _ensure_fixed_jobs(self) -> set[str]:
         """The sweep and one cron job per configured status post; unconfigured status jobs go.
         Returns the names of the status posts whose job was (re)created just now."""
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
         assert self._scheduler is not None
         scheduler = self._scheduler
         now = self._clock.now()

@@ -64,9 +64,7 @@ class CounterRefresher:
             by_id = await posts.posts_by_ids(session, post_ids)
             counts = await counts_for(session, post_ids)
             live = {
-                post_id
-                for post_id, post in by_id.items()
-                if post.state in (PostState.PUBLISHED, PostState.EXPIRED)
+                post_id for post_id, post in by_id.items() if post.state in (PostState.PUBLISHED, PostState.EXPIRED)
             }
             targets = [
                 (by_id[sent.post_id], sent)

@@ -12,10 +12,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import httpx
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock
@@ -27,8 +26,11 @@ from content import posts
 from content.db import Store
 from content.models import CtaKind, PostKind
 from scheduler.ports import StatusSchedule
-from scheduler.sources import CsvSource, HttpJsonSource, Source, SourceFetcher, StaticSource
-from scheduler.template import TemplateFailure, Unavailable, render
+
+if TYPE_CHECKING:
+    import httpx
+
+    from scheduler.sources import Source
 
 log = logging.getLogger("prikbord.status")
 
@@ -54,6 +56,8 @@ def status_key(name: str, fire_time: datetime) -> str:
 
 
 def to_source(config: SourceConfig) -> Source:
+    from scheduler.sources import CsvSource, HttpJsonSource, StaticSource
+
     if config.type == "static":
         return StaticSource(config.value)
     if config.type == "csv":
@@ -123,6 +127,12 @@ class StatusPostService:
 
     async def render(self, name: str, fire_time: datetime) -> StatusOutcome:
         """Fetch the live values and render the post; nothing is stored or sent."""
+        # httpx, tenacity and Jinja2 load at the first rendering, not with every CLI command.
+        import httpx
+
+        from scheduler.sources import SourceFetcher
+        from scheduler.template import TemplateFailure, Unavailable, render
+
         config = self.config(name)
         local = fire_time.astimezone(ZoneInfo(config.timezone or self._default_zone))
         sources = {n: to_source(c) for n, c in config.sources.items()}

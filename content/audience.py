@@ -6,7 +6,9 @@ so reach can be asked at the moment each channel received the post: a person rea
 a channel with ``joined_at ≤ sent_at < left_at`` (or still a member), counted once per employee across
 linked platforms, together with everyone who responded to the post (whoever acted was reached).
 Where a channel's member list is partial (Telegram: bots cannot list members), its ``member_count``
-stands in for the people not known by name and the figure is an estimate.
+stands in for the people not known by name and the figure is an estimate. A person known only by being
+seen acting in a chat (a message, a press) has no known joining time and counts as a member for the
+posts the chat received before too (until they are seen leaving).
 """
 
 from __future__ import annotations
@@ -153,7 +155,9 @@ def _members_at_delivery(post_ids: Sequence[int]) -> Select[int, int, int, str, 
             Membership,
             and_(
                 Membership.channel_id == Delivery.channel_id,
-                Membership.joined_at <= Delivery.sent_at,
+                # Someone seen acting in a chat was a member since a time nobody told us: from before the
+                # posts they could see. Joins and member lists carry their real time.
+                or_(Membership.joined_at <= Delivery.sent_at, Membership.source == MembershipSource.SEEN),
                 or_(Membership.left_at.is_(None), Membership.left_at > Delivery.sent_at),
             ),
         )
@@ -166,35 +170,79 @@ def _members_at_delivery(post_ids: Sequence[int]) -> Select[int, int, int, str, 
     )
 
 
-async def reached_identities(session: AsyncSession, post_id: int) -> list[Reached]:
-    """Every identity through which someone was reached by the post: members of a channel when it
-    received the post, and everyone who responded to it (on the platform they responded on)."""
+async def reached_identities(
+    session: AsyncSession, post_id: int, employee_ids: Collection[int] | None = None
+) -> list[Reached]:
+    """Every identity through which someone (of ``employee_ids``, or anyone) was reached by the post:
+    members of a channel when it received the post, and everyone who responded to it (on the platform
+    they responded on)."""
     members = _members_at_delivery([post_id]).with_only_columns(Identity.employee_id, Identity.id, Identity.platform)
     responders = select(Response.employee_id, Response.identity_id, Response.platform).where(
         Response.post_id == post_id
     )
+    if employee_ids is not None:
+        members = members.where(Identity.employee_id.in_(list(employee_ids)))
+        responders = responders.where(Response.employee_id.in_(list(employee_ids)))
     both = union(members, responders).subquery()
     rows = await session.execute(select(both.c[0], both.c[1], both.c[2]))
     return [Reached(int(e), int(i), str(p)) for e, i, p in rows.all()]
 
 
 async def reach_of(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, Reach]:
-    """The reach of each post (see the module's description), in three queries whatever the number."""
-    result = {pid: Reach(0, False, 0) for pid in post_ids}
+    """The reach of each post (see the module's description), in a few queries whatever the number."""
+    known = await _known_people(session, post_ids, per_platform=False)
+    unknown, estimated = await _unknown_people(session, post_ids)
+    result = {}
+    for post_id in post_ids:
+        named = known.get((post_id, ""), 0)
+        extra = sum(n for (p, _), n in unknown.items() if p == post_id)
+        result[post_id] = Reach(named + extra, any(p == post_id for p, _ in estimated), named)
+    return result
+
+
+async def reach_by_platform(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, dict[str, Reach]]:
+    """The reach of each post on each platform it reached someone on (a person linked on two platforms
+    counts on both, and once in :func:`reach_of`)."""
+    known = await _known_people(session, post_ids, per_platform=True)
+    unknown, estimated = await _unknown_people(session, post_ids)
+    result: dict[int, dict[str, Reach]] = {pid: {} for pid in post_ids}
+    for post_id, platform in sorted(set(known) | set(unknown)):
+        named = known.get((post_id, platform), 0)
+        extra = unknown.get((post_id, platform), 0)
+        result[post_id][platform] = Reach(named + extra, (post_id, platform) in estimated, named)
+    return result
+
+
+async def _known_people(
+    session: AsyncSession, post_ids: Sequence[int], per_platform: bool
+) -> dict[tuple[int, str], int]:
+    """Distinct people known by name per (post, platform), or per (post, "") across platforms."""
     if not post_ids:
-        return result
-    members = _members_at_delivery(post_ids).with_only_columns(Delivery.post_id, Identity.employee_id)
-    responders = select(Response.post_id, Response.employee_id).where(Response.post_id.in_(list(post_ids)))
+        return {}
+    members = _members_at_delivery(post_ids).with_only_columns(
+        Delivery.post_id, Identity.employee_id, Identity.platform
+    )
+    responders = select(Response.post_id, Response.employee_id, Response.platform).where(
+        Response.post_id.in_(list(post_ids))
+    )
     both = union(members, responders).subquery()
-    known = {
-        int(p): int(n)
-        for p, n in (
-            await session.execute(select(both.c[0], func.count(func.distinct(both.c[1]))).group_by(both.c[0]))
-        ).all()
-    }
-    # Partial channels: the people not known by name are their member count less the known members.
+    post, person, platform = both.c[0], both.c[1], both.c[2]
+    people = func.count(func.distinct(person))
+    if per_platform:
+        rows = (await session.execute(select(post, platform, people).group_by(post, platform))).all()
+        return {(int(p), str(f)): int(n) for p, f, n in rows}
+    return {(int(p), ""): int(n) for p, n in (await session.execute(select(post, people).group_by(post))).all()}
+
+
+async def _unknown_people(
+    session: AsyncSession, post_ids: Sequence[int]
+) -> tuple[dict[tuple[int, str], int], set[tuple[int, str]]]:
+    """Per (post, platform): the people of partial channels not known by name (their member count less
+    the known members at delivery), and which (post, platform) figures are therefore estimates."""
+    if not post_ids:
+        return {}, set()
     partial = (
-        select(Delivery.post_id, Delivery.channel_id, Channel.member_count)
+        select(Delivery.post_id, Delivery.channel_id, Channel.platform, Channel.member_count)
         .join(Channel, Channel.id == Delivery.channel_id)
         .where(
             Delivery.post_id.in_(list(post_ids)),
@@ -209,19 +257,16 @@ async def reach_of(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, 
         per_channel = (
             _members_at_delivery(post_ids)
             .with_only_columns(Delivery.post_id, Delivery.channel_id, func.count(func.distinct(Identity.id)))
-            .where(Delivery.channel_id.in_({c for _, c, _ in partial_rows}))
+            .where(Delivery.channel_id.in_({c for _, c, _, _ in partial_rows}))
             .group_by(Delivery.post_id, Delivery.channel_id)
         )
         known_in = {(int(p), int(c)): int(n) for p, c, n in (await session.execute(per_channel)).all()}
-    unknown: dict[int, int] = defaultdict(int)
-    estimated: set[int] = set()
-    for post_id, channel_id, count in partial_rows:
-        estimated.add(post_id)
-        unknown[post_id] += max(0, (count or 0) - known_in.get((post_id, channel_id), 0))
-    for post_id in post_ids:
-        named = known.get(post_id, 0)
-        result[post_id] = Reach(named + unknown[post_id], post_id in estimated, named)
-    return result
+    unknown: dict[tuple[int, str], int] = defaultdict(int)
+    estimated: set[tuple[int, str]] = set()
+    for post_id, channel_id, platform, count in partial_rows:
+        estimated.add((post_id, platform))
+        unknown[(post_id, platform)] += max(0, (count or 0) - known_in.get((post_id, channel_id), 0))
+    return dict(unknown), estimated
 
 
 # ---------------------------------------------------------------------------------------------

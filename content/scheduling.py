@@ -12,8 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.models import (
     CtaKind,
-    Delivery,
-    DeliveryState,
     Employee,
     Identity,
     Post,
@@ -58,17 +56,6 @@ async def must_reads_with_deadline(
     if ids is not None:
         statement = statement.where(Post.id.in_(list(ids)))
     return list((await session.execute(statement.order_by(Post.id))).scalars())
-
-
-async def reach(session: AsyncSession, post_id: int) -> set[int]:
-    """The people a post reached: distinct employees with an identity on a platform of the channels the
-    post went to (its deliveries that did not fail or get retracted). Unlinked identities count as one
-    person each, as everywhere in prikbord."""
-    platforms = select(Delivery.platform).where(
-        Delivery.post_id == post_id, Delivery.state.not_in((DeliveryState.FAILED, DeliveryState.RETRACTED))
-    )
-    rows = await session.execute(select(Identity.employee_id).where(Identity.platform.in_(platforms)).distinct())
-    return set(rows.scalars())
 
 
 async def acknowledged(session: AsyncSession, post_id: int) -> set[int]:

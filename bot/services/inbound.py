@@ -58,6 +58,8 @@ class InboundRouter:
             await self._audience.handle(event)
             return
         if isinstance(event, CommandIssued):
+            if self._audience is not None and not event.private_chat:
+                self._audience.note_seen(event.chat, event.user)  # whoever speaks in a channel is in it
             await self._commands.handle(event)
         elif isinstance(event, ActionPressed | ReactionAdded | ReactionRemoved | ReplyPosted):
             result = await self._engagement.handle_event(event)

@@ -7,10 +7,11 @@ except people who opted out (``optout reminders`` or ``optout all``). Someone in
 (``quiet 18:00-08:00``) gets it when those end, if that is still before the deadline. At the deadline
 the moderators hear "83 of 120 acknowledged".
 
-Reach: the distinct people with an identity on a platform of the channels the post went to (see
-``content.scheduling.reach``). Every reminder is recorded — and claimed — before it is sent, so a
-restart or a second instance never sends it twice (at most once: a crash between claim and send
-loses that one reminder rather than risk a duplicate in someone's private chat).
+Reach: the people who were members of a channel when it received the post, and everyone who responded
+to it (``content.audience``); each is reminded on the platforms they were reached on. People a partial
+channel (Telegram) knows only as a count get nothing private. Every reminder is recorded — and
+claimed — before it is sent, so a restart or a second instance never sends it twice (at most once: a
+crash between claim and send loses that one reminder rather than risk a duplicate in someone's private chat).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from adapters.base import Adapter, DeliveryError, UserRef
 from bot.clock import Clock
 from bot.services.notify import PrivateSender, send_directly
 from bot.services.publishing import Tell
-from content import scheduling
+from content import audience, scheduling
 from content.db import Store
-from content.models import Employee, Post, PostState, ReminderKind, ReminderState
+from content.models import Employee, Post, PostState, ReminderKind, ReminderState, ResponseKind
 from scheduler.ports import FollowUp
 from scheduler.quiet import QuietHours
 
@@ -37,6 +38,13 @@ log = logging.getLogger("prikbord.reminders")
 # After downtime, summaries of deadlines that passed at most this long ago are still sent; older
 # ones (and every deadline before this feature was installed) are left alone.
 SUMMARY_CATCH_UP = timedelta(hours=24)
+
+
+def reach_text(reach: audience.Reach) -> str:
+    """A reach as people read it: ``120``, or ``about 340 (52 known by name)`` where it is an estimate."""
+    if not reach.estimate:
+        return str(reach.value)
+    return f"about {reach.value} ({reach.known} known by name)"
 
 
 class ReminderService:
@@ -112,7 +120,7 @@ class ReminderService:
             await self._plan(session, post, now)
         to_send = await self._claim_due(post_id, now)
         for reminder_id, employee_id, text in to_send:
-            await self._send(reminder_id, employee_id, text)
+            await self._send(reminder_id, post_id, employee_id, text)
         async with self._store.sessions() as session:
             return await scheduling.next_pending(session, post_id)
 
@@ -125,7 +133,7 @@ class ReminderService:
         if not taken:
             return  # planned before (a restart, or a quiet-hours follow-up)
         assert post.cta_deadline is not None
-        people = await scheduling.reach(session, post.id) - await scheduling.acknowledged(session, post.id)
+        people = {person.employee_id for person in await audience.missing(session, post.id, ResponseKind.ACK)}
         rows = []
         for employee in (await scheduling.employees(session, people)).values():
             state, due = ReminderState.PENDING, now
@@ -164,9 +172,14 @@ class ReminderService:
                     claimed.append((reminder.id, employee.id, self._text(post)))
         return claimed
 
-    async def _send(self, reminder_id: int, employee_id: int, text: str) -> None:
+    async def _send(self, reminder_id: int, post_id: int, employee_id: int, text: str) -> None:
         async with self._store.sessions() as session:
-            identities = (await scheduling.identities_of(session, [employee_id])).get(employee_id, [])
+            through = {r.identity_id for r in await audience.reached_identities(session, post_id, [employee_id])}
+            identities = [
+                i
+                for i in (await scheduling.identities_of(session, [employee_id])).get(employee_id, [])
+                if i.id in through
+            ]
         reached = []
         for identity in identities:
             adapter = self._adapters.get(identity.platform)
@@ -228,11 +241,11 @@ class ReminderService:
             )
             if not taken:
                 return None
-            reached = await scheduling.reach(session, post_id)
-            acked = await scheduling.acknowledged(session, post_id) & reached
+            reach = (await audience.reach_of(session, [post_id]))[post_id]
+            acked = len(await scheduling.acknowledged(session, post_id))
             deadline = post.cta_deadline.astimezone(self._zone).strftime("%a %d %b %H:%M")
             text = (
-                f"#{post.id} “{post.title}”: {len(acked)} of {len(reached)} acknowledged by the deadline ({deadline})"
+                f"#{post.id} “{post.title}”: {acked} of {reach_text(reach)} acknowledged by the deadline ({deadline})"
             )
         await self._tell(text)
         return text

@@ -208,6 +208,10 @@ async def test_a_partial_channel_gives_an_estimate_from_its_member_count(store: 
     # Known by name: ann (in both), bob and cas = 3; the group has 40 of whom 2 are known → 38 more.
     assert reach == audience.Reach(41, True, 3)
     assert reach.as_json() == {"value": 41, "estimate": True, "known": 3}
+    async with store.sessions() as session:
+        per_platform = (await audience.reach_by_platform(session, [post]))[post]
+    # ann counts on both platforms here, and once overall; only Telegram's figure is an estimate.
+    assert per_platform == {"telegram": audience.Reach(40, True, 2), "slack": audience.Reach(2, False, 2)}
 
 
 async def test_a_complete_member_list_ends_the_membership_of_those_no_longer_on_it(store: Store) -> None:

@@ -52,6 +52,7 @@ class Harness:
         """Deliveries sent and counters flushed — but no publish_due: only the scheduler publishes."""
         await self.app.dispatcher.settle()
         await self.app.counters.flush()
+        await self.app.audience.flush()  # who was seen in the channel: the reminders' reach
 
     async def tick(self) -> None:
         await self.scheduler.tick()

@@ -120,3 +120,24 @@ async def test_no_reminder_when_the_post_comes_later_than_the_reminder_time(stor
         assert any("1 of 7 acknowledged" in t for t in h.told())
     finally:
         await h.stop()
+
+
+async def test_people_never_seen_in_the_channel_get_no_reminder(store: Store) -> None:
+    """Reach is the channel's members when it received the post (here: who spoke in it), not everyone who
+    has an account on the platform."""
+    from content.people import ensure_identity
+
+    clock = FrozenClock(START)
+    h = await start_harness(store, clock, settings(reminders={"before": "24h"}))
+    try:
+        async with store.transaction() as session:  # known to prikbord (e.g. from the directory), never there
+            await ensure_identity(session, "console", "zoe", "zoe", START)
+        await _setup(h)
+        clock.set(REMIND)
+        await h.tick()
+        assert reminded(h) == {"mod": 1, "dirk": 1, "erik": 1}
+        clock.set(DEADLINE)
+        await h.tick()
+        assert any("1 of 7 acknowledged" in t for t in h.told())  # zoe is not among the people reached
+    finally:
+        await h.stop()

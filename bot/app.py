@@ -51,6 +51,7 @@ from scheduler.service import SchedulerOptions, SchedulerService
 
 if TYPE_CHECKING:
     from bot.web.server import WebServer
+    from content.directory import SlackLookup
 
 log = logging.getLogger("prikbord.app")
 
@@ -91,6 +92,9 @@ class App:
         self._owns_store = store is None
         self.roles = Roles(settings.moderation.moderators, settings.moderation.admins)
         self.adapter_state = AdapterStateStore(self.store)
+        # The directory import's Slack accounts given by email: looked up through the Slack adapter built
+        # from the config (scope users:read.email); None without one.
+        self.slack_lookup: SlackLookup | None = None
         self.adapters: dict[str, Adapter] = (
             dict(adapters) if adapters is not None else self._build_adapters(console_input, console_output)
         )
@@ -197,6 +201,7 @@ class App:
             linking=self.linking,
             privacy=self.privacy,
             platform_health=self.dispatcher.health,
+            slack_lookup=self.slack_lookup,
         )
         self.audience = AudienceService(self.store, self.clock, self.adapters, settings.audience.refresh)
         self.inbound = InboundRouter(
@@ -264,7 +269,7 @@ class App:
                     "to the app's signing secret (Basic Information in the Slack app settings)"
                 )
             try:
-                built["slack"] = SlackAdapter(
+                slack_adapter = SlackAdapter(
                     bot_token=slack.bot_token.get_secret_value(),
                     signing_secret=slack.signing_secret.get_secret_value(),
                     api_base_url=slack.api_base_url,
@@ -273,6 +278,8 @@ class App:
                 )
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
+            built["slack"] = slack_adapter
+            self.slack_lookup = slack_adapter.lookup_emails
         return built
 
     async def _slack_home_view(self, user: UserRef) -> list[tuple[MessageRef, OutboundMessage]]:

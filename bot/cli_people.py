@@ -3,10 +3,12 @@ person's data on request.
 
 ``import`` reads a CSV (header: email, name, department, location, language, telegram, slack,
 matrix, and the older identities) or JSON lines with the same keys, upserts it and prints a report:
-created, updated, unchanged, failed with line and reason. Exit status 0 when every row was stored,
-1 when some failed (the others were stored) or the file as a whole could not be read, 2 for a
-broken config. ``export`` prints one JSON document; ``forget`` erases the person (their responses
-stay as anonymous counts). Registered in ``bot/cli.py``; the heavy imports happen inside the commands.
+created, updated, unchanged, failed with line and reason. A ``slack`` cell may hold the person's
+Slack email, looked up when Slack is configured (scope users:read.email). Exit status 0 when every
+row was stored, 1 when some failed (the others were stored), the file as a whole could not be read
+or Slack could not look the emails up for now, 2 for a broken config or a Slack app lacking the
+scope. ``export`` prints one JSON document; ``forget`` erases the person (their responses stay as
+anonymous counts). Registered in ``bot/cli.py``; the heavy imports happen inside the commands.
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ def import_people(
     """Create or update employees and link their messenger accounts; importing again changes nothing."""
     import sys
 
-    from bot.cli_errors import fail
+    from adapters.base import AdapterAuthError, DeliveryError
+    from bot.cli_errors import EXIT_OPERATOR, fail
     from bot.services.directory import import_directory
     from content.directory import DirectoryResult, MalformedDirectory
 
@@ -87,15 +90,21 @@ def import_people(
         raise fail(f"cannot read {file}: {exc}", 1) from None
     settings = _settings(config)
 
-    async def work(app: App) -> DirectoryResult | str:
+    async def work(app: App) -> DirectoryResult | tuple[str, int]:
         try:
-            return await import_directory(app.store, app.clock, text, ACTOR, app.engagement.forget_people)
+            return await import_directory(
+                app.store, app.clock, text, ACTOR, app.engagement.forget_people, app.slack_lookup
+            )
         except MalformedDirectory as exc:
-            return str(exc)
+            return f"{file}: {exc}", 1
+        except DeliveryError as exc:  # the Slack email lookup: the app's scope or token (2), or Slack for now (1)
+            code = EXIT_OPERATOR if isinstance(exc, AdapterAuthError) else 1
+            return f"looking up the Slack emails failed: {exc}", code
 
     result = _with_app(settings, work)
-    if isinstance(result, str):
-        raise fail(f"{file}: {result}; nothing was imported", 1)
+    if isinstance(result, tuple):
+        message, code = result
+        raise fail(f"{message}; nothing was imported", code)
     report = {
         "created": result.created,
         "updated": result.updated,

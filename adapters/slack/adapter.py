@@ -46,6 +46,7 @@ from adapters.base import (
 from adapters.slack.calls import call_api, member_channels, web_client
 from adapters.slack.errors import SlackCallFailed, TokenRefused
 from adapters.slack.inbound import MAIN_COMMAND, PLATFORM, Inbound, MalformedPayload, parse_request
+from adapters.slack.lookup import EmailLookup
 from adapters.slack.mrkdwn import escape
 from adapters.slack.requests import OrderedWork, ResponseUrls, order_key, signature_valid
 from adapters.slack.translate import compose, compose_home, metadata_matches
@@ -109,6 +110,7 @@ class SlackAdapter(Adapter):
         self._home_view = home_view
         self._main_command = main_command
         self._timeout = timeout
+        self.lookup_emails = EmailLookup(self._new_client, self._api_base_url, timeout).lookup  # by Slack email
         self.limits = Limits(
             text_length=40_000,  # Slack's limit of a message's text
             global_rates=(workspace_rate,),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from adapters.base import Adapter, Previewer
@@ -17,6 +18,9 @@ from bot.services.privacy import PrivacyService
 from bot.services.publishing import PublishingService
 from bot.web.metrics import Metrics
 from content.db import Store
+
+if TYPE_CHECKING:
+    from content.directory import SlackLookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +40,4 @@ class WebDeps:
     linking: LinkingService | None = None  # /sso/… (bot/web/sso.py)
     privacy: PrivacyService | None = None  # /api/employees/{email}/export|forget (bot/web/api_people.py)
     platform_health: PlatformHealth | None = None  # the dispatcher's view: /healthz and the dashboard
+    slack_lookup: SlackLookup | None = None  # the directory import's Slack emails → user ids (Slack configured)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import logging
 
+from fastapi import HTTPException
+
+from adapters.base import DeliveryError
 from bot.services.directory import import_directory
 from bot.services.drafts import CallToAction, PostDraft
 from bot.services.publishing import NotFound
@@ -65,6 +68,12 @@ class Operations:
         return channel
 
     async def import_directory(self, text: str, actor: str) -> DirectoryResult:
-        """Raises MalformedDirectory when the file as a whole is unreadable; then nothing changes."""
+        """Raises MalformedDirectory when the file as a whole is unreadable, and 502 when Slack refused to look
+        up the Slack emails in it (a missing scope, rate limited for too long); either way nothing changes."""
         deps = self._deps
-        return await import_directory(deps.store, deps.clock, text, actor, deps.engagement.forget_people)
+        try:
+            return await import_directory(
+                deps.store, deps.clock, text, actor, deps.engagement.forget_people, deps.slack_lookup
+            )
+        except DeliveryError as exc:  # only the Slack email lookup reaches a platform here
+            raise HTTPException(502, f"looking up the Slack emails failed: {exc}; nothing was imported") from None

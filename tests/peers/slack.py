@@ -9,7 +9,12 @@ missing required argument the error Slack gives for it (``channel_not_found``, `
 the few relaxations noted in ``_relax``); a mismatch is recorded in ``violations`` and fails the
 test when the peer stops. Block Kit limits (50 blocks, 3000-character sections, 25 buttons …) are
 enforced with ``invalid_blocks``. chat.postMessage is rate limited per channel (1/s) and
-workspace-wide (20/s) with HTTP 429, ``Retry-After`` and ``ratelimited``; both are configurable.
+workspace-wide (20/s) with HTTP 429, ``Retry-After`` and ``ratelimited``; both are configurable, and so
+are the per-method rates of Slack's tiers (``tier_rates``: users.lookupByEmail is tier 3, 50/min).
+Scopes come from the contract's ``security``: a method all of whose scopes the app lacks
+(``missing_scopes``) answers ``missing_scope`` with ``needed``, as Slack does. People have an email
+(``add_user(name, email=…)``) that users.lookupByEmail finds and that users.info shows only with
+``users:read.email``; a deactivated one (``deactivate``) is answered with ``deleted: true``.
 Socket Mode is modelled too: ``apps.connections.open`` (newer than the spec; it wants the xapp-
 token) and a WebSocket that delivers envelopes and waits for the app's ack (``over_socket``).
 
@@ -36,7 +41,7 @@ import math
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -81,6 +86,7 @@ class MethodSpec:
     accepts_json: bool
     errors: frozenset[str]
     success: JsonDict | None
+    scopes: frozenset[str] = frozenset()  # any one of them will do ("none": no scope needed)
 
 
 @dataclass(frozen=True)
@@ -105,8 +111,9 @@ def web_api_spec() -> WebApiSpec:
             default = op.get("responses", {}).get("default", {}).get("schema", {})
             errors = frozenset(default.get("properties", {}).get("error", {}).get("enum") or ())
             success = op.get("responses", {}).get("200", {}).get("schema")
+            scopes = frozenset(s for need in op.get("security", []) for s in need.get("slackAuth", ()))
             methods[path.lstrip("/")] = MethodSpec(
-                path.lstrip("/"), params, "application/json" in op.get("consumes", []), errors, success
+                path.lstrip("/"), params, "application/json" in op.get("consumes", []), errors, success, scopes
             )
     return WebApiSpec(methods, _relax(raw["definitions"]))
 
@@ -116,6 +123,8 @@ def _relax(definitions: JsonDict) -> JsonDict:
     defs = copy.deepcopy(definitions)
     # Message metadata (2022) is newer than the spec; Slack returns it with include_all_metadata.
     defs["objs_message"]["properties"]["metadata"] = {"type": "object"}
+    # A user is one of two kinds, which the spec lists as the `items` of an object (so nothing is checked).
+    defs["objs_user"] = {"anyOf": defs["objs_user"]["items"]}
 
     def drop_min_items(node: Any) -> None:
         # Empty histories and member lists are real answers; the spec's minItems: 1 forbids them.
@@ -194,6 +203,8 @@ class User:
     id: str
     name: str
     is_bot: bool = False
+    email: str | None = None
+    deleted: bool = False
 
 
 @dataclass
@@ -275,6 +286,9 @@ _JSON_ARGS = {"blocks", "attachments", "metadata", "view"}
 
 _BLOCK_TYPES = {"section", "header", "context", "actions", "divider", "image", "rich_text"}
 
+TIER_3 = Window(50, 60.0)  # Slack's tier 3: 50+ calls a minute per workspace and app
+DEFAULT_TIER_RATES = {"users.lookupByEmail": TIER_3}
+
 
 class SlackPeer:
     """The Web API and its workspace state. An async context manager that serves on 127.0.0.1:0."""
@@ -295,6 +309,8 @@ class SlackPeer:
         workspace_rate: Window | None = Window(20, 1.0),
         clock: Callable[[], float] = time.monotonic,
         validate_responses: bool = True,
+        tier_rates: Mapping[str, Window] | None = None,
+        missing_scopes: frozenset[str] = frozenset(),
     ) -> None:
         self.spec = web_api_spec()
         self.bot_token = bot_token
@@ -304,6 +320,11 @@ class SlackPeer:
         self.workspace_rate = workspace_rate
         self.clock = clock
         self.validate_responses = validate_responses
+        self.missing_scopes = missing_scopes
+        self._tier_logs = {
+            method: _SlidingLog(window)
+            for method, window in (DEFAULT_TIER_RATES if tier_rates is None else tier_rates).items()
+        }
         self.users: dict[str, User] = {self.bot_user_id: User(self.bot_user_id, "prikbord", is_bot=True)}
         self.channels: dict[str, Channel] = {}
         self.home_views: dict[str, JsonDict] = {}
@@ -353,14 +374,19 @@ class SlackPeer:
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):09d}"
 
-    def add_user(self, name: str) -> str:
-        """A person in the workspace (idempotent per name); returns the user id."""
+    def add_user(self, name: str, *, email: str | None = None) -> str:
+        """A person in the workspace (idempotent per name; ``email`` sets their email); returns the user id."""
         for user in self.users.values():
             if user.name == name:
+                user.email = email or user.email
                 return user.id
         user_id = self._new_id("U")
-        self.users[user_id] = User(user_id, name)
+        self.users[user_id] = User(user_id, name, email=email)
         return user_id
+
+    def deactivate(self, user_id: str) -> None:
+        """The person's account is deactivated: it stays, answered with ``deleted: true``."""
+        self.users[user_id].deleted = True
 
     def add_channel(
         self,
@@ -433,7 +459,10 @@ class SlackPeer:
             failures = self._failures.get(method)
             if failures:
                 raise failures.popleft()
+            self._check_scopes(spec)
             self._check_args(spec, args)
+            if method in self._tier_logs:
+                self._refuse_over([self._tier_logs[method]])
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             if handler is None:
                 self.violations.append(f"prikbord called {method}, which the peer does not model")
@@ -482,6 +511,16 @@ class SlackPeer:
             raise SlackError("not_authed")
         if not hmac.compare_digest(str(token), self.bot_token):
             raise SlackError("invalid_auth")
+
+    def _check_scopes(self, spec: MethodSpec) -> None:
+        """``missing_scope`` when the app lacks every scope the contract names for the method."""
+        needed = spec.scopes - {"none"}
+        if needed and needed <= self.missing_scopes:
+            raise SlackError("missing_scope", needed=",".join(sorted(needed)), provided=self._provided_scopes())
+
+    def _provided_scopes(self) -> str:
+        every = {s for m in self.spec.methods.values() for s in m.scopes} - {"none"}
+        return ",".join(sorted(every - self.missing_scopes))
 
     def _check_args(self, spec: MethodSpec, args: JsonDict) -> None:
         problems: list[str] = []
@@ -569,12 +608,16 @@ class SlackPeer:
             raise SlackError("not_in_channel")
 
     def _rate_limit(self, channel: Channel) -> None:
-        now = self.clock()
         logs: list[_SlidingLog] = []
         if self.per_channel_rate is not None:
             logs.append(self._channel_logs.setdefault(channel.id, _SlidingLog(self.per_channel_rate)))
         if self._workspace_log is not None:
             logs.append(self._workspace_log)
+        self._refuse_over(logs)
+
+    def _refuse_over(self, logs: list[_SlidingLog]) -> None:
+        """429 with ``Retry-After`` when any of the windows is full; else the call is counted in each."""
+        now = self.clock()
         wait = max((log.wait(now) for log in logs), default=0.0)
         if wait > 0:
             self.rate_limited += 1
@@ -794,7 +837,18 @@ class SlackPeer:
         user = self.users.get(str(args.get("user") or ""))
         if user is None:
             raise SlackError("user_not_found")
-        profile = {
+        return {"user": self._user_json(user)}
+
+    def _m_users_lookupByEmail(self, args: JsonDict) -> JsonDict:
+        """The person with that email (Slack compares it ignoring case), deactivated ones included."""
+        email = str(args["email"]).strip().lower()
+        for user in self.users.values():
+            if user.email is not None and user.email.lower() == email:
+                return {"user": self._user_json(user)}
+        raise SlackError("users_not_found")
+
+    def _user_json(self, user: User) -> JsonDict:
+        profile: JsonDict = {
             "real_name": user.name.title(),
             "real_name_normalized": user.name.title(),
             "display_name": user.name,
@@ -807,18 +861,18 @@ class SlackPeer:
             "status_emoji": "",
             "fields": None,
         }
+        if user.email is not None and "users:read.email" not in self.missing_scopes:
+            profile["email"] = user.email  # shown only to apps with users:read.email
         return {
-            "user": {
-                "id": user.id,
-                "name": user.name,
-                "real_name": user.name.title(),
-                "team_id": self.team_id,
-                "is_bot": user.is_bot,
-                "is_app_user": False,
-                "deleted": False,
-                "updated": 1_600_000_000,
-                "profile": profile,
-            }
+            "id": user.id,
+            "name": user.name,
+            "real_name": user.name.title(),
+            "team_id": self.team_id,
+            "is_bot": user.is_bot,
+            "is_app_user": False,
+            "deleted": user.deleted,
+            "updated": 1_600_000_000,
+            "profile": profile,
         }
 
     def _m_views_publish(self, args: JsonDict) -> JsonDict:

@@ -40,11 +40,11 @@ async def current_revision(store: Store) -> str | None:
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    try:
-        async with store.engine.connect() as connection:
+    async with store.engine.connect() as connection:  # a database that cannot be opened raises here
+        try:
             return (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one_or_none()
-    except DBAPIError:
-        return None  # no alembic_version table yet
+        except DBAPIError:
+            return None  # no alembic_version table yet
 
 
 async def upgrade(store: Store, revision: str = "head") -> None:

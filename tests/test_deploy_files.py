@@ -67,6 +67,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations.history": {"channels:history", "groups:history"},
     "conversations.list": {"channels:read", "groups:read"},  # public_channel,private_channel
     "views.publish": set(),
+    "users.lookupByEmail": {"users:read.email"},  # the directory import's Slack emails
 }
 # Event type the adapter parses → (subscriptions in the manifest, the scopes they need). Slack's event
 # reference; "message" is subscribed per kind of conversation (thread replies in public and private channels).
@@ -98,8 +99,14 @@ def request_urls(app: Mapping[str, Any]) -> list[str]:
 
 
 def methods_called() -> set[str]:
-    """Every Web API method the adapter calls: ``self._call("chat.postMessage", …)``."""
-    return set(re.findall(r'_call\(\s*"([a-z]+(?:\.[A-Za-z]+)+)"', inspect.getsource(slack_adapter)))
+    """Every Web API method the Slack package calls: ``self._call("chat.postMessage", …)``,
+    ``call_api("conversations.list", …)``, or a module's ``METHOD = "users.lookupByEmail"``."""
+    found: set[str] = set()
+    for module in sorted(Path(slack_adapter.__file__).parent.glob("*.py")):
+        source = module.read_text(encoding="utf-8")
+        found.update(re.findall(r'(?:_call|call_api)\(\s*"([a-z]+(?:\.[A-Za-z]+)+)"', source))
+        found.update(re.findall(r'^METHOD = "([a-z]+(?:\.[A-Za-z]+)+)"', source, re.M))
+    return found
 
 
 def events_parsed() -> set[str]:

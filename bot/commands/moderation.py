@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.commands.base import CommandContext, CommandSpec, Reply
 from bot.commands.grammar import UsageError, parse_post_ref
 from bot.services.roles import Role
-from bot.services.stats import post_stats, stats_line
+from bot.services.stats import NothingToMiss, missing_report, post_stats, stats_line
 from content import posts
 
 
@@ -38,11 +38,19 @@ async def pending(ctx: CommandContext, args: str) -> Reply:
 
 
 async def stats(ctx: CommandContext, args: str) -> Reply:
+    ref, _, rest = args.strip().partition(" ")
+    if rest.strip() and rest.strip().lower() != "missing":
+        raise UsageError(f"stats #ID [missing], not {args.strip()!r}")
     async with ctx.services.store.sessions() as session:
-        if args.strip():
-            post = await posts.get_post(session, parse_post_ref(args))
+        if ref:
+            post = await posts.get_post(session, parse_post_ref(ref))
             if post is None:
-                raise UsageError(f"there is no post #{args.strip().lstrip('#')}")
+                raise UsageError(f"there is no post #{ref.lstrip('#')}")
+            if rest.strip():
+                try:
+                    return Reply(await missing_report(session, post))  # private: names are personal data
+                except NothingToMiss as exc:
+                    raise UsageError(str(exc)) from None
             chosen = [post]
         else:
             chosen = await posts.recent_posts(session, 10)
@@ -62,5 +70,11 @@ COMMANDS = [
     CommandSpec("approve", Role.MODERATOR, "approve #ID", "publish a submitted post", approve),
     CommandSpec("reject", Role.MODERATOR, "reject #ID [reason]", "turn down a submitted post", reject),
     CommandSpec("pending", Role.MODERATOR, "pending", "posts waiting for approval or scheduled", pending),
-    CommandSpec("stats", Role.MODERATOR, "stats [#ID]", "who was reached and who acted", stats),
+    CommandSpec(
+        "stats",
+        Role.MODERATOR,
+        "stats [#ID [missing]]",
+        "who was reached and who acted; missing: who has not acknowledged (privately)",
+        stats,
+    ),
 ]

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query
+from starlette.responses import Response
 
 from bot.services.publishing import NotFound
+from bot.web.audience import AudienceOut, missing_csv, post_audience
 from bot.web.deps import WebDeps
 from bot.web.operations import Operations
 from bot.web.schemas import ErrorOut, PostDetailOut, PostId, PostIn, PostOut, ReasonIn
@@ -53,6 +55,26 @@ def posts_router(deps: WebDeps, operations: Operations) -> APIRouter:
     @router.get("/{post_id}", response_model=PostDetailOut, responses=NOT_FOUND, summary="One post")
     async def get_post(post_id: Annotated[PostId, Path()]) -> PostDetailOut:
         return await detail(post_id)
+
+    async def audience_of(post_id: int) -> AudienceOut:
+        async with deps.store.sessions() as session:
+            post = await posts.get_post(session, post_id)
+            if post is None:
+                raise NotFound(f"there is no post #{post_id}")
+            return await post_audience(session, post)
+
+    @router.get("/{post_id}/audience", response_model=AudienceOut, responses=NOT_FOUND, summary="Who it reached")
+    async def get_audience(post_id: Annotated[PostId, Path()]) -> AudienceOut:
+        """Reach (exact or an estimate), who has not acknowledged (answered, voted), and segments."""
+        return await audience_of(post_id)
+
+    @router.get(
+        "/{post_id}/missing.csv",
+        responses={**NOT_FOUND, 200: {"content": {"text/csv": {}}, "description": "one row per person"}},
+        summary="Who has not done what the post asks, as CSV",
+    )
+    async def get_missing_csv(post_id: Annotated[PostId, Path()]) -> Response:
+        return missing_csv(await audience_of(post_id))
 
     @router.post("/{post_id}/approve", response_model=PostDetailOut, responses=STATE_CONFLICT)
     async def approve(post_id: Annotated[PostId, Path()]) -> PostDetailOut:

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.services.drafts import DraftError
 from bot.services.publishing import NotFound, WrongState
+from bot.web.audience import missing_csv, post_audience
 from bot.web.chart import engagement_svg
 from bot.web.deps import WebDeps
 from bot.web.exports import responses_csv
@@ -75,9 +76,19 @@ def dashboard_router(deps: WebDeps, operations: Operations, pages: Pages, guard:
                 return page("error.html", session, 404, message=f"there is no post #{post_id}")
             detail = await post_detail(deps, db, post)
             ((_, insight),) = await views_with_insights(deps, db, [post])
+            who = await post_audience(db, post)
         chart = await engagement_chart(deps, f"Responses to #{post_id} per day", post_id)
         wanted = CTA_RESPONSE.get(post.cta_kind)
-        return page("post.html", session, post=detail, insight=insight, chart=chart, cta_response=wanted)
+        return page("post.html", session, post=detail, insight=insight, chart=chart, cta_response=wanted, audience=who)
+
+    @router.get("/posts/{post_id}/missing.csv")
+    async def post_missing(request: Request, post_id: Id) -> Response:
+        session = guard.page(request)
+        async with deps.store.sessions() as db:
+            post = await posts.get_post(db, post_id)
+            if post is None:
+                return page("error.html", session, 404, message=f"there is no post #{post_id}")
+            return missing_csv(await post_audience(db, post))
 
     @router.get("/posts/{post_id}/responses.csv")
     async def post_responses(request: Request, post_id: Id) -> Response:

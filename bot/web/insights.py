@@ -1,12 +1,11 @@
 """Reach, engagement and call-to-action completion per post and per platform.
 
-Definitions (also on the dashboard):
+Definitions (also on the dashboard and in the README's "What reach means"):
 
-- **audience of a channel**: its ``member_count`` when the platform reported one; otherwise the
-  distinct people who ever responded to anything posted in that channel (a lower bound that grows
-  as people act).
-- **reach of a post**: the sum of the audiences of the channels it was actually sent to, and never
-  less than the number of people who responded to it (someone who acted was reached).
+- **reach of a post**: the distinct people who were members of a channel when it received the post,
+  and everyone who responded to it (``content.audience``); a person linked on several platforms counts
+  once. Where a channel's member list is partial (Telegram), its member count stands in for the people
+  not known by name and the figure is an **estimate**, with the part known by name beside it.
 - **engagement rate**: distinct people who responded in any way (like, ack, rsvp, vote, reply, click)
   divided by reach.
 - **call-to-action completion**: distinct people who did what the post asks (ack for a must-read,
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.analytics import Engagement, ReachedChannel, engagement_by_platform, reached_channels
+from content.audience import Reach, reach_by_platform, reach_of
 from content.models import CtaKind, Post, ResponseKind
 
 CTA_RESPONSE: dict[str, str] = {
@@ -41,6 +41,7 @@ class PlatformInsight:
     platform: str
     channels: int
     reach: int | None
+    reach_estimate: bool
     engaged: int
     completed: int | None
     engagement_rate: float | None
@@ -50,6 +51,8 @@ class PlatformInsight:
 @dataclass(frozen=True, slots=True)
 class PostInsight:
     reach: int
+    reach_estimate: bool  # a partial channel's member count stands in for people not known by name
+    reach_known: int  # the people reached known by name
     engaged: int
     completed: int | None
     engagement_rate: float | None
@@ -75,37 +78,45 @@ async def insights_for(session: AsyncSession, post_list: Sequence[Post]) -> dict
     ids = [p.id for p in post_list]
     reached = await reached_channels(session, ids)
     engagement = await engagement_by_platform(session, ids)
+    reach = await reach_of(session, ids)
+    platform_reach = await reach_by_platform(session, ids)
     result: dict[int, PostInsight] = {}
     for post in post_list:
         channels = reached[post.id]
         by_platform = engagement[post.id]
         platforms: list[PlatformInsight] = []
         names = sorted({c.platform for c in channels} | {p for p in by_platform if p is not None})
-        total_reach = 0
         for name in names:
             own = [c for c in channels if c.platform == name]
             acted = by_platform.get(name)
             engaged = acted.people if acted else 0
             completed = _completed(post, acted)
-            reach: int | None = None
-            if own:
-                reach = max(sum(c.audience for c in own), engaged)
-                total_reach += reach
+            here: Reach | None = platform_reach[post.id].get(name) if own else None
+            value = here.value if here is not None else (0 if own else None)
             platforms.append(
                 PlatformInsight(
-                    name, len(own), reach, engaged, completed, _rate(engaged, reach), _rate(completed, reach)
+                    name,
+                    len(own),
+                    value,
+                    here.estimate if here is not None else False,
+                    engaged,
+                    completed,
+                    _rate(engaged, value),
+                    _rate(completed, value),
                 )
             )
         overall = by_platform.get(None)
         engaged_total = overall.people if overall else 0
         completed_total = _completed(post, overall)
-        reach_total = max(total_reach, engaged_total)
+        total = reach[post.id]
         result[post.id] = PostInsight(
-            reach_total,
+            total.value,
+            total.estimate,
+            total.known,
             engaged_total,
             completed_total,
-            _rate(engaged_total, reach_total),
-            _rate(completed_total, reach_total),
+            _rate(engaged_total, total.value),
+            _rate(completed_total, total.value),
             tuple(platforms),
             tuple(channels),
         )

@@ -147,7 +147,11 @@ class CallToActionOut(BaseModel):
 class PlatformOut(BaseModel):
     platform: str
     channels: int
-    reach: int | None = Field(description="people in the channels reached on this platform; null when unknown")
+    reach: int | None = Field(
+        description="people reached on this platform (members of its channels at delivery, and responders); "
+        "null for a platform without channels (web clicks)"
+    )
+    reach_estimate: bool = Field(description="true where a partial channel's member count stands in (Telegram)")
     engaged: int = Field(description="distinct people who responded in any way")
     completed: int | None = Field(description="distinct people who did what the call to action asks")
     engagement_rate: float | None
@@ -183,7 +187,11 @@ class PostOut(BaseModel):
     counts: dict[str, int] = Field(description="response kind → distinct people")
     votes: dict[str, int] = Field(description="poll/rsvp option → distinct people")
     deliveries: dict[str, int] = Field(description="delivery state → count")
-    reach: int
+    reach: int = Field(description="distinct people reached, a linked person once across platforms")
+    reach_estimate: bool = Field(
+        description="true when a partial channel's member count (Telegram) stands in for people not known by name"
+    )
+    reach_known: int = Field(description="the people reached who are known by name (equal to reach when exact)")
     engaged: int
     engagement_rate: float | None
     cta_completion: float | None

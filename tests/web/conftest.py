@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future
@@ -232,3 +233,22 @@ def live_server_each(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         yield server
     finally:
         server.stop()
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+Admin = tuple[httpx.AsyncClient, str]
+
+
+@pytest.fixture
+async def admin(web: WebHarness) -> AsyncIterator[Admin]:
+    """A browser signed in to the dashboard, and its session's CSRF token."""
+    async with web.browser() as browser:
+        page = await browser.get("/login")
+        response = await browser.post("/login", data={"csrf": csrf_of(page.text), "token": TOKEN})
+        assert response.status_code == 303 and response.headers["location"] == "/"
+        yield browser, csrf_of((await browser.get("/compose")).text)

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from adapters.base import ChatRef, UserRef
+from adapters.console.adapter import ConsoleAdapter
 from tests.web.conftest import TOKEN, WebHarness
 
 POLL = {
@@ -75,12 +77,25 @@ async def test_counts_reach_and_engagement_after_reactions(web: WebHarness) -> N
     assert platforms["console"]["engaged"] == 3 and platforms["console"]["completed"] == 2
     assert platforms["slack"]["engaged"] == 1 and platforms["slack"]["completion_rate"] == 1.0
 
-    # A second post to the same channels: the audience seen there so far is its reach.
+    # The votes came as commands, from no channel: the first post's reach is its responders. Seen in the
+    # channels now, the four are members when the second post arrives: they are its reach.
+    console = web.app.adapters["console"]
+    assert isinstance(console, ConsoleAdapter)
+    for user in ("anna", "bram", "carla"):
+        web.app.audience.note_seen(console.chat, UserRef("console", user, user.title()))
+    web.app.audience.note_seen(ChatRef("slack", "C01"), UserRef("slack", "U01", "U01"))
+    await web.app.audience.flush()
+    web.clock.advance(minutes=1)
     other = await _post(web, {"title": "Koffie", "call_to_action": {"kind": "like"}})
     await web.app.settle()
     await web.react(other["id"], "anna", "like")
     second = (await web.client.get(f"/api/posts/{other['id']}")).json()
     assert second["reach"] == 4 and second["engaged"] == 1 and second["engagement_rate"] == 0.25
+    assert second["reach_estimate"] is False and second["reach_known"] == 4
+    by_platform = {
+        p["platform"]: p["reach"] for p in (await web.client.get(f"/api/posts/{other['id']}")).json()["platforms"]
+    }
+    assert by_platform == {"console": 3, "slack": 1}
 
     listing = (await web.client.get("/api/posts")).json()
     assert [p["id"] for p in listing] == [other["id"], post["id"]]

@@ -19,6 +19,7 @@ import pytest
 
 from adapters.base import UserRef
 from bot.app import App
+from bot.clock import FrozenClock
 from bot.services.engagement import Request
 from tests.conftest import REPO, unavailable
 from tests.web.conftest import TOKEN, LiveServer
@@ -218,3 +219,52 @@ def test_the_timeline_fits_a_phone_and_bodies_show_their_markdown(page: Any, liv
     expect(hit.locator(".snippet strong mark", has_text="januari")).to_be_visible()
     assert "**" not in hit.inner_text()
     assert _overflow(page) == 0
+
+
+async def _must_read_with_people(app: App) -> int:
+    from bot.services.drafts import CallToAction, PostDraft
+    from bot.services.roles import Role
+    from content.models import CtaKind
+    from tests.web.test_audience_views import members
+
+    assert isinstance(app.clock, FrozenClock)
+    await members(app, app.clock)
+    created = await app.publishing.create(
+        PostDraft(title="Nieuwe verlofregeling", body=BODY, cta=CallToAction(CtaKind.ACKNOWLEDGE)),
+        "console:mod",
+        Role.ADMIN,
+    )
+    await app.settle()
+    for platform, user in (("console", "anna"), ("slack", "U01")):
+        await app.engagement.submit(Request(platform, None, UserRef(platform, user, user), "ack", post_id=created.id))
+    await app.settle()
+    return int(created.id)
+
+
+def test_the_post_page_shows_who_has_not_acknowledged_and_the_segments(page: Any, live_server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    post_id = live_server.call(_must_read_with_people)
+    page.set_viewport_size(PHONE)
+    page.goto("/login")
+    page.fill("#token", TOKEN)
+    page.click("button[type=submit]")
+    page.goto(f"/posts/{post_id}")
+
+    missing = page.locator("section.missing")
+    expect(missing.locator("h2")).to_contain_text("Who has not acknowledged")
+    expect(missing.locator("h2")).to_contain_text("3 of 5 known by name")
+    expect(missing.locator("tbody tr")).to_have_count(3)
+    expect(missing.locator("tbody tr").first).to_contain_text("Bram")
+    expect(missing.locator("tbody tr").first).to_contain_text("Sales")
+    expect(page.locator("dd.reach")).to_have_text("5")
+    sales = page.locator('table.segment[data-attribute="department"] tr[data-value="Sales"]')
+    expect(sales).to_contain_text("1/2")
+    assert _overflow(page) == 0, "the who-has-not list is wider than a 390 px phone"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-post-missing-phone.png"), full_page=True)
+
+    with page.expect_download() as download:
+        missing.locator("a", has_text="As CSV").click()
+    saved = Path(download.value.path()).read_text(encoding="utf-8")
+    assert [line.split(",")[1] for line in saved.splitlines()[1:]] == ["Bram", "Carla", "U02"]

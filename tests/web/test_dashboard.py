@@ -4,12 +4,10 @@ every form, compose with a per-platform preview, the timeline, one post, channel
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
-from tests.web.conftest import TOKEN, WebHarness
+from tests.web.conftest import TOKEN, Admin, WebHarness, csrf_of
 
 POLL_FORM = {
     "title": "Lunch vrijdag",
@@ -21,32 +19,13 @@ POLL_FORM = {
 }
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
-
-
-Admin = tuple[httpx.AsyncClient, str]
-
-
-@pytest.fixture
-async def admin(web: WebHarness) -> AsyncIterator[Admin]:
-    """A browser signed in to the dashboard, and its session's CSRF token."""
-    async with web.browser() as browser:
-        page = await browser.get("/login")
-        response = await browser.post("/login", data={"csrf": _csrf(page.text), "token": TOKEN})
-        assert response.status_code == 303 and response.headers["location"] == "/"
-        yield browser, _csrf((await browser.get("/compose")).text)
-
-
 async def test_pages_need_signing_in(web: WebHarness) -> None:
     async with web.browser() as browser:
         for path in ("/", "/compose", "/channels", "/posts/1", "/search?q=x"):
             response = await browser.get(path)
             assert response.status_code == 303 and response.headers["location"] == "/login", path
         page = await browser.get("/login")
-        wrong = await browser.post("/login", data={"csrf": _csrf(page.text), "token": "guess"})
+        wrong = await browser.post("/login", data={"csrf": csrf_of(page.text), "token": "guess"})
         assert wrong.status_code == 401 and "not the admin token" in wrong.text
         assert (await browser.get("/")).status_code == 303
 

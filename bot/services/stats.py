@@ -18,7 +18,11 @@ MISSABLE: dict[str, str] = {
     CtaKind.POLL: ResponseKind.VOTE,
 }
 MISSING_SHOWN_IN_CHAT = 50
-_DONE_WORDS: dict[str, str] = {ResponseKind.ACK: "acknowledged", ResponseKind.RSVP: "answered", ResponseKind.VOTE: "voted"}
+_DONE_WORDS: dict[str, str] = {
+    ResponseKind.ACK: "acknowledged",
+    ResponseKind.RSVP: "answered",
+    ResponseKind.VOTE: "voted",
+}
 
 
 async def post_stats(session: AsyncSession, post_list: Sequence[Post]) -> list[dict[str, Any]]:

@@ -34,6 +34,7 @@ from pathlib import Path
 from _common import conclude, median, print_table
 
 GOALS = {"--help": 0.3, "stats": 0.5, "post": 0.5}
+LIBRARY_FLOOR = "import sqlalchemy.ext.asyncio, sqlalchemy.orm, pydantic_settings, typer, aiosqlite"
 EXE = shutil.which("prikbord", path=str(Path(sys.executable).parent)) or "prikbord"
 
 
@@ -143,6 +144,22 @@ def main() -> int:
         rows: list[list[object]] = [
             ["python -c pass (baseline)", base_s, min(baseline), max(baseline), base_cpu, base_mb, "", ""]
         ]
+        # The floor of any command that reads the store: importing the libraries it cannot do without.
+        floor_runs = [timed([sys.executable, "-c", LIBRARY_FLOOR], cwd) for _ in range(args.rounds)]
+        floor_s = median([r[0] for r in floor_runs])
+        floor_mb = peak_rss_kib(LIBRARY_FLOOR, cwd) / 1024
+        rows.append(
+            [
+                "import SQLAlchemy (async ORM), pydantic-settings, Typer, aiosqlite (floor)",
+                floor_s,
+                min(r[0] for r in floor_runs),
+                max(r[0] for r in floor_runs),
+                median([r[1] for r in floor_runs]),
+                floor_mb,
+                "",
+                "",
+            ]
+        )
         goals_met = True
         for command in COMMANDS:
             runs: list[float] = []
@@ -171,6 +188,7 @@ def main() -> int:
                 "goal_s": goal,
             }
         figures["baseline_median_s"] = round(base_s, 3)
+        figures["library_floor_median_s"] = round(floor_s, 3)
         figures["baseline_cpu_median_s"] = round(base_cpu, 3)
         figures["load_average_1m"] = round(os.getloadavg()[0], 2)
         figures["goal_met"] = goals_met

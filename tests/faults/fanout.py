@@ -334,8 +334,9 @@ async def interrupted_fanout(
                 else:
                     figures.exits.append(await running.signal(how, timeout=30))
                     figures.left_sending.append((await delivery_states(url))["sending"])
-                    if "Traceback" in running.output():
-                        figures.problems.append(f"a traceback on {how.name}:\n{running.output()[-3000:]}")
+                    if "Traceback" in (output := running.output()):
+                        at = output.find("Traceback")
+                        figures.problems.append(f"a traceback on {how.name}:\n{output[max(0, at - 1500) : at + 4000]}")
                 restarted = time.monotonic()
                 logins = peer.logins()
                 running = await Process.run(config, number)

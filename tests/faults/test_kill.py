@@ -96,6 +96,8 @@ def _check(runs: list[Run], timed: bool = True) -> list[Figures]:
     for figures, _, _ in runs:
         print(figures)  # the figures of each run (pytest -s)
     for figures, violations, _ in runs:
+        for problem in figures.problems:  # in full in the captured output: an assertion message is cut short
+            print(problem)
         assert not figures.problems, figures.problems
         assert not violations, f"requests the platform would refuse: {violations}"
         assert figures.lost == 0, figures

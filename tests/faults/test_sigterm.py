@@ -36,6 +36,8 @@ async def test_sigterm_mid_fanout_records_every_outcome(backend: str, tmp_path: 
     finally:
         await peer.stop()
     print(figures)  # pytest -s
+    for problem in figures.problems:  # in full in the captured output: an assertion message is cut short
+        print(problem)
     assert not figures.problems, figures.problems
     assert not violations, violations
     assert len(figures.exits) == len(MOMENTS), figures

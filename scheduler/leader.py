@@ -46,8 +46,10 @@ class LeaderElection:
         on_deposed: Hook,
         retry: float = 5.0,
         name: str = "prikbord-scheduler",
+        role: str = "the scheduler",
     ) -> None:
         self._engine = engine
+        self._role = role  # what the lock lets its holder run, for the log
         self._on_elected = on_elected
         self._on_deposed = on_deposed
         self._retry = retry
@@ -66,7 +68,7 @@ class LeaderElection:
     async def start(self) -> None:
         """Make the first attempt now (a lone instance leads as soon as this returns), then keep trying."""
         await self._attempt()
-        self._task = asyncio.create_task(self._campaign(), name="scheduler-election")
+        self._task = asyncio.create_task(self._campaign(), name=f"election-{self._name}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -88,22 +90,22 @@ class LeaderElection:
             if self._leader:
                 await self._still_connected()
             elif await self._try_lock():
-                log.info("this instance now runs the scheduler (lock connection pid %s)", self.backend_pid)
+                log.info("this instance now runs %s (lock connection pid %s)", self._role, self.backend_pid)
                 self._leader = True
                 self.changed.set()
                 try:
                     await self._on_elected()
                 except Exception:
-                    log.exception("starting the scheduler failed; giving up the lead")
+                    log.exception("starting %s failed; giving up the lead", self._role)
                     await self._step_down()
                     await self._release()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("the scheduler lock connection failed (%s: %s)", type(exc).__name__, exc)
+            log.warning("the lock connection for %s failed (%s: %s)", self._role, type(exc).__name__, exc)
             await self._drop()
             if self._leader:
-                log.warning("lost the scheduler lock: another instance may take over")
+                log.warning("lost the lock for %s: another instance may take over", self._role)
                 await self._step_down()
 
     async def _step_down(self) -> None:
@@ -112,7 +114,7 @@ class LeaderElection:
         try:
             await self._on_deposed()
         except Exception:
-            log.exception("stopping the scheduler after losing the lead failed")
+            log.exception("stopping %s after losing the lead failed", self._role)
 
     async def _connect(self) -> AsyncConnection:
         if self._connection is not None:

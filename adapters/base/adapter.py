@@ -61,6 +61,11 @@ class Adapter(abc.ABC):
 
     platform: str
     limits: Limits
+    # True where only one process at a time may receive (Telegram's getUpdates refuses a second poller; two
+    # Matrix sync loops would each hand on everything). Such an adapter, built with receiving deferred,
+    # receives only between start_receiving() and stop_receiving(): bot/services/receivers.py calls them
+    # while its instance holds the platform's lock.
+    single_receiver: bool = False
 
     @abc.abstractmethod
     async def start(self, sink: EventSink) -> None:
@@ -94,6 +99,14 @@ class Adapter(abc.ABC):
             split_document(message.markup, self.limits.text_length, lambda d: len(render_plain(d)))
         except TooLong as exc:
             raise MessageTooLong(str(exc)) from None
+
+    async def start_receiving(self) -> None:
+        """Begin the polling or sync loop that start() deferred (single_receiver adapters)."""
+        return None
+
+    async def stop_receiving(self) -> None:
+        """End it again, the sync position kept; sending goes on."""
+        return None
 
     async def send_private(self, user: UserRef, text: str) -> bool:
         """A private message to one person (reminders). False where no private chat exists."""

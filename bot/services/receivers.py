@@ -1,0 +1,55 @@
+"""One receiver per platform among several instances (PostgreSQL): Telegram's polling and the Matrix sync
+loop run in the instance that holds the platform's advisory lock, and another takes over within
+``retry`` seconds when that one dies (its lock connection closes and PostgreSQL frees the lock). Webhooks
+need none of this: every instance serves them and the store counts each event once.
+
+The receiving adapters keep their position where every instance sees it: Telegram confirms updates to
+Telegram itself (the next poller's offset starts after the last one confirmed, so updates fetched but
+not confirmed by a dead owner come again and are de-duplicated by their update id), the Matrix sync
+token is in the store (adapter_state).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from adapters.base import Adapter
+from content.db import Store
+from scheduler.leader import LeaderElection
+
+log = logging.getLogger("prikbord.receivers")
+
+
+def lock_name(platform: str) -> str:
+    return f"prikbord-receive-{platform}"
+
+
+class ReceiverOwnership:
+    def __init__(self, store: Store, adapters: Iterable[Adapter], retry: float) -> None:
+        self._store = store
+        self._adapters = [a for a in adapters if a.single_receiver]
+        self._retry = retry
+        self.elections: dict[str, LeaderElection] = {}
+
+    async def start(self) -> None:
+        for adapter in self._adapters:
+            election = LeaderElection(
+                self._store.engine,
+                on_elected=adapter.start_receiving,
+                on_deposed=adapter.stop_receiving,
+                retry=self._retry,
+                name=lock_name(adapter.platform),
+                role=f"the {adapter.platform} receiver",
+            )
+            self.elections[adapter.platform] = election
+            await election.start()
+
+    async def stop(self) -> None:
+        for election in self.elections.values():
+            await election.stop()
+        self.elections.clear()
+
+    def receiving(self) -> list[str]:
+        """The platforms this instance receives for now (the startup report prints them)."""
+        return sorted(p for p, e in self.elections.items() if e.is_leader)

@@ -284,28 +284,31 @@ class ReachedPerson:
     identity_ids: tuple[int, ...]  # the identities they were reached through
 
 
-async def reached_people(session: AsyncSession, post_id: int) -> list[ReachedPerson]:
-    """The people a post reached, each once, with their directory fields; ordered by name."""
-    by_employee: dict[int, list[Reached]] = defaultdict(list)
-    for item in await reached_identities(session, post_id):
-        by_employee[item.employee_id].append(item)
-    people: list[ReachedPerson] = []
-    ids = sorted(by_employee)
-    for start in range(0, len(ids), _CHUNK):
-        rows = await session.execute(select(Employee).where(Employee.id.in_(ids[start : start + _CHUNK])))
-        for employee in rows.scalars():
-            items = by_employee[employee.id]
-            people.append(
-                ReachedPerson(
-                    employee.id,
-                    employee.name,
-                    employee.email,
-                    employee.department,
-                    employee.location,
-                    tuple(sorted({i.platform for i in items})),
-                    tuple(sorted({i.identity_id for i in items})),
-                )
-            )
+async def reached_people(session: AsyncSession, post_id: int, not_done: str | None = None) -> list[ReachedPerson]:
+    """The people a post reached, each once, with their directory fields; ordered by name. With
+    ``not_done`` (a response kind) only those who have not responded so: decided in the query, so a
+    post to thousands reads only the people it lists."""
+    members = _members_at_delivery([post_id]).with_only_columns(Identity.employee_id, Identity.id, Identity.platform)
+    acted = select(Response.employee_id, Response.identity_id, Response.platform).where(Response.post_id == post_id)
+    both = union(members, acted).subquery()
+    employee_id, identity_id, platform = both.c[0], both.c[1], both.c[2]
+    statement = select(
+        employee_id, identity_id, platform, Employee.name, Employee.email, Employee.department, Employee.location
+    ).join(Employee, Employee.id == employee_id)
+    if not_done is not None:
+        done = select(Response.employee_id).where(Response.post_id == post_id, Response.kind == not_done)
+        statement = statement.where(employee_id.not_in(done))
+    fields: dict[int, tuple[str, str | None, str | None, str | None]] = {}
+    platforms: dict[int, set[str]] = defaultdict(set)
+    identities: dict[int, set[int]] = defaultdict(set)
+    for person, identity, where, name, email, department, location in (await session.execute(statement)).all():
+        fields[int(person)] = (name, email, department, location)
+        platforms[int(person)].add(str(where))
+        identities[int(person)].add(int(identity))
+    people = [
+        ReachedPerson(person, *known, tuple(sorted(platforms[person])), tuple(sorted(identities[person])))
+        for person, known in fields.items()
+    ]
     people.sort(key=lambda p: (p.name.casefold(), p.employee_id))
     return people
 
@@ -320,8 +323,7 @@ async def responders(session: AsyncSession, post_id: int, kinds: Collection[str]
 
 async def missing(session: AsyncSession, post_id: int, kind: str) -> list[ReachedPerson]:
     """The people the post reached who have not responded with ``kind`` (``ack`` for a must-read)."""
-    done = await responders(session, post_id, [kind])
-    return [p for p in await reached_people(session, post_id) if p.employee_id not in done]
+    return await reached_people(session, post_id, not_done=kind)
 
 
 UNKNOWN_SEGMENT = "unknown"

@@ -27,7 +27,9 @@ def _on_postgres(session: AsyncSession) -> bool:
 def _database_now(session: AsyncSession) -> ColumnElement[float]:
     """The database's clock in epoch seconds (stable within the statement)."""
     if _on_postgres(session):
-        return cast(func.extract("epoch", func.now()), Float)
+        # The statement's start, not now(): that is the transaction's, and a release or take made late
+        # in a transaction (or after waiting on a lock) would free its place early by as much.
+        return cast(func.extract("epoch", func.statement_timestamp()), Float)
     return cast((func.julianday("now") - 2440587.5) * 86400.0, Float)
 
 

@@ -66,6 +66,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     # find_sent reads the channels prikbord posts in, public and private.
     "conversations.history": {"channels:history", "groups:history"},
     "conversations.list": {"channels:read", "groups:read"},  # public_channel,private_channel
+    "conversations.members": {"channels:read", "groups:read"},  # the channels' member lists (audience)
     "views.publish": set(),
     "users.lookupByEmail": {"users:read.email"},  # the directory import's Slack emails
 }

@@ -36,6 +36,11 @@ async def _lines_from(stream: TextIO) -> AsyncIterator[str]:
 
 
 class ConsoleAdapter(Adapter):
+    """One chat in the terminal (``chat_id``), people speaking as ``NAME: TEXT`` lines.
+
+    ``list_members`` stays the base's None: a terminal has no member list, so the console's audience is
+    the people seen in it (whoever types a command or responds to a post there is recorded as a member)."""
+
     platform = PLATFORM
     limits = Limits(text_length=20_000, idempotent_send=True, edit_interval=0.0)
 

@@ -41,6 +41,7 @@ from adapters.base import (
     Event,
     EventSink,
     Limits,
+    MemberList,
     MessageRef,
     MessageTooLong,
     OutboundMessage,
@@ -60,7 +61,7 @@ from adapters.matrix.render import (
 )
 from adapters.matrix.session import MatrixSession
 from adapters.matrix.sync import SyncLoop
-from adapters.matrix.translate import PLATFORM, InboundContext
+from adapters.matrix.translate import PLATFORM, InboundContext, joined_member_list
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,13 @@ class MatrixAdapter(Adapter):
             kind = "direct" if direct else "room"
             found.append(DiscoveredChat(ChatRef(PLATFORM, room_id), label, kind, encrypted, note))
         return found
+
+    async def list_members(self, chat: ChatRef) -> MemberList | None:
+        """The people joined to the room now (``/joined_members``), the bot left out, with their names there."""
+        await self._session.ensure_login()
+        room_id = chat.chat_id
+        resp = await self._session.call("read the members of", room_id, self._client.joined_members, room_id)
+        return joined_member_list(((m.user_id, m.display_name) for m in resp.members), self.user_id)
 
     # -----------------------------------------------------------------------------------------
     # outbound

@@ -11,7 +11,7 @@ are about, each group handled in sequence, the groups side by side (at most ``co
 - a reaction, and any redaction of it: (sender, message reacted to); a person's vote changed twice
   and a reaction taken back are applied in the order they were made;
 - commands and replies: (sender, room);
-- the bot's own membership: the room.
+- memberships (the bot's own, and people joining and leaving): the room.
 
 The caller saves the sync token only after :meth:`InboundHandler.handle_sync` returned, that is after
 every event of the response was handled: a crash replays the batch (the core drops events it has
@@ -27,7 +27,7 @@ from typing import Any
 
 from nio import ErrorResponse, MessageDirection
 
-from adapters.base import ChannelMembershipChanged, CommandIssued, Event
+from adapters.base import ChannelMembershipChanged, CommandIssued, Event, MemberJoined, MemberLeft
 from adapters.matrix.memory import AdapterMemory
 from adapters.matrix.session import MatrixSession
 from adapters.matrix.translate import (
@@ -192,8 +192,8 @@ class InboundHandler:
             return ("room", parsed.sender, parsed.room_id)
         if isinstance(parsed, CommandIssued):
             return ("room", parsed.user.user_id, parsed.chat.chat_id)
-        if isinstance(parsed, ChannelMembershipChanged):
-            return ("membership", parsed.chat.chat_id)
+        if isinstance(parsed, ChannelMembershipChanged | MemberJoined | MemberLeft):
+            return ("membership", parsed.chat.chat_id)  # the room's joins and leaves in order
         return None  # EncryptionSeen: taken in while parsing
 
     async def _fill_gap(self, room_id: str, prev_batch: str, since: str) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,9 @@ from adapters.base import (
     ChannelMembershipChanged,
     ChatRef,
     CommandIssued,
+    MemberJoined,
+    MemberLeft,
+    MemberList,
     MessageRef,
     ReactionAdded,
     ReactionRemoved,
@@ -76,6 +79,7 @@ __all__ = [
     "default_emoji",
     "edit_content",
     "invite_allowed",
+    "joined_member_list",
     "matrix_url",
     "message_content",
     "normalize_key",
@@ -133,7 +137,16 @@ class EncryptionSeen:
     room_id: str
 
 
-Parsed = ReactionSeen | RedactionSeen | ReplySeen | EncryptionSeen | CommandIssued | ChannelMembershipChanged
+Parsed = (
+    ReactionSeen
+    | RedactionSeen
+    | ReplySeen
+    | EncryptionSeen
+    | CommandIssued
+    | ChannelMembershipChanged
+    | MemberJoined
+    | MemberLeft
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,14 +258,45 @@ def parse_event(raw: RawEvent, room_id: str, ctx: InboundContext) -> Parsed | No
     return ReplySeen(event_id, room_id, sender, tuple(targets), text.strip())
 
 
-def _parse_membership(raw: RawEvent, room_id: str, ctx: InboundContext) -> ChannelMembershipChanged | None:
-    if raw.get("state_key") != ctx.own_user_id:
-        return None
-    content = raw["content"]
-    membership = content.get("membership")
+def _previous_content(raw: RawEvent) -> Mapping[str, Any]:
+    """The state event's content before this one (``unsigned.prev_content``); empty when not given."""
     unsigned = raw.get("unsigned")
     prev = unsigned.get("prev_content") if isinstance(unsigned, Mapping) else None
-    previous = prev.get("membership") if isinstance(prev, Mapping) else None
+    return prev if isinstance(prev, Mapping) else {}
+
+
+# A leave or ban after one of these ends no membership: a declined invite, a withdrawn knock, a second leave.
+_NOT_IN_ROOM = frozenset({"invite", "knock", "leave", "ban"})
+
+
+def _person_membership(raw: RawEvent, room_id: str, ctx: InboundContext) -> MemberJoined | MemberLeft | None:
+    """Someone else's ``m.room.member``: joining (a display name change is no join), or leaving, being
+    kicked or banned while in the room. Invites and knocks are nobody in the room yet."""
+    member = raw.get("state_key")
+    if not isinstance(member, str) or not member.startswith("@"):
+        return None
+    content, before = raw["content"], _previous_content(raw)
+    membership, previous = content.get("membership"), before.get("membership")
+    event_id = str(raw["event_id"])
+    if membership == "join" and previous != "join":
+        name = content.get("displayname")
+        user = UserRef(PLATFORM, member, name) if isinstance(name, str) else user_ref(ctx, room_id, member)
+        return MemberJoined(event_id, user, _chat(room_id))
+    if membership in ("leave", "ban") and previous not in _NOT_IN_ROOM:
+        name = before.get("displayname")
+        user = UserRef(PLATFORM, member, name) if isinstance(name, str) else user_ref(ctx, room_id, member)
+        return MemberLeft(event_id, user, _chat(room_id))
+    return None
+
+
+def _parse_membership(
+    raw: RawEvent, room_id: str, ctx: InboundContext
+) -> ChannelMembershipChanged | MemberJoined | MemberLeft | None:
+    if raw.get("state_key") != ctx.own_user_id:
+        return _person_membership(raw, room_id, ctx)
+    content = raw["content"]
+    membership = content.get("membership")
+    previous = _previous_content(raw).get("membership")
     sender = str(raw["sender"])
     user = user_ref(ctx, room_id, sender)
     reason = content.get("reason")
@@ -322,6 +366,12 @@ def reply_to_event(seen: ReplySeen, target: str, ctx: InboundContext) -> ReplyPo
         seen.text,
         MessageRef(chat, seen.event_id),
     )
+
+
+def joined_member_list(joined: Iterable[tuple[str, str | None]], own_user_id: str) -> MemberList:
+    """A room's joined members (user id, display name in the room), the bot left out: a complete list."""
+    people = {user_id: name or "" for user_id, name in joined if user_id != own_user_id}
+    return MemberList(tuple(UserRef(PLATFORM, u, n) for u, n in people.items()), partial=False, count=len(people))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,18 +35,19 @@ from adapters.base import (
     EventSink,
     HttpReply,
     Limits,
+    MemberList,
     MessageRef,
     OutboundMessage,
-    PermanentError,
     Rate,
     RateLimited,
     TransientError,
     UserRef,
 )
-from adapters.slack.calls import call_api, member_channels, web_client
+from adapters.slack.calls import call_api, direct_message, member_channels, web_client
 from adapters.slack.errors import SlackCallFailed, TokenRefused
 from adapters.slack.inbound import MAIN_COMMAND, PLATFORM, Inbound, MalformedPayload, parse_request
 from adapters.slack.lookup import EmailLookup
+from adapters.slack.members import MemberListing
 from adapters.slack.mrkdwn import escape
 from adapters.slack.requests import OrderedWork, ResponseUrls, order_key, signature_valid
 from adapters.slack.translate import compose, compose_home, metadata_matches
@@ -129,6 +130,7 @@ class SlackAdapter(Adapter):
         self._work = OrderedWork()
         self._response_urls = ResponseUrls()
         self._refused_hooks: list[RefusedHook] = []
+        self._members = MemberListing(self._call)
 
     def __repr__(self) -> str:
         return f"SlackAdapter(api_base_url={self._api_base_url!r}, socket_mode={self._app_token is not None})"
@@ -260,17 +262,14 @@ class SlackAdapter(Adapter):
             await self._call("chat.postMessage", client.chat_postMessage(channel=chat_id, text=escape(text)), chat_id)
 
     async def send_private(self, user: UserRef, text: str) -> bool:
-        client = self._api()
-        try:
-            opened = await self._call("conversations.open", client.conversations_open(users=user.user_id))
-            channel = str((opened.get("channel") or {}).get("id") or "")
-            if not channel:
-                return False
-            await self._call("chat.postMessage", client.chat_postMessage(channel=channel, text=escape(text)), channel)
-        except (PermanentError, SlackCallFailed) as exc:  # user_not_found, cannot_dm_bot …: no private chat
-            log.info("slack: no private message to %s: %s", user.user_id, exc)
-            return False
-        return True
+        return await direct_message(self._call, self._api(), user.user_id, text)
+
+    async def list_members(self, chat: ChatRef) -> MemberList | None:
+        """Everyone in the channel (conversations.members, every page, paced to tier 4), the bot left out."""
+        bot = await self._bot_user()
+        if bot is None:
+            raise TransientError("slack: auth.test failed for now, so the bot cannot be told from the members")
+        return await self._members.members(self._api(), chat.chat_id, bot)
 
     async def find_sent(self, chat: ChatRef, idempotency_key: str) -> MessageRef | None:
         """The post already sent for this key, found by its metadata among the channel's last 100 messages."""

@@ -1,18 +1,25 @@
-"""Slack Web API calls through slack_sdk: the client, one call with its failure mapped, and the paged
-channel listing."""
+"""Slack Web API calls through slack_sdk: the client, one call with its failure mapped, the paged
+channel listing and a direct message to one person."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.base import ChatRef, DeliveryError, DiscoveredChat, TransientError
-from adapters.slack.errors import error_for
+from adapters.base import ChatRef, DeliveryError, DiscoveredChat, PermanentError, TransientError
+from adapters.slack.errors import SlackCallFailed, error_for
 from adapters.slack.inbound import PLATFORM
+from adapters.slack.mrkdwn import escape
+
+log = logging.getLogger(__name__)
+
+# The adapter's own Web API call (method, the call, chat id): a refused token marks it disconnected.
+Call = Callable[[str, Awaitable[Any], str], Awaitable[Mapping[str, Any]]]
 
 
 def web_client(token: str, base_url: str, session: aiohttp.ClientSession, timeout: float) -> AsyncWebClient:
@@ -54,3 +61,18 @@ async def member_channels(client: AsyncWebClient, base_url: str) -> list[Discove
         cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
         if not cursor:
             return found
+
+
+async def direct_message(web_call: Call, client: AsyncWebClient, user_id: str, text: str) -> bool:
+    """``text`` to one person in their direct conversation with the bot (conversations.open, scope
+    im:write). False where there is none to have (user_not_found, cannot_dm_bot …)."""
+    try:
+        opened = await web_call("conversations.open", client.conversations_open(users=user_id), "")
+        channel = str((opened.get("channel") or {}).get("id") or "")
+        if not channel:
+            return False
+        await web_call("chat.postMessage", client.chat_postMessage(channel=channel, text=escape(text)), channel)
+    except (PermanentError, SlackCallFailed) as exc:
+        log.info("slack: no private message to %s: %s", user_id, exc)
+        return False
+    return True

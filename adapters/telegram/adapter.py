@@ -16,10 +16,7 @@ from dataclasses import replace
 from typing import Any, Literal
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
-from telegram.error import (
-    InvalidToken,
-    TelegramError,
-)
+from telegram.error import InvalidToken, TelegramError
 from telegram.request import HTTPXRequest
 
 from adapters.base import (
@@ -33,6 +30,7 @@ from adapters.base import (
     EventSink,
     HttpReply,
     Limits,
+    MemberList,
     MessageRef,
     OutboundMessage,
     PermanentError,
@@ -348,6 +346,10 @@ class TelegramAdapter(Adapter):
         except PermanentError:
             return False  # never started the bot, or blocked it
         return True
+
+    async def list_members(self, chat: ChatRef) -> MemberList | None:
+        """A group's member count, nobody by name (``partial``); None for a private chat."""
+        return await self._messages.member_list(chat)
 
     async def check(self) -> CheckResult:
         try:

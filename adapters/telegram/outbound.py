@@ -1,4 +1,5 @@
-"""Sending, editing and retracting Telegram messages, with what each sent message shows now.
+"""Sending, editing and retracting Telegram messages, with what each sent message shows now; and a
+group's member count.
 
 The adapter hands its ``telegram.Bot`` here; the caches live as long as the adapter (lost on restart).
 """
@@ -15,13 +16,15 @@ from typing import Any
 from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
 from telegram.error import TelegramError
 
-from adapters.base import ChatRef, DeliveryError, MessageRef, OutboundMessage
+from adapters.base import ChatRef, DeliveryError, MemberList, MessageRef, OutboundMessage
 from adapters.telegram.errors import MessageGone, RequestRejected, map_error
 from adapters.telegram.translate import (
     MessagePart,
     TextTooLong,
     chat_id_param,
     compose,
+    is_private_chat,
+    member_list,
     reply_parameters,
     split_plain,
 )
@@ -177,3 +180,12 @@ class TelegramMessages:
             )
             with self.errors(chat_id):
                 await self._bot.send_message(chat_id_param(chat_id), chunk, reply_parameters=reply)
+
+    async def member_list(self, chat: ChatRef) -> MemberList | None:
+        """Bots cannot list a group's members, only count them (getChatMemberCount): a partial list with
+        the count, the bot not counted. None for a private chat (a person, not an audience)."""
+        if is_private_chat(chat.chat_id):
+            return None
+        with self.errors(chat.chat_id):
+            count = await self._bot.get_chat_member_count(chat_id_param(chat.chat_id))
+        return member_list(count)

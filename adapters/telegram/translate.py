@@ -18,6 +18,9 @@ from adapters.base import (
     ChatRef,
     CommandIssued,
     Event,
+    MemberJoined,
+    MemberLeft,
+    MemberList,
     MessagePreview,
     MessageRef,
     OutboundMessage,
@@ -73,7 +76,9 @@ __all__ = [
     "compose",
     "decode_callback_data",
     "encode_callback_data",
+    "is_private_chat",
     "keyboard",
+    "member_list",
     "preview",
     "render_text",
     "reply_parameters",
@@ -89,8 +94,9 @@ __all__ = [
 
 PLATFORM = "telegram"
 CAPTION_LIMIT = 1024  # characters of a media caption (TEXT_LIMIT: of a message's text)
-# What prikbord listens to; message_reaction must be asked for explicitly, Telegram leaves it out by default.
-ALLOWED_UPDATES = ("message", "callback_query", "message_reaction", "my_chat_member")
+# What prikbord listens to; message_reaction and chat_member (people joining and leaving a group, sent only
+# to a bot that is an admin there) must be asked for explicitly, Telegram leaves them out by default.
+ALLOWED_UPDATES = ("message", "callback_query", "message_reaction", "my_chat_member", "chat_member")
 
 
 def preview(message: OutboundMessage) -> MessagePreview:
@@ -183,6 +189,8 @@ def translate_update(update: Mapping[str, Any], me: BotIdentity) -> list[Event]:
         return _reaction(_obj(update, "message_reaction"), update_id)
     if "my_chat_member" in update:
         return _membership(_obj(update, "my_chat_member"), update_id)
+    if "chat_member" in update:
+        return _member_change(_obj(update, "chat_member"), update_id, me)
     if "message" in update:
         return _message(_obj(update, "message"), me)
     return []
@@ -256,6 +264,33 @@ def _membership(update: Mapping[str, Any], update_id: int) -> list[Event]:
         reason = f"removed by {who} ({_str(_obj(update, 'new_chat_member'), 'status')})"
     ref = ChatRef(PLATFORM, str(_int(chat, "id")))
     return [ChannelMembershipChanged(f"tg:u{update_id}:member", by, ref, now, reason)]
+
+
+def _member_change(update: Mapping[str, Any], update_id: int, me: BotIdentity) -> list[Event]:
+    """chat_member: a person joined or left a group (or was added or removed). The bot's own membership
+    comes as my_chat_member; other bots are nobody a post reaches."""
+    new = _obj(update, "new_chat_member")
+    member = _obj(new, "user")
+    if _int(member, "id") == me.id or member.get("is_bot") is True:
+        return []
+    was, now = _is_member(_obj(update, "old_chat_member")), _is_member(new)
+    if was == now:  # promoted, restricted, or left while not a member
+        return []
+    chat = ChatRef(PLATFORM, str(_int(_obj(update, "chat"), "id")))
+    kind = MemberJoined if now else MemberLeft
+    return [kind(f"tg:u{update_id}:chat_member", _user(member), chat)]
+
+
+def is_private_chat(chat_id: str) -> bool:
+    """A private chat's id is the person's user id, a positive number; groups, supergroups and channels
+    have negative ids (or an ``@username``)."""
+    return chat_id.isdigit()
+
+
+def member_list(count: int) -> MemberList:
+    """What a group's member count (``getChatMemberCount``, the bot among them) tells: nobody by name, so a
+    partial list, and how many people besides the bot are in it."""
+    return MemberList((), partial=True, count=max(0, count - 1))
 
 
 _COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,64})(?:@(?P<bot>[A-Za-z0-9_]{1,64}))?(?=\s|$)(?P<args>.*)$", re.S)

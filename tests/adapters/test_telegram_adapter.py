@@ -439,6 +439,7 @@ async def test_webhook_registration_and_answer_in_the_reply(peer: TelegramPeer, 
             "callback_query",
             "message_reaction",
             "my_chat_member",
+            "chat_member",
         }
         ref = await adapter.send(CHAT, post(*CTA))
         query = await peer.user_presses(ANNA, GROUP, int(ref.message_id), data_for(peer, ref, "ack"))

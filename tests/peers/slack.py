@@ -10,7 +10,8 @@ the few relaxations noted in ``_relax``); a mismatch is recorded in ``violations
 test when the peer stops. Block Kit limits (50 blocks, 3000-character sections, 25 buttons …) are
 enforced with ``invalid_blocks``. chat.postMessage is rate limited per channel (1/s) and
 workspace-wide (20/s) with HTTP 429, ``Retry-After`` and ``ratelimited``; both are configurable, and so
-are the per-method rates of Slack's tiers (``tier_rates``: users.lookupByEmail is tier 3, 50/min).
+are the per-method rates of Slack's tiers (``tier_rates``: users.lookupByEmail is tier 3, 50/min;
+conversations.members tier 4, 100/min). Listings page as Slack's do (``limit``, ``cursor``).
 Scopes come from the contract's ``security``: a method all of whose scopes the app lacks
 (``missing_scopes``) answers ``missing_scope`` with ``needed``, as Slack does. People have an email
 (``add_user(name, email=…)``) that users.lookupByEmail finds and that users.info shows only with
@@ -31,6 +32,7 @@ Use::
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import functools
 import hashlib
@@ -263,6 +265,23 @@ class SlackError(Exception):
         self.extra = extra
 
 
+def _member_cursor(user_id: str) -> str:
+    """conversations.members' next_cursor: where the next page starts, base64 as Slack writes it."""
+    return base64.b64encode(json.dumps({"user_id": user_id}).encode()).decode()
+
+
+def _member_cursor_user(cursor: str) -> str:
+    """The user id a conversations.members cursor starts at; ``invalid_cursor`` for anything else."""
+    try:
+        decoded = json.loads(base64.b64decode(cursor, validate=True))
+    except (ValueError, UnicodeDecodeError):
+        raise SlackError("invalid_cursor") from None
+    user_id = decoded.get("user_id") if isinstance(decoded, dict) else None
+    if not isinstance(user_id, str) or not user_id:
+        raise SlackError("invalid_cursor")
+    return user_id
+
+
 def _bool(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
@@ -287,7 +306,8 @@ _JSON_ARGS = {"blocks", "attachments", "metadata", "view"}
 _BLOCK_TYPES = {"section", "header", "context", "actions", "divider", "image", "rich_text"}
 
 TIER_3 = Window(50, 60.0)  # Slack's tier 3: 50+ calls a minute per workspace and app
-DEFAULT_TIER_RATES = {"users.lookupByEmail": TIER_3}
+TIER_4 = Window(100, 60.0)  # Slack's tier 4: 100+ calls a minute
+DEFAULT_TIER_RATES = {"users.lookupByEmail": TIER_3, "conversations.members": TIER_4}
 
 
 class SlackPeer:
@@ -406,6 +426,9 @@ class SlackPeer:
 
     def join(self, channel: str, user_id: str) -> None:
         self.channels[channel].members.add(user_id)
+
+    def leave(self, channel: str, user_id: str) -> None:
+        self.channels[channel].members.discard(user_id)
 
     def fail_next(
         self, method: str, error: str, *, status: int = 200, retry_after: int | None = None, times: int = 1
@@ -800,8 +823,26 @@ class SlackPeer:
         }
 
     def _m_conversations_members(self, args: JsonDict) -> JsonDict:
+        """The member ids of a conversation in id order (the bot among them when it is a member), ``limit``
+        per page (Slack's default 100, at most 1000), continued by an opaque ``cursor`` that names the
+        next member, as Slack's do (``e3VzZXJfaWQ6IFcxMjM0NTY3fQ==`` is ``{user_id: W1234567}``). A private
+        channel the bot is not in is ``channel_not_found``, as Slack answers; a public one is readable with
+        ``channels:read`` whether or not the bot is in it. Deactivated accounts stay listed."""
         channel = self._channel(args)
-        return {"members": sorted(channel.members), "response_metadata": {"next_cursor": ""}}
+        if (channel.private or channel.im_user is not None) and self.bot_user_id not in channel.members:
+            raise SlackError("channel_not_found")
+        limit = int(args.get("limit") or 100)
+        if not 1 <= limit <= 1000:
+            raise SlackError("invalid_limit")
+        members = sorted(channel.members)
+        start = 0
+        cursor = str(args.get("cursor") or "")
+        if cursor:
+            after = _member_cursor_user(cursor)
+            start = next((i for i, m in enumerate(members) if m >= after), len(members))
+        page = members[start : start + limit]
+        rest = members[start + limit :]
+        return {"members": page, "response_metadata": {"next_cursor": _member_cursor(rest[0]) if rest else ""}}
 
     def _m_conversations_open(self, args: JsonDict) -> JsonDict:
         if args.get("channel"):

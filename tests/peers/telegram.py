@@ -7,9 +7,10 @@ what Telegram's documentation says in prose: callback_data 1-64 bytes, text 1-40
 parsing, parse_mode HTML that Telegram can parse, and the flood limits (429 with ``parameters.retry_after``).
 
 Tests act as Telegram users through the driver methods (``user_sends``, ``user_presses``, ``user_reacts``,
-``bot_membership``, ``migrate_chat``): updates are queued for ``getUpdates`` or POSTed to the registered
-webhook with the ``X-Telegram-Bot-Api-Secret-Token`` header. Webhook replies that carry a method
-(``{"method": "answerCallbackQuery", ...}``) are executed, as Telegram does.
+``bot_membership``, ``chat_member``, ``migrate_chat``): updates are queued for ``getUpdates`` or POSTed to the
+registered webhook with the ``X-Telegram-Bot-Api-Secret-Token`` header. Webhook replies that carry a method
+(``{"method": "answerCallbackQuery", ...}``) are executed, as Telegram does. A group has members (``members``,
+people tests act as, and ``others``) that getChatMemberCount counts, the bot included while it is in it.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ DELETE_WINDOW = 48 * 3600
 # Telegram's default when allowed_updates was never given: everything except these.
 _OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+_IN_CHAT = frozenset({"creator", "administrator", "member", "restricted"})
+_ADMIN = frozenset({"creator", "administrator"})
 
 
 @functools.cache
@@ -350,6 +353,13 @@ class PeerChat:
     username: str | None = None
     bot_status: str = "member"  # member | administrator | left | kicked
     migrated_to: int | None = None
+    members: set[int] = field(default_factory=set)  # the people in a group whom tests act as
+    others: int = 0  # and how many more people are in it
+
+    def member_count(self) -> int:
+        """What getChatMemberCount answers: every member, the bot included while it is in the chat."""
+        bot = 1 if self.bot_status in _IN_CHAT else 0
+        return len(self.members) + self.others + bot
 
     def json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "type": self.type}
@@ -480,6 +490,7 @@ class TelegramPeer:
             "answerCallbackQuery": self._answer_callback_query,
             "setMyCommands": self._set_my_commands,
             "getChat": self._get_chat,
+            "getChatMemberCount": self._get_chat_member_count,
         }
 
     # -- server ---------------------------------------------------------------------------------
@@ -948,6 +959,13 @@ class TelegramPeer:
             "accepted_gift_types": dict.fromkeys(gifts, False),
         }
 
+    def _get_chat_member_count(self, params: dict[str, Any]) -> int:
+        chat = self._chat(params["chat_id"])
+        if chat.type == "private":
+            return 2  # the person and the bot
+        self._writable_chat(chat.id)  # left, kicked or upgraded: refused as Telegram refuses it
+        return chat.member_count()
+
     # -- acting as Telegram users ---------------------------------------------------------------
 
     def _user(self, user_id: int) -> PeerUser:
@@ -1037,30 +1055,57 @@ class TelegramPeer:
         new = [*current, emoji] if added and emoji not in current else [e for e in current if added or e != emoji]
         await self.user_reacts(user_id, chat_id, message_id, new)
 
+    def _chat_member_json(self, user: dict[str, Any], state: str) -> dict[str, Any]:
+        """A ChatMember of ``state`` (member, administrator, left, kicked) for ``user``."""
+        out: dict[str, Any] = {"status": state, "user": user}
+        if state == "kicked":
+            out["until_date"] = 0
+        if state == "administrator":  # every right the contract requires, only deleting granted
+            fields = self.contract.types["ChatMemberAdministrator"]["fields"]
+            rights = [f["name"] for f in fields if f["required"] and f["types"] == ["Boolean"]]
+            out |= dict.fromkeys(rights, False) | {"can_delete_messages": True}
+        return out
+
     async def bot_membership(self, chat_id: int, status: str, by_user: int) -> dict[str, Any]:
         """Someone adds (``member``/``administrator``) or removes (``left``/``kicked``) the bot."""
         chat = self._chat(chat_id)
         user = self._user(by_user)
         old, chat.bot_status = chat.bot_status, status
-
-        def member(state: str) -> dict[str, Any]:
-            out: dict[str, Any] = {"status": state, "user": self.bot.json() | {"is_bot": True}}
-            if state == "kicked":
-                out["until_date"] = 0
-            if state == "administrator":  # every right the contract requires, only deleting granted
-                fields = self.contract.types["ChatMemberAdministrator"]["fields"]
-                rights = [f["name"] for f in fields if f["required"] and f["types"] == ["Boolean"]]
-                out |= dict.fromkeys(rights, False) | {"can_delete_messages": True}
-            return out
-
+        bot = self.bot.json() | {"is_bot": True}
         return await self.deliver(
             {
                 "my_chat_member": {
                     "chat": chat.json(),
                     "from": user.json(),
                     "date": self.wall(),
-                    "old_chat_member": member(old),
-                    "new_chat_member": member(status),
+                    "old_chat_member": self._chat_member_json(bot, old),
+                    "new_chat_member": self._chat_member_json(bot, status),
+                }
+            }
+        )
+
+    async def chat_member(
+        self, chat_id: int, user_id: int, status: str, *, by_user: int | None = None
+    ) -> dict[str, Any] | None:
+        """A person joins (``member``) or leaves (``left``; ``kicked`` when ``by_user`` bans them) a group.
+        The chat's members change either way; the ``chat_member`` update is sent only while the bot is an
+        admin of the chat, as Telegram does (and only delivered when asked for in allowed_updates).
+        Returns the update, or None when none was sent."""
+        chat = self._chat(chat_id)
+        user = self._user(user_id)
+        old = "member" if user.id in chat.members else "left"
+        (chat.members.add if status in _IN_CHAT else chat.members.discard)(user.id)
+        if chat.bot_status not in _ADMIN or old == status:
+            return None
+        performer = self._user(by_user) if by_user is not None else user
+        return await self.deliver(
+            {
+                "chat_member": {
+                    "chat": chat.json(),
+                    "from": performer.json(),
+                    "date": self.wall(),
+                    "old_chat_member": self._chat_member_json(user.json(), old),
+                    "new_chat_member": self._chat_member_json(user.json(), status),
                 }
             }
         )

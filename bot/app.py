@@ -30,6 +30,7 @@ from bot.services.dispatch import Dispatcher, DispatchPolicy
 from bot.services.engagement import EngagementService
 from bot.services.importing import Importer, poll_feed
 from bot.services.inbound import InboundRouter
+from bot.services.languages import PersonLanguages
 from bot.services.linking import LinkingService, private_sender
 from bot.services.notify import ModeratorNotifier
 from bot.services.privacy import PrivacyService
@@ -122,7 +123,11 @@ class App:
         self.web: WebServer | None = None
         debounce = counter_debounce if counter_debounce is not None else (0.0 if self._console_only else 2.0)
         self.counters = CounterRefresher(self.store, self.adapters, self.composer, debounce)
-        self.engagement = EngagementService(self.store, self.clock, self.counters, max_batch=engagement_batch)
+        # Who reads which language (bot/i18n.py): the directory's, else the platform's, else [i18n] default.
+        self.languages = PersonLanguages(self.store, settings.i18n.default)
+        self.engagement = EngagementService(
+            self.store, self.clock, self.counters, max_batch=engagement_batch, languages=self.languages
+        )
         self.dispatcher.on_sent(self.engagement.remember_message)
         self.publishing = PublishingService(
             self.store,
@@ -146,6 +151,7 @@ class App:
             settings.reminders.before,
             enabled=settings.reminders.enabled,
             send_private=self.answers.send_private,
+            languages=self.languages,
         )
         self.scheduler = SchedulerService(
             self.store,
@@ -168,7 +174,9 @@ class App:
             self.engagement.forget_people,
         )
         self.privacy = PrivacyService(self.store, self.clock, self.engagement.forget_people)
-        self.services = Services(self.store, self.publishing, self.engagement, self.clock, self.zone, self.linking)
+        self.services = Services(
+            self.store, self.publishing, self.engagement, self.clock, self.zone, self.linking, self.languages
+        )
         # Answers go out beside the inbound path, so one waiting out a 429 holds back no later update;
         # the console alone answers inline, as a conversation in a terminal does.
         self.answer_tasks = BackgroundTasks("command answers")
@@ -202,6 +210,7 @@ class App:
             privacy=self.privacy,
             platform_health=self.dispatcher.health,
             slack_lookup=self.slack_lookup,
+            languages=self.languages,
         )
         self.audience = AudienceService(self.store, self.clock, self.adapters, settings.audience.refresh)
         self.inbound = InboundRouter(

@@ -36,6 +36,7 @@ from bot.config_sections import (  # noqa: F401  (re-exported: callers import th
     DatabaseConfig,
     DispatchConfig,
     FeedConfig,
+    I18nConfig,
     MatrixConfig,
     ModerationConfig,
     PrivacyConfig,
@@ -63,6 +64,7 @@ __all__ = [
     "DatabaseConfig",
     "DispatchConfig",
     "FeedConfig",
+    "I18nConfig",
     "MatrixConfig",
     "ModerationConfig",
     "PrivacyConfig",
@@ -108,6 +110,7 @@ class Settings(BaseSettings):
     feeds: list[FeedConfig] = Field(default_factory=list)
     sso: SsoConfig = Field(default_factory=SsoConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    i18n: I18nConfig = Field(default_factory=I18nConfig)
 
     @field_validator("timezone")
     @classmethod

@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from bot.i18n import SOURCE_LANGUAGE, available_languages
+
 if TYPE_CHECKING:
     from scheduler.quiet import QuietHours
 
@@ -339,6 +341,23 @@ class SsoConfig(Section):
 class PrivacyConfig(Section):
     # Reply texts older than this many days are erased by a daily job (the counts stay); None keeps them.
     keep_replies_days: int | None = Field(default=None, ge=1, le=36500)
+
+
+class I18nConfig(Section):
+    """The language of people whose directory entry and platform say none (bot/i18n.py chooses)."""
+
+    default: str = SOURCE_LANGUAGE
+
+    @field_validator("default")
+    @classmethod
+    def _has_catalogue(cls, value: str) -> str:
+        languages = available_languages()
+        if value not in languages:
+            raise ValueError(
+                f"there is no catalogue for language {value!r}: use one of {', '.join(languages)} "
+                "(the catalogues are bot/locale/<language>/LC_MESSAGES/prikbord.po)"
+            )
+        return value
 
 
 class FeedConfig(Section):

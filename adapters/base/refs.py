@@ -5,7 +5,7 @@ Plain strings, never SDK objects, so the core can store them and tests can build
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,9 @@ class UserRef:
     platform: str
     user_id: str
     display_name: str = ""
+    # The person's language as their platform tells it (Telegram's language_code), for answers in it when the
+    # directory has none. Not part of who they are: equal refs (and dict keys) stay equal whatever it says.
+    locale: str | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:

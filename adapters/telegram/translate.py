@@ -164,7 +164,8 @@ def _user(user: Mapping[str, Any]) -> UserRef:
     first = _str(user, "first_name")  # the Bot API's User always has one
     last = _optional_str(user, "last_name")
     name = f"{first} {last}".strip() or _optional_str(user, "username")
-    return UserRef(PLATFORM, str(user_id), name)
+    language = user.get("language_code")  # IETF tag of the person's Telegram language, when it tells
+    return UserRef(PLATFORM, str(user_id), name, language if isinstance(language, str) and language else None)
 
 
 def _chat(message: Mapping[str, Any]) -> ChatRef:

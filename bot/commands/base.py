@@ -10,12 +10,14 @@ from zoneinfo import ZoneInfo
 
 from adapters.base import CommandIssued
 from bot.clock import Clock
+from bot.i18n import SOURCE, Message, Translator
 from bot.services.engagement import EngagementService
 from bot.services.publishing import PublishingService
 from bot.services.roles import Role
 from content.db import Store
 
 if TYPE_CHECKING:
+    from bot.services.languages import PersonLanguages
     from bot.services.linking import LinkingService
 
 
@@ -29,6 +31,7 @@ class Services:
     clock: Clock
     zone: ZoneInfo
     linking: LinkingService | None = None  # /link, /whoami, /unlink (bot/commands/people.py)
+    languages: PersonLanguages | None = None  # None: every answer in the source language, English
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,20 @@ class CommandContext:
     command: CommandIssued
     role: Role
     services: Services
+    translator: Translator = SOURCE  # the language of the person who issued the command
+
+    def gettext(self, msgid: str, /, **params: object) -> str:
+        """``msgid`` in the person's language, its ``%(name)s`` placeholders filled from ``params``."""
+        return self.translator.gettext(msgid, **params)
+
+    def ngettext(self, singular: str, plural: str, n: int, /, **params: object) -> str:
+        return self.translator.ngettext(singular, plural, n, **params)
+
+    def pgettext(self, context: str, msgid: str, /, **params: object) -> str:
+        return self.translator.pgettext(context, msgid, **params)
+
+    def render(self, text: Message | str) -> str:
+        return self.translator.render(text)
 
     @property
     def now(self) -> datetime:
@@ -59,7 +76,7 @@ Handler = Callable[[CommandContext, str], Awaitable[Reply]]
 class CommandSpec:
     name: str
     role: Role
-    usage: str
+    usage: str  # usage and summary are msgids (marked with N_), translated where help shows them
     summary: str
     handler: Handler
     aliases: tuple[str, ...] = ()

@@ -12,12 +12,18 @@ import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.i18n import Message
 from bot.services.drafts import CallToAction, PostDraft
 from content.models import CtaKind, PostKind
 
 
 class UsageError(ValueError):
-    """Bad arguments; the message says what was expected."""
+    """Bad arguments; the message says what was expected (``str()``: in English; the command router words
+    a :class:`~bot.i18n.Message` in the person's language)."""
+
+    def __init__(self, message: Message | str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 _SPLIT = re.compile(r"\s*(?:\n|\s\|\s)\s*")
@@ -46,7 +52,11 @@ def split_parts(text: str) -> list[str]:
 def parse_post_ref(text: str) -> int:
     match = _POST_REF.match(text.strip())
     if not match:
-        raise UsageError(f"{text.strip() or 'nothing'!r} is not a post number; posts are referred to as #12 or 12")
+        if not text.strip():
+            raise UsageError(Message("say which post: posts are referred to as #12 or 12"))
+        raise UsageError(
+            Message("%(text)r is not a post number; posts are referred to as #12 or 12", text=text.strip())
+        )
     return int(match.group(1))
 
 
@@ -74,8 +84,10 @@ def parse_when(text: str, zone: ZoneInfo, now: datetime, date_only_time: time = 
             at = time(int(absolute.group(4)), int(absolute.group(5))) if absolute.group(4) else date_only_time
             return _local(date(year, month, dom), at, zone)
         except ValueError as exc:
-            raise UsageError(f"{value!r} is not a valid date: {exc}") from None
-    raise UsageError(f"{value!r} is not a time: write 2026-12-05, 2026-12-05 17:00, tomorrow 08:30 or in 2h")
+            raise UsageError(Message("%(value)r is not a valid date: %(error)s", value=value, error=str(exc))) from None
+    raise UsageError(
+        Message("%(value)r is not a time: write 2026-12-05, 2026-12-05 17:00, tomorrow 08:30 or in 2h", value=value)
+    )
 
 
 def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
@@ -90,7 +102,9 @@ def parse_cta(text: str, zone: ZoneInfo, now: datetime) -> CallToAction:
     head, _, rest = text.strip().partition(" ")
     kind = _CTA_KINDS.get(head.lower())
     if kind is None:
-        raise UsageError(f"unknown call to action {head!r}: use like, acknowledge, rsvp, poll, reply or link")
+        raise UsageError(
+            Message("unknown call to action %(word)r: use like, acknowledge, rsvp, poll, reply or link", word=head)
+        )
     rest = rest.strip()
     deadline = None
     by = re.search(r"(?:^|\s)by\s+(.+)$", rest, re.IGNORECASE)
@@ -99,20 +113,22 @@ def parse_cta(text: str, zone: ZoneInfo, now: datetime) -> CallToAction:
         rest = rest[: by.start()].strip()
     if kind == CtaKind.LINK:
         if not rest:
-            raise UsageError("cta: link needs a URL: `cta: link https://intranet/…`")
+            raise UsageError(Message("cta: link needs a URL: `cta: link https://intranet/…`"))
         return CallToAction(kind, url=rest)
     if kind in (CtaKind.POLL, CtaKind.RSVP):
         options = tuple(o.strip() for o in rest.split(";") if o.strip()) if rest else ()
         return CallToAction(kind, options=options, deadline=deadline)
     if rest:
-        raise UsageError(f"cta: {kind.value} takes no more than `by WHEN`; got {rest!r}")
+        raise UsageError(
+            Message("cta: %(kind)s takes no more than `by WHEN`; got %(rest)r", kind=kind.value, rest=rest)
+        )
     return CallToAction(kind, deadline=deadline)
 
 
 def parse_post(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
     parts = split_parts(text)
     if not parts:
-        raise UsageError("a post needs at least a title")
+        raise UsageError(Message("a post needs at least a title"))
     title, *rest = parts
     body: list[str] = []
     cta = CallToAction()
@@ -129,11 +145,11 @@ def parse_post(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
         elif sep and key_l == "to":
             audience = tuple(t.strip().lower() for t in value.split(",") if t.strip())
             if not audience:
-                raise UsageError("`to:` needs at least one tag, for example `to: everyone`")
+                raise UsageError(Message("`to:` needs at least one tag, for example `to: everyone`"))
         elif sep and key_l == "kind":
             found = _KINDS.get(value.strip().lower())
             if found is None:
-                raise UsageError(f"unknown kind {value.strip()!r}: use news, agenda or kb")
+                raise UsageError(Message("unknown kind %(kind)r: use news, agenda or kb", kind=value.strip()))
             kind = found
         else:
             body.append(part)
@@ -144,10 +160,12 @@ def parse_schedule(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
     """``WHEN | title | body… | options`` (WHEN may also lead the first line before a `` | ``)."""
     parts = split_parts(text)
     if len(parts) < 2:
-        raise UsageError("schedule needs a time and a post: `schedule tomorrow 08:30 | Title | Body | cta: like`")
+        raise UsageError(
+            Message("schedule needs a time and a post: `schedule tomorrow 08:30 | Title | Body | cta: like`")
+        )
     when = parse_when(parts[0], zone, now)
     if when <= now:
-        raise UsageError(f"{parts[0]!r} is in the past; schedule a later time")
+        raise UsageError(Message("%(when)r is in the past; schedule a later time", when=parts[0]))
     draft = parse_post(" | ".join(parts[1:]), zone, now)
     return PostDraft(
         title=draft.title,
@@ -167,6 +185,6 @@ def parse_quiet(text: str) -> tuple[str, str] | None:
         return None
     match = re.match(r"^([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)$", value)
     if not match:
-        raise UsageError("write quiet hours as `quiet 18:00-08:00`, or `quiet off`")
+        raise UsageError(Message("write quiet hours as `quiet 18:00-08:00`, or `quiet off`"))
     h1, m1, h2, m2 = match.groups()
     return f"{int(h1):02d}:{m1}", f"{int(h2):02d}:{m2}"

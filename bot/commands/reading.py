@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.commands.base import CommandContext, CommandSpec, Reply
 from bot.commands.grammar import UsageError
+from bot.i18n import N_, Message
 from bot.services.roles import Role
 from content import posts
 from content.models import PostKind
@@ -17,11 +18,11 @@ def _snippet(body: str, limit: int = 80) -> str:
 
 async def search(ctx: CommandContext, args: str) -> Reply:
     if not args.strip():
-        raise UsageError("say what to look for: `search verlof`")
+        raise UsageError(Message("say what to look for: `search verlof`"))
     async with ctx.services.store.sessions() as session:
         found = await posts.search_posts(session, args)
     if not found:
-        return Reply(f"nothing found for {args.strip()!r}")
+        return Reply(ctx.gettext("nothing found for %(words)r", words=args.strip()))
     return Reply("\n".join(f"#{p.id} {p.title} — {_snippet(p.body)}" for p in found))
 
 
@@ -29,7 +30,7 @@ async def agenda(ctx: CommandContext, args: str) -> Reply:
     async with ctx.services.store.sessions() as session:
         items = await posts.reference_posts(session, PostKind.AGENDA, ctx.now)
     if not items:
-        return Reply("the agenda is empty")
+        return Reply(ctx.gettext("the agenda is empty"))
     return Reply("\n".join(f"#{p.id} {p.title}" + (f" — {_snippet(p.body)}" if p.body else "") for p in items))
 
 
@@ -40,7 +41,9 @@ async def kb(ctx: CommandContext, args: str) -> Reply:
         else:
             items = await posts.reference_posts(session, PostKind.KB, ctx.now)
     if not items:
-        return Reply("no knowledge-base articles" + (f" about {args.strip()!r}" if args.strip() else ""))
+        if args.strip():
+            return Reply(ctx.gettext("no knowledge-base articles about %(words)r", words=args.strip()))
+        return Reply(ctx.gettext("no knowledge-base articles"))
     return Reply("\n".join(f"#{p.id} {p.title} — {_snippet(p.body)}" for p in items))
 
 
@@ -50,19 +53,31 @@ async def mine(ctx: CommandContext, args: str) -> Reply:
         person = await ensure_identity(session, user.platform, user.user_id, user.display_name, ctx.now)
         open_reads = await posts.open_must_reads(session, person.employee_id, ctx.now)
     if not open_reads:
-        return Reply("you have no open must-reads 🎉")
+        return Reply(ctx.gettext("you have no open must-reads 🎉"))
     lines = [
-        f"#{p.id} {p.title}" + (f" (by {p.cta_deadline:%Y-%m-%d %H:%M} UTC)" if p.cta_deadline else "")
+        ctx.gettext(
+            "#%(id)s %(title)s (by %(deadline)s UTC)",
+            id=p.id,
+            title=p.title,
+            deadline=p.cta_deadline.strftime("%Y-%m-%d %H:%M"),
+        )
+        if p.cta_deadline
+        else f"#{p.id} {p.title}"
         for p in open_reads
     ]
-    return Reply("open must-reads (answer with `ack ID`):\n" + "\n".join(lines))
+    return Reply(ctx.gettext("open must-reads (answer with `ack ID`):") + "\n" + "\n".join(lines))
 
 
 COMMANDS = [
     CommandSpec(
-        "search", Role.EMPLOYEE, "search WORDS", "find posts, agenda items and articles", search, aliases=("zoek",)
+        "search",
+        Role.EMPLOYEE,
+        N_("search WORDS"),
+        N_("find posts, agenda items and articles"),
+        search,
+        aliases=("zoek",),
     ),
-    CommandSpec("agenda", Role.EMPLOYEE, "agenda", "what is coming up", agenda),
-    CommandSpec("kb", Role.EMPLOYEE, "kb [WORDS]", "the knowledge base", kb),
-    CommandSpec("mine", Role.EMPLOYEE, "mine", "your open must-reads", mine),
+    CommandSpec("agenda", Role.EMPLOYEE, "agenda", N_("what is coming up"), agenda),
+    CommandSpec("kb", Role.EMPLOYEE, N_("kb [WORDS]"), N_("the knowledge base"), kb),
+    CommandSpec("mine", Role.EMPLOYEE, "mine", N_("your open must-reads"), mine),
 ]

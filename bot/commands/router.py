@@ -16,6 +16,7 @@ from adapters.base import Adapter, CommandIssued, DeliveryError
 from bot.commands import engaging, moderation, people, posting, preferences, reading
 from bot.commands.base import CommandContext, CommandSpec, Reply, Services
 from bot.commands.grammar import UsageError
+from bot.i18n import N_, SOURCE, Translator
 from bot.services.drafts import DraftError
 from bot.services.publishing import NotAllowed, NotFound, WrongState
 from bot.services.roles import Role, Roles
@@ -23,7 +24,8 @@ from content.processed_commands import claim_command, finish_command
 
 log = logging.getLogger("prikbord.commands")
 
-ROLE_NAMES = {Role.EMPLOYEE: "employee", Role.MODERATOR: "moderator", Role.ADMIN: "admin"}
+ROLE_NAMES = {Role.EMPLOYEE: N_("employee"), Role.MODERATOR: N_("moderator"), Role.ADMIN: N_("admin")}
+HELP_USAGE, HELP_SUMMARY = N_("help [COMMAND]"), N_("this list")
 
 
 def runs_once_per_event(command: CommandIssued) -> bool:
@@ -82,40 +84,54 @@ class CommandRouter:
     def specs_for(self, role: Role) -> list[CommandSpec]:
         return [s for s in self._specs if s.role <= role]
 
-    def help_text(self, role: Role, topic: str = "") -> str:
+    def help_text(self, role: Role, topic: str = "", t: Translator = SOURCE) -> str:
         if topic:
             spec = self._by_name.get(topic.strip().lower().lstrip("/!"))
             if spec is None:
-                return f"there is no command {topic.strip()!r}. " + self.help_text(role)
-            return f"{spec.usage}\n{spec.summary} (needs the {ROLE_NAMES[spec.role]} role)"
-        lines = ["commands (help COMMAND for more):"]
-        lines += [f"  {s.usage} — {s.summary}" for s in self.specs_for(role)]
-        lines.append("  help [COMMAND] — this list")
+                return t.gettext("there is no command %(name)r.", name=topic.strip()) + " " + self.help_text(role, t=t)
+            needs = t.gettext("(needs the %(role)s role)", role=t.gettext(ROLE_NAMES[spec.role]))
+            return f"{t.gettext(spec.usage)}\n{t.gettext(spec.summary)} {needs}"
+        lines = [t.gettext("commands (help COMMAND for more):")]
+        lines += [f"  {t.gettext(s.usage)} — {t.gettext(s.summary)}" for s in self.specs_for(role)]
+        lines.append(f"  {t.gettext(HELP_USAGE)} — {t.gettext(HELP_SUMMARY)}")
         return "\n".join(lines)
 
+    async def translator_for(self, command: CommandIssued) -> Translator:
+        """The language of the person who issued ``command`` (bot/services/languages.py)."""
+        languages = self._services.languages
+        return SOURCE if languages is None else await languages.for_user(command.user)
+
     async def answer(self, command: CommandIssued) -> Reply:
-        """Run the command and return what to tell the person. Never raises for bad input."""
+        """Run the command and return what to tell the person, in their language. Never raises for bad input."""
         role = self._roles.role_of(command.user)
+        t = await self.translator_for(command)
         name = command.name.lower()
         if name in ("help", "start", "hulp"):
-            return Reply(self.help_text(role, command.args))
+            return Reply(self.help_text(role, command.args, t))
         spec = self._by_name.get(name)
         if spec is None:
-            return Reply(f"unknown command {name!r}.\n" + self.help_text(role))
+            return Reply(t.gettext("unknown command %(name)r.", name=name) + "\n" + self.help_text(role, t=t))
         if role < spec.role:
-            return Reply(f"`{spec.name}` needs the {ROLE_NAMES[spec.role]} role; you have the {ROLE_NAMES[role]} role")
-        context = CommandContext(command, role, self._services)
+            return Reply(
+                t.gettext(
+                    "`%(command)s` needs the %(needed)s role; you have the %(role)s role",
+                    command=spec.name,
+                    needed=t.gettext(ROLE_NAMES[spec.role]),
+                    role=t.gettext(ROLE_NAMES[role]),
+                )
+            )
+        context = CommandContext(command, role, self._services, t)
         try:
             return await spec.handler(context, command.args)
         except UsageError as exc:
-            return Reply(f"{exc}\nusage: {spec.usage}")
+            return Reply(f"{t.render(exc.message)}\n" + t.gettext("usage: %(usage)s", usage=t.gettext(spec.usage)))
         except (DraftError, NotFound, WrongState) as exc:
-            return Reply(str(exc))
+            return Reply(str(exc))  # worded by the publishing service, in English
         except NotAllowed as exc:
-            return Reply(f"not allowed: {exc}")
+            return Reply(t.gettext("not allowed: %(reason)s", reason=str(exc)))
         except Exception:
             log.exception("command %r from %s failed", name, command.user.key)
-            return Reply("something went wrong; the operator can find the details in the log")
+            return Reply(t.gettext("something went wrong; the operator can find the details in the log"))
 
     async def handle(self, command: CommandIssued) -> Reply | None:
         """Run a command event and answer it; None when this event was already run (redelivered)."""

@@ -31,9 +31,11 @@ from adapters.base import (
     parse_intent,
 )
 from bot.clock import Clock
+from bot.i18n import SOURCE, Message
 from bot.services.counters import CounterRefresher
 from bot.services.dispatch import SentDelivery
 from bot.services.interpret import Meaning, Refusal, describe, interpret
+from bot.services.languages import PersonLanguages
 from content import outbox, posts
 from content.db import Store
 from content.people import Person, ensure_identities
@@ -96,9 +98,13 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    outcome: Outcome | None  # None when refused (see ``text``)
-    text: str  # what to tell the person
+    outcome: Outcome | None  # None when refused (see ``message``)
+    message: Message  # what to tell the person, worded in their language where it is answered
     post_id: int | None = None
+
+    @property
+    def text(self) -> str:  # the answer in the source language, English
+        return str(self.message)
 
 
 def request_for(event: ActionPressed | ReactionAdded | ReactionRemoved | ReplyPosted) -> Request:
@@ -128,8 +134,16 @@ _Item = tuple[Request, "asyncio.Future[Result]"]
 
 
 class EngagementService:
-    def __init__(self, store: Store, clock: Clock, counters: CounterRefresher | None, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        counters: CounterRefresher | None,
+        max_batch: int = 256,
+        languages: PersonLanguages | None = None,  # None: button presses are answered in English
+    ) -> None:
         self._store = store
+        self._languages = languages
         self._clock = clock
         self._counters = counters
         self._max_batch = max_batch
@@ -182,12 +196,13 @@ class EngagementService:
                 _printable(event.event_id, 80),
                 _printable(str(exc), 120),
             )
-            result = Result(None, "that button is not one of prikbord's")
+            result = Result(None, Message("that button is not one of prikbord's"))
         else:
             result = await self.submit(request)
         if isinstance(event, ActionPressed):
+            words = SOURCE if self._languages is None else await self._languages.for_user(event.user)
             try:
-                await event.answer(result.text)
+                await event.answer(words.render(result.message))
             except Exception:  # the count is stored; a failed toast is not worth an error
                 log.warning("answering a button press on %s failed", event.user.platform, exc_info=True)
         return result
@@ -273,9 +288,8 @@ class EngagementService:
             for request, (post_id, delivery_id) in zip(requests, located, strict=True):
                 post = by_id.get(post_id) if post_id is not None else None
                 if post is None:
-                    results.append(
-                        Result(None, "that is not a prikbord post" if request.message else f"no post #{post_id}")
-                    )
+                    missing = Message("no post #%(id)s", id=post_id)
+                    results.append(Result(None, Message("that is not a prikbord post") if request.message else missing))
                     continue
                 open_now = post.cta_deadline is None or post.cta_deadline > now
                 meaning = interpret(post, request.intent, open_now)
@@ -381,4 +395,4 @@ def _unstorable(request: Request, exc: BaseException) -> Result:
         _printable(request.user.user_id, 80),
         _cause(exc),
     )
-    return Result(None, "sorry, that could not be counted: it arrived in a form prikbord cannot store")
+    return Result(None, Message("sorry, that could not be counted: it arrived in a form prikbord cannot store"))

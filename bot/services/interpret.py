@@ -2,7 +2,8 @@
 into a response kind and value, or into a refusal to show the person. Pure: no store, no clock.
 
 The counting rules that follow (one like/ack per person, latest RSVP/vote wins, removal unlikes) are
-applied by :func:`content.responses.apply_batch`; :func:`describe` words their outcome.
+applied by :func:`content.responses.apply_batch`; :func:`describe` words their outcome. Refusals and
+outcomes are :class:`~bot.i18n.Message` s, worded in the person's language where they are answered.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from adapters.base import (
     React,
     Reply,
 )
+from bot.i18n import Message
 from bot.services.compose import ACK_EMOJI, option_emoji
 from content.models import CtaKind, Post, PostState, ResponseKind
 from content.responses import Outcome
@@ -37,7 +39,7 @@ class Meaning:
 class Refusal:
     """Why the act counts for nothing, in words for the person."""
 
-    text: str
+    text: Message
 
 
 def reaction_intent(post: Post, key: str) -> Like | Acknowledge | Choose:
@@ -55,9 +57,9 @@ def reaction_intent(post: Post, key: str) -> Like | Acknowledge | Choose:
 def interpret(post: Post, intent: Intent, now_open: bool) -> Meaning | Refusal:
     """What ``intent`` means for ``post``; ``now_open`` is False once the call to action's deadline passed."""
     if post.state == PostState.RETRACTED:
-        return Refusal(f"#{post.id} was retracted")
+        return Refusal(Message("#%(id)s was retracted", id=post.id))
     if post.state not in (PostState.PUBLISHED, PostState.EXPIRED):
-        return Refusal(f"there is no published post #{post.id}")
+        return Refusal(Message("there is no published post #%(id)s", id=post.id))
     if isinstance(intent, React):
         intent = reaction_intent(post, intent.key)
     # Likes, replies and clicks stay welcome after the call to action closed.
@@ -68,13 +70,13 @@ def interpret(post: Post, intent: Intent, now_open: bool) -> Meaning | Refusal:
     if isinstance(intent, OpenLink):
         return Meaning(ResponseKind.CLICK, post.cta_url)
     if post.state == PostState.EXPIRED or not now_open:
-        return Refusal(f"#{post.id} is closed")
+        return Refusal(Message("#%(id)s is closed", id=post.id))
     if isinstance(intent, Acknowledge):
         if post.cta_kind != CtaKind.ACKNOWLEDGE:
-            return Refusal(f"#{post.id} asks for no acknowledgement")
+            return Refusal(Message("#%(id)s asks for no acknowledgement", id=post.id))
         return Meaning(ResponseKind.ACK)
     if post.cta_kind not in (CtaKind.RSVP, CtaKind.POLL):
-        return Refusal(f"#{post.id} has no options to choose from")
+        return Refusal(Message("#%(id)s has no options to choose from", id=post.id))
     return _choice(post, intent)
 
 
@@ -93,25 +95,34 @@ def _choice(post: Post, intent: Choose | ChooseNamed) -> Meaning | Refusal:
             if option.lower() == asked.lower():
                 return Meaning(kind, option)
     listed = ", ".join(f"{i} {o}" for i, o in enumerate(options, start=1))
-    return Refusal(f"#{post.id} has no option {asked!r}; choose one of: {listed}")
+    return Refusal(
+        Message("#%(id)s has no option %(asked)r; choose one of: %(options)s", id=post.id, asked=asked, options=listed)
+    )
 
 
-def describe(outcome: Outcome, meaning: Meaning, post_id: int) -> str:
+def describe(outcome: Outcome, meaning: Meaning, post_id: int) -> Message:
     """The answer to the person once the act is stored."""
     if outcome in (Outcome.ALREADY, Outcome.DUPLICATE_EVENT):
-        return f"already counted (#{post_id})"
+        return Message("already counted (#%(id)s)", id=post_id)
     if outcome == Outcome.REMOVED:
-        return f"{meaning.kind.value} removed (#{post_id})"
+        return {
+            ResponseKind.LIKE: Message("like removed (#%(id)s)", id=post_id),
+            ResponseKind.ACK: Message("ack removed (#%(id)s)", id=post_id),
+            ResponseKind.RSVP: Message("rsvp removed (#%(id)s)", id=post_id),
+            ResponseKind.VOTE: Message("vote removed (#%(id)s)", id=post_id),
+            ResponseKind.REPLY: Message("reply removed (#%(id)s)", id=post_id),
+            ResponseKind.CLICK: Message("click removed (#%(id)s)", id=post_id),
+        }[meaning.kind]
     if outcome == Outcome.NOTHING:
-        return f"nothing to remove (#{post_id})"
+        return Message("nothing to remove (#%(id)s)", id=post_id)
     if outcome == Outcome.CHANGED:
-        return f"changed to {meaning.value} (#{post_id})"
+        return Message("changed to %(value)s (#%(id)s)", value=meaning.value, id=post_id)
     value = meaning.value
     return {
-        ResponseKind.LIKE: f"👍 counted (#{post_id})",
-        ResponseKind.ACK: f"✅ thanks, #{post_id} is marked as read",
-        ResponseKind.RSVP: f"RSVP {value} noted (#{post_id})",
-        ResponseKind.VOTE: f"vote for {value} counted (#{post_id})",
-        ResponseKind.REPLY: f"reply saved (#{post_id})",
-        ResponseKind.CLICK: f"click counted (#{post_id})",
+        ResponseKind.LIKE: Message("👍 counted (#%(id)s)", id=post_id),
+        ResponseKind.ACK: Message("✅ thanks, #%(id)s is marked as read", id=post_id),
+        ResponseKind.RSVP: Message("RSVP %(value)s noted (#%(id)s)", value=value, id=post_id),
+        ResponseKind.VOTE: Message("vote for %(value)s counted (#%(id)s)", value=value, id=post_id),
+        ResponseKind.REPLY: Message("reply saved (#%(id)s)", id=post_id),
+        ResponseKind.CLICK: Message("click counted (#%(id)s)", id=post_id),
     }[meaning.kind]

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from bot.clock import Clock
+from bot.i18n import N_
 from content import posts
 from content.db import Store
 from content.linking import employee_by_email
@@ -30,7 +31,7 @@ class Forgotten:
     replies_erased: int
 
 
-PRIVACY_TEXT = (
+PRIVACY_TEXT = N_(
     "What prikbord stores about you: your name, email, department, location and language from the company "
     "directory; your messenger accounts and how they were linked; your likes, acknowledgements, RSVPs, votes, "
     "clicks and the text of your replies; your reminders, quiet hours and opt-outs; and audit entries of what "

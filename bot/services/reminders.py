@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import Adapter, DeliveryError, UserRef
 from bot.clock import Clock
+from bot.i18n import SOURCE, Translator
+from bot.services.languages import PersonLanguages
 from bot.services.notify import PrivateSender, send_directly
 from bot.services.publishing import Tell
 from content import audience, scheduling
@@ -40,11 +42,11 @@ log = logging.getLogger("prikbord.reminders")
 SUMMARY_CATCH_UP = timedelta(hours=24)
 
 
-def reach_text(reach: audience.Reach) -> str:
+def reach_text(reach: audience.Reach, t: Translator = SOURCE) -> str:
     """A reach as people read it: ``120``, or ``about 340 (52 known by name)`` where it is an estimate."""
     if not reach.estimate:
         return str(reach.value)
-    return f"about {reach.value} ({reach.known} known by name)"
+    return t.gettext("about %(value)s (%(known)s known by name)", value=reach.value, known=reach.known)
 
 
 class ReminderService:
@@ -59,7 +61,9 @@ class ReminderService:
         *,
         enabled: bool = True,
         send_private: PrivateSender = send_directly,
+        languages: PersonLanguages | None = None,  # None: reminders and summaries in English
     ) -> None:
+        self._languages = languages
         self._send_private = send_private  # bot/app.py passes the rate-paced one: reminders share the budget
         self._store = store
         self._clock = clock
@@ -169,7 +173,7 @@ class ReminderService:
                     if later >= post.cta_deadline:
                         await scheduling.set_reminder_state(session, reminder.id, ReminderState.LATE)
                 elif await scheduling.claim_reminder(session, reminder.id, now):
-                    claimed.append((reminder.id, employee.id, self._text(post)))
+                    claimed.append((reminder.id, employee.id, self._text(post, self._translator(employee))))
         return claimed
 
     async def _send(self, reminder_id: int, post_id: int, employee_id: int, text: str) -> None:
@@ -203,12 +207,21 @@ class ReminderService:
         quiet = QuietHours.parse(employee.quiet_start, employee.quiet_end, self._zone)
         return quiet.end_after(now) if quiet is not None else now
 
-    def _text(self, post: Post) -> str:
+    def _translator(self, employee: Employee | None) -> Translator:
+        """A reminder goes out without an event, so in the directory's language (else the default); the
+        moderators' summary (``employee`` None) in the default language."""
+        if self._languages is None:
+            return SOURCE
+        return self._languages.choose(employee.language) if employee is not None else self._languages.default
+
+    def _text(self, post: Post, t: Translator) -> str:
         assert post.cta_deadline is not None
-        deadline = post.cta_deadline.astimezone(self._zone).strftime("%a %d %b %H:%M")
-        return (
-            f"Reminder: #{post.id} “{post.title}” is a must-read, due {deadline}. "
-            f"Answer `ack {post.id}` (or press ✅ Read under the post). `optout reminders` stops these reminders."
+        return t.gettext(
+            "Reminder: #%(id)s “%(title)s” is a must-read, due %(deadline)s. Answer `ack %(id)s` (or press ✅ Read "
+            "under the post). `optout reminders` stops these reminders.",
+            id=post.id,
+            title=post.title,
+            deadline=t.moment(post.cta_deadline, self._zone),
         )
 
     @staticmethod
@@ -243,9 +256,14 @@ class ReminderService:
                 return None
             reach = (await audience.reach_of(session, [post_id]))[post_id]
             acked = len(await scheduling.acknowledged(session, post_id))
-            deadline = post.cta_deadline.astimezone(self._zone).strftime("%a %d %b %H:%M")
-            text = (
-                f"#{post.id} “{post.title}”: {acked} of {reach_text(reach)} acknowledged by the deadline ({deadline})"
+            t = self._translator(None)
+            text = t.gettext(
+                "#%(id)s “%(title)s”: %(acked)s of %(reach)s acknowledged by the deadline (%(deadline)s)",
+                id=post.id,
+                title=post.title,
+                acked=acked,
+                reach=reach_text(reach, t),
+                deadline=t.moment(post.cta_deadline, self._zone),
             )
         await self._tell(text)
         return text

@@ -160,7 +160,7 @@ def _create_api(deps: WebDeps) -> FastAPI:
     web.include_router(public_router(deps))
     web.include_router(signin_router(pages, guard, admin_token))
     if deps.linking is not None:
-        web.include_router(sso_router(deps.linking, pages))
+        web.include_router(sso_router(deps.linking, pages, deps.languages))
     web.include_router(dashboard_router(deps, operations, pages, guard))
     web.include_router(compose_router(deps, operations, pages, guard))
     web.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -20,6 +20,7 @@ from bot.web.metrics import Metrics
 from content.db import Store
 
 if TYPE_CHECKING:
+    from bot.services.languages import PersonLanguages
     from content.directory import SlackLookup
 
 
@@ -41,3 +42,4 @@ class WebDeps:
     privacy: PrivacyService | None = None  # /api/employees/{email}/export|forget (bot/web/api_people.py)
     platform_health: PlatformHealth | None = None  # the dispatcher's view: /healthz and the dashboard
     slack_lookup: SlackLookup | None = None  # the directory import's Slack emails → user ids (Slack configured)
+    languages: PersonLanguages | None = None  # the language of each person's /sso/… pages (bot/web/sso.py)

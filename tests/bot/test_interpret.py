@@ -23,6 +23,7 @@ from adapters.base import (
     parse_intent,
 )
 from bot.clock import FrozenClock
+from bot.i18n import load_catalogues
 from bot.services.compose import actions_for
 from bot.services.engagement import EngagementService, Request, Result
 from bot.services.interpret import Meaning, Refusal, describe, interpret, reaction_intent
@@ -31,6 +32,12 @@ from content.models import CtaKind, Post, PostState, ResponseKind
 from content.responses import Counts, Op, Outcome, counts_for
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def _refused(found: Meaning | Refusal) -> str:
+    """A refusal's words in English (interpret() gives them as a Message, worded where it is answered)."""
+    assert isinstance(found, Refusal), found
+    return str(found.text)
 
 
 def _post(cta: CtaKind, options: list[str] | None = None, state: PostState = PostState.PUBLISHED) -> Post:
@@ -146,24 +153,24 @@ def test_likes_replies_and_clicks_count_on_any_published_post_even_when_closed()
 def test_unpublished_and_retracted_posts_refuse_everything(state: PostState, refusal: str) -> None:
     post = _post(CtaKind.POLL, ["A", "B"], state)
     for intent in (Like(), Reply(), Choose(ChoiceKind.VOTE, 1), React("👍")):
-        assert interpret(post, intent, now_open=True) == Refusal(refusal)
+        assert _refused(interpret(post, intent, now_open=True)) == refusal
 
 
 def test_closed_and_expired_calls_to_action_refuse_acks_and_choices() -> None:
     ack = _post(CtaKind.ACKNOWLEDGE)
     poll = _post(CtaKind.POLL, ["A", "B"])
-    assert interpret(ack, Acknowledge(), now_open=False) == Refusal("#7 is closed")
-    assert interpret(poll, Choose(ChoiceKind.VOTE, 1), now_open=False) == Refusal("#7 is closed")
+    assert _refused(interpret(ack, Acknowledge(), now_open=False)) == "#7 is closed"
+    assert _refused(interpret(poll, Choose(ChoiceKind.VOTE, 1), now_open=False)) == "#7 is closed"
     expired = _post(CtaKind.POLL, ["A", "B"], PostState.EXPIRED)
-    assert interpret(expired, Choose(ChoiceKind.VOTE, 1), now_open=True) == Refusal("#7 is closed")
+    assert _refused(interpret(expired, Choose(ChoiceKind.VOTE, 1), now_open=True)) == "#7 is closed"
     assert interpret(expired, Like(), now_open=True) == Meaning(ResponseKind.LIKE)
 
 
 def test_acks_and_choices_only_where_the_post_asks_for_them() -> None:
-    assert interpret(_post(CtaKind.LIKE), Acknowledge(), True) == Refusal("#7 asks for no acknowledgement")
+    assert _refused(interpret(_post(CtaKind.LIKE), Acknowledge(), True)) == "#7 asks for no acknowledgement"
     assert interpret(_post(CtaKind.ACKNOWLEDGE), Acknowledge(), True) == Meaning(ResponseKind.ACK)
-    assert interpret(_post(CtaKind.LIKE), Choose(ChoiceKind.VOTE, 1), True) == Refusal(
-        "#7 has no options to choose from"
+    assert (
+        _refused(interpret(_post(CtaKind.LIKE), Choose(ChoiceKind.VOTE, 1), True)) == "#7 has no options to choose from"
     )
 
 
@@ -176,8 +183,8 @@ def test_choices_by_number_and_by_text() -> None:
     assert interpret(poll, ChooseNamed("1"), True) == Meaning(ResponseKind.VOTE, "Pizza")
     assert interpret(poll, ChooseNamed("2025"), True) == Meaning(ResponseKind.VOTE, "2025")  # an option named so
     listed = "choose one of: 1 Pizza, 2 Sushi, 3 2025"
-    assert interpret(poll, Choose(ChoiceKind.VOTE, 4), True) == Refusal(f"#7 has no option '4'; {listed}")
-    assert interpret(poll, ChooseNamed("Salade"), True) == Refusal(f"#7 has no option 'Salade'; {listed}")
+    assert _refused(interpret(poll, Choose(ChoiceKind.VOTE, 4), True)) == f"#7 has no option '4'; {listed}"
+    assert _refused(interpret(poll, ChooseNamed("Salade"), True)) == f"#7 has no option 'Salade'; {listed}"
 
 
 def test_reaction_keys_map_to_the_posts_options_ack_or_a_like() -> None:
@@ -193,16 +200,20 @@ def test_reaction_keys_map_to_the_posts_options_ack_or_a_like() -> None:
     assert interpret(rsvp, React("🤔"), True) == Meaning(ResponseKind.RSVP, "maybe")
     assert interpret(ack, React("✅"), True) == Meaning(ResponseKind.ACK)
     assert interpret(ack, React("❤️"), True) == Meaning(ResponseKind.LIKE)
-    assert interpret(poll, React("1️⃣"), False) == Refusal("#7 is closed")
+    assert _refused(interpret(poll, React("1️⃣"), False)) == "#7 is closed"
 
 
 def test_describe_words_each_outcome() -> None:
     vote = Meaning(ResponseKind.VOTE, "Sushi")
-    assert describe(Outcome.COUNTED, vote, 7) == "vote for Sushi counted (#7)"
-    assert describe(Outcome.CHANGED, vote, 7) == "changed to Sushi (#7)"
-    assert describe(Outcome.ALREADY, Meaning(ResponseKind.LIKE), 7) == "already counted (#7)"
-    assert describe(Outcome.REMOVED, Meaning(ResponseKind.LIKE), 7) == "like removed (#7)"
-    assert describe(Outcome.NOTHING, Meaning(ResponseKind.LIKE), 7) == "nothing to remove (#7)"
+    assert str(describe(Outcome.COUNTED, vote, 7)) == "vote for Sushi counted (#7)"
+    assert str(describe(Outcome.CHANGED, vote, 7)) == "changed to Sushi (#7)"
+    assert str(describe(Outcome.ALREADY, Meaning(ResponseKind.LIKE), 7)) == "already counted (#7)"
+    assert str(describe(Outcome.REMOVED, Meaning(ResponseKind.LIKE), 7)) == "like removed (#7)"
+    assert str(describe(Outcome.NOTHING, Meaning(ResponseKind.LIKE), 7)) == "nothing to remove (#7)"
+    # Each outcome is a message to translate: the Dutch catalogue words it for a Dutch reader.
+    dutch = load_catalogues().translator("nl")
+    assert dutch.render(describe(Outcome.COUNTED, vote, 7)) == "stem op Sushi geteld (#7)"
+    assert dutch.render(describe(Outcome.REMOVED, Meaning(ResponseKind.ACK), 7)) == "leesbevestiging verwijderd (#7)"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -67,7 +67,8 @@ def test_import_export_forget_from_the_shell(tmp_path: Path) -> None:
     script = "anna: /ack 1\nanna: /reply 2 Mijn geheime tekst\nanna: /privacy\n"
     ran = prikbord(["run"], tmp_path, script)
     assert ran.returncode == 0, ran.stderr
-    assert "What prikbord stores about you" in ran.stdout and "people forget" in ran.stdout
+    # Anna's directory language is Dutch: /privacy answers her in Dutch.
+    assert "Wat prikbord over je bewaart" in ran.stdout and "people forget" in ran.stdout
 
     exported = prikbord(["people", "export", "anna@example.org"], tmp_path)
     assert exported.returncode == 0, exported.stderr

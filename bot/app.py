@@ -36,6 +36,7 @@ from bot.services.notify import ModeratorNotifier
 from bot.services.privacy import PrivacyService
 from bot.services.publishing import ModerationPolicy, PublishingService
 from bot.services.rate_windows import RateBudget
+from bot.services.receivers import ReceiverOwnership
 from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
 from bot.services.shared_rates import SharedRates
@@ -217,6 +218,8 @@ class App:
             self.store, self.clock, self.commands, self.engagement, self.notifier, self.audience
         )
         self._started: list[Adapter] = []
+        # Telegram polling and the Matrix sync: on PostgreSQL, in one instance at a time.
+        self.receivers = ReceiverOwnership(self.store, self.adapters.values(), settings.scheduler.leader_retry)
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -243,6 +246,7 @@ class App:
                     webhook_url=f"{public}/telegram/webhook" if public else None,
                     webhook_secret=telegram.webhook_secret.get_secret_value() if telegram.webhook_secret else None,
                     moderator_ids=self.roles.user_ids("telegram"),
+                    receive_on_start=not self.store.is_postgres,  # there: while this instance owns it
                 )
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
@@ -263,6 +267,7 @@ class App:
                     allowed_servers=matrix.allowed_servers,
                     state_load=self.adapter_state.load,
                     state_save=self.adapter_state.save,
+                    receive_on_start=not self.store.is_postgres,
                 )
             except ValueError as exc:
                 raise ConfigError(f"[matrix] {exc}") from None
@@ -327,6 +332,8 @@ class App:
                 adapter.set_settle(self.settle)
             await adapter.start(self.inbound)
             self._started.append(adapter)
+        if self.store.is_postgres:
+            await self.receivers.start()
         await self.audience.start()  # member lists read in the background, then every [audience] refresh
         if self.settings.web_enabled:
             assert self.settings.web.port is not None
@@ -362,6 +369,7 @@ class App:
         if self.web is not None:
             await self.web.stop()
             self.web = None
+        await self.receivers.stop()  # no more polling or syncing; what was handled is confirmed
         await self.scheduler.stop()
         for task in self._tasks:
             task.cancel()

@@ -97,13 +97,15 @@ class MatrixAdapter(Adapter):
         backoff_max: float = 60.0,
         messages_per_second: float = 5.0,
         inbound_concurrency: int = 256,
+        receive_on_start: bool = True,
     ) -> None:
         """``access_token`` wins over ``password``; with only a password the adapter logs in once and
         keeps the token and device (``state_save``). ``allowed_servers``: server names whose people may
         invite the bot, room ids, or ``*``; empty: only the bot's own server. The remaining keywords are
         tuning: long-poll length, events per sync before gap filling, HTTP timeout, reconnect backoff,
         the send rate the dispatcher is told to keep (Limits.global_rates), and how many ordered groups of
-        one sync's events are handed to the core at once (``inbound.py``)."""
+        one sync's events are handed to the core at once (``inbound.py``). ``receive_on_start=False``: log
+        in and send, but sync only after start_receiving() (another instance may own the sync loop)."""
         if not access_token and not password:
             raise ValueError("[matrix] needs access_token or password")
         self.homeserver = homeserver.rstrip("/")
@@ -155,6 +157,10 @@ class MatrixAdapter(Adapter):
             edit_interval=2.0,
         )
         self._sink: EventSink | None = None
+        self._receive_on_start = receive_on_start
+
+    # Two sync loops on one account would each hand on every event: one instance syncs at a time.
+    single_receiver = True
 
     # -----------------------------------------------------------------------------------------
     # lifecycle
@@ -170,7 +176,19 @@ class MatrixAdapter(Adapter):
     async def start(self, sink: EventSink) -> None:
         """Log in and, on a first run, take the sync position (skipping history) before returning."""
         self._sink = sink
-        await self._sync.start()
+        if self._receive_on_start:
+            await self._sync.start()
+        else:
+            await self._sync.login()
+
+    async def start_receiving(self) -> None:
+        """Sync from the stored position (this instance took over the sync loop)."""
+        if not self._sync.running:
+            await self._sync.start()
+
+    async def stop_receiving(self) -> None:
+        """Stop syncing after the batch in hand, its token saved; sending goes on."""
+        await self._sync.stop(still_sending=True)
 
     async def stop(self) -> None:
         """Stops after the batch in hand is handled and its sync token saved (none is replayed)."""

@@ -72,8 +72,21 @@ class SyncLoop:
             log.warning("%s; the sync loop keeps trying", exc)
         self._task = asyncio.create_task(self._run(), name="matrix-sync")
 
-    async def stop(self) -> None:
-        """Stops after the batch in hand is handled and its sync token saved (none is replayed)."""
+    async def login(self) -> None:
+        """Log in without syncing: an instance that sends while another owns the sync loop."""
+        try:
+            await self._session.ensure_login()
+            self.connected = True
+        except TransientError as exc:
+            log.warning("%s; sending will log in again", exc)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self, *, still_sending: bool = False) -> None:
+        """Stops after the batch in hand is handled and its sync token saved (none is replayed).
+        ``still_sending``: the login stays in use for sending, so the adapter stays connected."""
         self._stopping.set()
         if self._task is not None:
             try:
@@ -82,7 +95,7 @@ class SyncLoop:
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        self.connected = False
+        self.connected = still_sending and self.connected
 
     async def _run(self) -> None:
         backoff = self._backoff_initial

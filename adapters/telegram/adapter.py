@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
-from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 from telegram.request import HTTPXRequest
 
@@ -39,9 +39,9 @@ from adapters.base import (
 )
 from adapters.telegram.callbacks import CallbackAnswer
 from adapters.telegram.discovery import chats_in_updates
-from adapters.telegram.errors import TokenRedaction, map_error
+from adapters.telegram.errors import TokenRedaction
 from adapters.telegram.menu import CommandMenu, set_my_commands_calls
-from adapters.telegram.outbound import TelegramMessages
+from adapters.telegram.outbound import TelegramMessages, register_commands
 from adapters.telegram.polling import UpdatePoller
 from adapters.telegram.translate import (
     ALLOWED_UPDATES,
@@ -49,6 +49,7 @@ from adapters.telegram.translate import (
     BotIdentity,
     MalformedUpdate,
     callback_query_id,
+    header_value,
     translate_update,
 )
 
@@ -117,6 +118,7 @@ class TelegramAdapter(Adapter):
         retracted_text: str = "🚫 Dit bericht is ingetrokken · This message was retracted",
         request_timeout: float = 10.0,
         connection_pool_size: int = 64,
+        receive_on_start: bool = True,
     ) -> None:
         if mode not in ("polling", "webhook"):
             raise ValueError(f"[telegram] mode must be polling or webhook, not {mode!r}")
@@ -130,6 +132,9 @@ class TelegramAdapter(Adapter):
         self._token = token
         self._api_base_url = api_base_url
         self._mode = mode
+        # Polling: getUpdates refuses a second poller, so several instances poll one at a time.
+        self.single_receiver = mode == "polling"
+        self._receive_on_start = receive_on_start
         self._webhook_url = webhook_url
         self._webhook_secret = webhook_secret or ""
         self._menu = menu or CommandMenu()
@@ -203,11 +208,10 @@ class TelegramAdapter(Adapter):
         user = self._bot.bot
         self._me = BotIdentity(user.id, user.username or "", user.first_name)
         self._sink = sink
-        await self._register_commands()
+        await register_commands(self._bot, set_my_commands_calls(self._menu, self._moderator_ids), self._token)
         if self._mode == "polling":
-            with self._errors(None):
-                await self._bot.delete_webhook(drop_pending_updates=False)
-            self._poller = asyncio.create_task(self._poll(), name="telegram-polling")
+            if self._receive_on_start:
+                await self.start_receiving()
         else:
             assert self._webhook_url is not None
             with self._errors(None):
@@ -218,32 +222,30 @@ class TelegramAdapter(Adapter):
                 )
         self._alive = True
 
-    async def stop(self) -> None:
-        self._alive = False
+    async def start_receiving(self) -> None:
+        """Poll (polling mode; this instance owns the polling): from the offset Telegram keeps."""
+        if self._updates is not None and (self._poller is None or self._poller.done()):
+            with self._errors(None):
+                await self._bot.delete_webhook(drop_pending_updates=False)
+            self._poller = asyncio.create_task(self._poll(), name="telegram-polling")
+
+    async def stop_receiving(self) -> None:
+        """Stop polling and confirm what was handled, so the next poller starts after it."""
         if self._poller is not None:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
             self._poller = None
         if self._updates is not None:
             await self._updates.confirm()
+
+    async def stop(self) -> None:
+        self._alive = False
+        await self.stop_receiving()
         await self._bot.shutdown()
         for request in self._requests:  # also when never started: send() works without start()
             await request.shutdown()
         for name in _REDACTED_LOGGERS:
             logging.getLogger(name).removeFilter(self._redact)
-
-    async def _register_commands(self) -> None:
-        for call in set_my_commands_calls(self._menu, self._moderator_ids):
-            scope_chat = call["scope"].get("chat_id")
-            scope = BotCommandScopeDefault() if scope_chat is None else BotCommandScopeChat(scope_chat)
-            commands = [BotCommand(c["command"], c["description"]) for c in call["commands"]]
-            try:
-                await self._bot.set_my_commands(commands, scope=scope, language_code=call.get("language_code"))
-            except InvalidToken as exc:
-                raise map_error(exc, None, self._token) from None
-            except TelegramError as exc:
-                # A moderator who never opened a chat with the bot has no chat to scope to: not fatal.
-                log.warning("telegram: setMyCommands for %s failed: %s", scope_chat or "everyone", exc)
 
     # -- inbound --------------------------------------------------------------------------------
 
@@ -287,7 +289,7 @@ class TelegramAdapter(Adapter):
         """The webhook endpoint (``POST /telegram/webhook``): the web app passes headers and raw body."""
         if self._mode != "webhook":
             return HttpReply(404, b"telegram webhook mode is off")
-        given = _header(headers, SECRET_HEADER)
+        given = header_value(headers, SECRET_HEADER)
         if given is None or not hmac.compare_digest(given.encode(), self._webhook_secret.encode()):
             return HttpReply(403, b"forbidden")
         if self._sink is None or self._me is None:
@@ -387,14 +389,3 @@ class TelegramAdapter(Adapter):
             if not self._alive:
                 await self._bot.shutdown()
         return chats_in_updates(update.to_dict() for update in updates)
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is not None:
-        return value
-    lowered = name.lower()
-    for key, val in headers.items():
-        if key.lower() == lowered:
-            return val
-    return None

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup, ReplyParameters
-from telegram.error import TelegramError
+from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault, InlineKeyboardMarkup, ReplyParameters
+from telegram.error import InvalidToken, TelegramError
 
 from adapters.base import ChatRef, DeliveryError, MemberList, MessageRef, OutboundMessage
 from adapters.telegram.errors import MessageGone, RequestRejected, map_error
@@ -30,6 +31,22 @@ from adapters.telegram.translate import (
 )
 
 _CACHE_SIZE = 10_000
+log = logging.getLogger("prikbord.adapters.telegram")
+
+
+async def register_commands(bot: Bot, calls: Iterable[Mapping[str, Any]], token: str) -> None:
+    """setMyCommands for each menu (everyone's, and each moderator's chat) in each language."""
+    for call in calls:
+        scope_chat = call["scope"].get("chat_id")
+        scope = BotCommandScopeDefault() if scope_chat is None else BotCommandScopeChat(scope_chat)
+        commands = [BotCommand(c["command"], c["description"]) for c in call["commands"]]
+        try:
+            await bot.set_my_commands(commands, scope=scope, language_code=call.get("language_code"))
+        except InvalidToken as exc:
+            raise map_error(exc, None, token) from None
+        except TelegramError as exc:
+            # A moderator who never opened a chat with the bot has no chat to scope to: not fatal.
+            log.warning("telegram: setMyCommands for %s failed: %s", scope_chat or "everyone", exc)
 
 
 class TelegramMessages:

@@ -339,3 +339,15 @@ def _message(message: Mapping[str, Any], me: BotIdentity) -> list[Event]:
             original = MessageRef(chat, str(_int(replied, "message_id")))
             return [ReplyPosted(event_id, user, original, text, ref)]
     return []
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """A request header by name, whatever its case (the web app hands them on as they came)."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lowered = name.lower()
+    for key, val in headers.items():
+        if key.lower() == lowered:
+            return val
+    return None

@@ -80,6 +80,7 @@ EVENT_SUBSCRIPTIONS: dict[str, tuple[set[str], set[str]]] = {
     "member_left_channel": ({"member_left_channel"}, {"channels:read", "groups:read"}),
     "channel_left": ({"channel_left"}, {"channels:read"}),
     "group_left": ({"group_left"}, {"groups:read"}),
+    "user_change": ({"user_change"}, {"users:read"}),  # a deactivated account leaves the audience
     "app_home_opened": ({"app_home_opened"}, set()),
 }
 

@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.base import (
+    AccountClosed,
     ActionPressed,
     ChannelMembershipChanged,
     ChatRef,
     CommandIssued,
     Event,
+    MemberJoined,
+    MemberLeft,
     MessageRef,
     ReactionAdded,
     ReactionRemoved,
@@ -173,10 +176,13 @@ def parse_event_callback(body: Mapping[str, Any], bot_user_id: str | None) -> In
 
     if kind in ("member_joined_channel", "member_left_channel"):
         member = _text(event, "user", "event")
-        if bot_user_id is None or member != bot_user_id:
-            return Inbound()
         channel = _text(event, "channel", "event")
         joined = kind == "member_joined_channel"
+        if bot_user_id is None:
+            return Inbound()  # who the bot is is not known yet: neither reading can be trusted
+        if member != bot_user_id:  # a person: the channel's audience changes
+            change = MemberJoined if joined else MemberLeft
+            return Inbound(events=(change(event_id, user(member), chat(channel)),))
         actor = event.get("inviter") if joined else None
         by = f" by {actor}" if isinstance(actor, str) and actor else ""
         reason = (
@@ -194,6 +200,13 @@ def parse_event_callback(body: Mapping[str, Any], bot_user_id: str | None) -> In
         who = user(actor if isinstance(actor, str) and actor else (bot_user_id or "unknown"))
         reason = f"the bot was removed from Slack channel {channel}: invite it again or remove the channel from config"
         return Inbound(events=(ChannelMembershipChanged(event_id, who, chat(channel), False, reason),))
+
+    if kind == "user_change":
+        # A deactivated account leaves every channel's audience (scope users:read).
+        changed = event.get("user")
+        if not isinstance(changed, dict) or changed.get("deleted") is not True:
+            return Inbound()
+        return Inbound(events=(AccountClosed(event_id, user(_text(changed, "id", "event.user"))),))
 
     if kind == "app_home_opened":
         if event.get("tab", "home") != "home":

@@ -10,12 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.base import (
+    AccountClosed,
     Action,
     ActionPressed,
     ActionStyle,
     ChannelMembershipChanged,
     ChatRef,
     CommandIssued,
+    MemberJoined,
+    MemberLeft,
     MessagePreview,
     MessageRef,
     MessageTooLong,
@@ -369,7 +372,20 @@ def test_the_bot_leaving_or_joining_a_channel() -> None:
     (event,) = parse_request(joined, BOT).events
     assert isinstance(event, ChannelMembershipChanged) and event.joined and event.user.user_id == "U0MOD00001"
     someone = _callback({"type": "member_left_channel", "user": "U0ANNA0001", "channel": CHANNEL})
-    assert parse_request(someone, BOT).events == ()
+    (gone,) = parse_request(someone, BOT).events
+    assert isinstance(gone, MemberLeft) and gone.user.user_id == "U0ANNA0001" and gone.chat.chat_id == CHANNEL
+    came = _callback({"type": "member_joined_channel", "user": "U0BRAM0001", "channel": CHANNEL})
+    (came_event,) = parse_request(came, BOT).events
+    assert isinstance(came_event, MemberJoined) and came_event.user.user_id == "U0BRAM0001"
+    assert parse_request(someone, None).events == ()  # the bot's own id unknown yet: nothing is read into it
+
+
+def test_a_deactivated_account_leaves_every_audience() -> None:
+    closed = _callback({"type": "user_change", "user": {"id": "U0ANNA0001", "deleted": True, "name": "anna"}})
+    (event,) = parse_request(closed, BOT).events
+    assert isinstance(event, AccountClosed) and event.user.user_id == "U0ANNA0001"
+    renamed = _callback({"type": "user_change", "user": {"id": "U0ANNA0001", "deleted": False, "name": "anna2"}})
+    assert parse_request(renamed, BOT).events == ()
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from adapters.slack.adapter import SlackAdapter
 from bot.app import App
 from bot.clock import FrozenClock, SystemClock
 from bot.config import Settings
@@ -128,6 +129,41 @@ async def test_slack_a_post_reaches_the_channels_members(
         reach, reached = await reach_of_a_post(app)
         assert reach == audience.Reach(230, False, 230)
         assert reached == everyone - {gone} | {new}
+    finally:
+        await app.stop()
+
+
+async def test_slack_people_joining_leaving_and_deactivated_between_refreshes(
+    store: Store, clock: FrozenClock, slack_peer: SlackPeer
+) -> None:
+    peer = slack_peer
+    channel = peer.add_channel(CHANNEL, members=("anna", "bram", "carla"))
+    config = {
+        "slack": {"bot_token": peer.bot_token, "signing_secret": peer.signing_secret, "api_base_url": peer.api_base_url}
+    }
+    app = await started(App(settings(config, channel), clock=clock, store=store, counter_debounce=0.0))
+    try:
+        anna, bram, carla = (peer.add_user(p) for p in ("anna", "bram", "carla"))
+        assert await members(app) == {anna, bram, carla}
+        adapter = app.adapters["slack"]
+        assert isinstance(adapter, SlackAdapter)
+        clock.advance(minutes=1)
+        dirk = peer.add_user("dirk")
+        for request in (
+            peer.person_membership(channel, dirk, joined=True),
+            peer.person_membership(channel, bram, joined=False),
+            peer.account_deactivated(carla),
+        ):
+            reply = await adapter.handle_http(*request)
+            assert reply.status == 200, reply.body
+        for _ in range(200):  # the work runs after the acknowledgement
+            if not adapter._work.busy:
+                break
+            await asyncio.sleep(0.05)
+        assert await members(app) == {anna, dirk}  # no refresh needed: the events said it
+        clock.advance(minutes=1)
+        reach, reached = await reach_of_a_post(app)
+        assert reach == audience.Reach(2, False, 2) and reached == {anna, dirk}
     finally:
         await app.stop()
 

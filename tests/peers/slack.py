@@ -1113,6 +1113,23 @@ class SlackPeer:
             event["inviter"] = self.add_user(inviter)
         return self._event(event)
 
+    def person_membership(self, channel: str, user_id: str, *, joined: bool) -> SignedRequest:
+        """A person (not the bot) joining or leaving a channel: member_joined_channel / member_left_channel."""
+        (self.join if joined else self.leave)(channel, user_id)
+        event: JsonDict = {
+            "type": "member_joined_channel" if joined else "member_left_channel",
+            "user": user_id,
+            "channel": channel,
+            "channel_type": "C",
+            "team": self.team_id,
+        }
+        return self._event(event)
+
+    def account_deactivated(self, user_id: str) -> SignedRequest:
+        """Slack's user_change for an account an admin deactivated."""
+        self.deactivate(user_id)
+        return self._event({"type": "user_change", "user": {**self._user_json(self.users[user_id]), "deleted": True}})
+
     def app_home_opened(self, user: str) -> SignedRequest:
         user_id = self.add_user(user)
         return self._event({"type": "app_home_opened", "user": user_id, "channel": self._im(user_id).id, "tab": "home"})

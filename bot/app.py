@@ -49,6 +49,7 @@ from content.migrate import upgrade
 from content.people import ensure_identity
 from content.posts import SentMessage
 from content.responses import counts_for
+from scheduler.leader import LeaderElection
 from scheduler.service import SchedulerOptions, SchedulerService
 
 if TYPE_CHECKING:
@@ -220,6 +221,7 @@ class App:
         self._started: list[Adapter] = []
         # Telegram polling and the Matrix sync: on PostgreSQL, in one instance at a time.
         self.receivers = ReceiverOwnership(self.store, self.adapters.values(), settings.scheduler.leader_retry)
+        self._audience_reader: LeaderElection | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -334,7 +336,20 @@ class App:
             self._started.append(adapter)
         if self.store.is_postgres:
             await self.receivers.start()
-        await self.audience.start()  # member lists read in the background, then every [audience] refresh
+        # Member lists read in the background, then every [audience] refresh: by one instance on PostgreSQL
+        # (three instances reading 300 Slack channels each would spend the method's tier three times over).
+        if self.store.is_postgres:
+            self._audience_reader = LeaderElection(
+                self.store.engine,
+                on_elected=self.audience.start,
+                on_deposed=self.audience.stop_refreshing,
+                retry=self.settings.scheduler.leader_retry,
+                name="prikbord-audience",
+                role="the member-list refresh",
+            )
+            await self._audience_reader.start()
+        else:
+            await self.audience.start()
         if self.settings.web_enabled:
             assert self.settings.web.port is not None
             # The web stack (FastAPI, uvicorn) loads only when the web side runs.
@@ -370,6 +385,8 @@ class App:
             await self.web.stop()
             self.web = None
         await self.receivers.stop()  # no more polling or syncing; what was handled is confirmed
+        if self._audience_reader is not None:
+            await self._audience_reader.stop()
         await self.scheduler.stop()
         for task in self._tasks:
             task.cancel()

@@ -69,12 +69,16 @@ class AudienceService:
         if self._refresher is None:
             self._refresher = asyncio.create_task(self._refresh_forever(), name="audience-refresh")
 
-    async def stop(self) -> None:
+    async def stop_refreshing(self) -> None:
+        """No more member-list reads here (another instance took them over); events are still handled."""
         if self._refresher is not None:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
             self._refresher = None
+
+    async def stop(self) -> None:
+        await self.stop_refreshing()
         await self.flush()
 
     async def _refresh_forever(self) -> None:

@@ -88,7 +88,7 @@ def _sqlite_problem(chain: list[BaseException], url: str) -> str | None:
     folder = path.resolve().parent
     if "unable to open database file" in message:
         if not path.parent.is_dir():
-            return f"the directory of {db} does not exist: create it (mkdir -p {folder}) or change {where}"
+            return missing_directory(url)
         return f"cannot open {db}: make it and {folder} readable and writable by this user, or change {where}"
     if "readonly" in message or "read-only" in message:
         return f"{db} is read-only: make it and {folder} writable by this user, or change {where}"
@@ -99,6 +99,17 @@ def _sqlite_problem(chain: list[BaseException], url: str) -> str | None:
     if "locked" in message:
         return f"{db} stayed locked by another process: retry, or stop the process holding it ({where})"
     return None
+
+
+def missing_directory(url: str) -> str | None:
+    """The line for a SQLite file whose directory does not exist (checked before anything connects:
+    a failed open leaves aiosqlite's thread reporting to a closed loop); None when it exists."""
+    path = sqlite_file(url)
+    if path is None or path.parent.is_dir():
+        return None
+    where = f"[database] url = {hide_password(url)}"
+    folder = path.resolve().parent
+    return f"the directory of the database file {path} does not exist: create it (mkdir -p {folder}) or change {where}"
 
 
 _UNREACHABLE_NAMES = ("gaierror", "CannotConnectNowError", "ConnectionDoesNotExistError")
@@ -137,6 +148,8 @@ def run_async(coro_fn: Callable[[], Awaitable[T]], database_url: str) -> T:
     async def main() -> T:
         return await coro_fn()
 
+    if (missing := missing_directory(database_url)) is not None:
+        raise fail(missing)
     try:
         return asyncio.run(main())
     except ConfigError as exc:  # raised while building adapters from a config that parsed

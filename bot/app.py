@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from adapters.base import Adapter, ChatRef, MessageRef, OutboundMessage, Previewer, UserRef
+from adapters.base import Adapter, Previewer
 from adapters.console.adapter import ConsoleAdapter
 from adapters.markup import MarkupParser
 from bot.clock import Clock, SystemClock
@@ -40,16 +40,13 @@ from bot.services.receivers import ReceiverOwnership
 from bot.services.reminders import ReminderService
 from bot.services.roles import Roles
 from bot.services.shared_rates import SharedRates
+from bot.services.slack_home import must_reads_home
 from bot.services.status import StatusPostService
 from bot.web.deps import WebDeps
 from bot.web.metrics import Metrics
 from content import posts
 from content.db import Store, create_store
 from content.migrate import upgrade
-from content.people import ensure_identity
-from content.posts import SentMessage
-from content.responses import counts_for
-from scheduler.leader import LeaderElection
 from scheduler.service import SchedulerOptions, SchedulerService
 
 if TYPE_CHECKING:
@@ -221,7 +218,10 @@ class App:
         self._started: list[Adapter] = []
         # Telegram polling and the Matrix sync: on PostgreSQL, in one instance at a time.
         self.receivers = ReceiverOwnership(self.store, self.adapters.values(), settings.scheduler.leader_retry)
-        self._audience_reader: LeaderElection | None = None
+        # Member lists too, by one instance: three reading 300 Slack channels would spend the tier three times.
+        self.receivers.also(
+            "prikbord-audience", "the member-list refresh", self.audience.start, self.audience.stop_refreshing
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -290,31 +290,13 @@ class App:
                     signing_secret=slack.signing_secret.get_secret_value(),
                     api_base_url=slack.api_base_url,
                     app_token=slack.app_token.get_secret_value() if slack.app_token else None,
-                    home_view=self._slack_home_view,
+                    home_view=lambda user: must_reads_home(self.store, self.clock, self.composer, user),
                 )
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
             built["slack"] = slack_adapter
             self.slack_lookup = slack_adapter.lookup_emails
         return built
-
-    async def _slack_home_view(self, user: UserRef) -> list[tuple[MessageRef, OutboundMessage]]:
-        """The person's open must-reads for the Slack App Home, each with its acknowledge button,
-        tied to one Slack message of the post so a press there counts like a press in the channel."""
-        now = self.clock.now()
-        shown: list[tuple[MessageRef, OutboundMessage]] = []
-        async with self.store.transaction() as session:
-            person = await ensure_identity(session, user.platform, user.user_id, user.display_name, now)
-            open_reads = await posts.open_must_reads(session, person.employee_id, now)
-            counts = await counts_for(session, [p.id for p in open_reads])
-            by_post: dict[int, SentMessage] = {}
-            for sent in await posts.sent_messages(session, [p.id for p in open_reads], platform=user.platform):
-                by_post.setdefault(sent.post_id, sent)  # the first copy of each post on this platform
-        for post in open_reads:
-            if (first := by_post.get(post.id)) is not None:
-                ref = MessageRef(ChatRef(first.platform, first.chat_id), first.message_id)
-                shown.append((ref, self.composer.compose(post, counts[post.id], first.delivery_id)))
-        return shown
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -336,20 +318,8 @@ class App:
             self._started.append(adapter)
         if self.store.is_postgres:
             await self.receivers.start()
-        # Member lists read in the background, then every [audience] refresh: by one instance on PostgreSQL
-        # (three instances reading 300 Slack channels each would spend the method's tier three times over).
-        if self.store.is_postgres:
-            self._audience_reader = LeaderElection(
-                self.store.engine,
-                on_elected=self.audience.start,
-                on_deposed=self.audience.stop_refreshing,
-                retry=self.settings.scheduler.leader_retry,
-                name="prikbord-audience",
-                role="the member-list refresh",
-            )
-            await self._audience_reader.start()
         else:
-            await self.audience.start()
+            await self.audience.start()  # member lists now, then every [audience] refresh
         if self.settings.web_enabled:
             assert self.settings.web.port is not None
             # The web stack (FastAPI, uvicorn) loads only when the web side runs.
@@ -385,8 +355,6 @@ class App:
             await self.web.stop()
             self.web = None
         await self.receivers.stop()  # no more polling or syncing; what was handled is confirmed
-        if self._audience_reader is not None:
-            await self._audience_reader.stop()
         await self.scheduler.stop()
         for task in self._tasks:
             task.cancel()

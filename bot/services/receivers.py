@@ -12,13 +12,14 @@ token is in the store (adapter_state).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from adapters.base import Adapter
 from content.db import Store
 from scheduler.leader import LeaderElection
 
 log = logging.getLogger("prikbord.receivers")
+Hook = Callable[[], Awaitable[None]]
 
 
 def lock_name(platform: str) -> str:
@@ -30,7 +31,12 @@ class ReceiverOwnership:
         self._store = store
         self._adapters = [a for a in adapters if a.single_receiver]
         self._retry = retry
+        self._others: list[tuple[str, str, Hook, Hook]] = []
         self.elections: dict[str, LeaderElection] = {}
+
+    def also(self, name: str, role: str, on_elected: Hook, on_deposed: Hook) -> None:
+        """Another job for one instance at a time (the member-list refresh), under its own lock."""
+        self._others.append((name, role, on_elected, on_deposed))
 
     async def start(self) -> None:
         for adapter in self._adapters:
@@ -44,6 +50,18 @@ class ReceiverOwnership:
             )
             self.elections[adapter.platform] = election
             await election.start()
+        # After the receivers: a first member-list read needs the rooms the first sync joins.
+        for name, role, on_elected, on_deposed in self._others:
+            election = LeaderElection(
+                self._store.engine,
+                on_elected=on_elected,
+                on_deposed=on_deposed,
+                retry=self._retry,
+                name=name,
+                role=role,
+            )
+            self.elections[name] = election
+            await election.start()
 
     async def stop(self) -> None:
         for election in self.elections.values():
@@ -51,5 +69,5 @@ class ReceiverOwnership:
         self.elections.clear()
 
     def receiving(self) -> list[str]:
-        """The platforms this instance receives for now (the startup report prints them)."""
-        return sorted(p for p, e in self.elections.items() if e.is_leader)
+        """The platforms this instance receives for now."""
+        return sorted(p for p, e in self.elections.items() if e.is_leader and not p.startswith("prikbord-"))

@@ -147,8 +147,17 @@ class Reached:
     platform: str
 
 
-def _members_at_delivery(post_ids: Sequence[int]) -> Select[int, int, int, str, int]:
-    """(post, employee, identity, platform, channel) of every member of a channel when it received the post."""
+def _members_at_delivery(
+    post_ids: Sequence[int], pending_at: datetime | None = None
+) -> Select[int, int, int, str, int]:
+    """(post, employee, identity, platform, channel) of every member of a channel when it received the post.
+    With ``pending_at``, a delivery still on its way counts as received then (who it is about to reach)."""
+    received = Delivery.sent_at if pending_at is None else func.coalesce(Delivery.sent_at, pending_at)
+    delivered = (
+        Delivery.sent_at.is_not(None)
+        if pending_at is None
+        else or_(Delivery.sent_at.is_not(None), Delivery.state.in_((DeliveryState.PENDING, DeliveryState.SENDING)))
+    )
     return (
         select(Delivery.post_id, Identity.employee_id, Identity.id, Identity.platform, Delivery.channel_id)
         .join(
@@ -157,26 +166,28 @@ def _members_at_delivery(post_ids: Sequence[int]) -> Select[int, int, int, str, 
                 Membership.channel_id == Delivery.channel_id,
                 # Someone seen acting in a chat was a member since a time nobody told us: from before the
                 # posts they could see. Joins and member lists carry their real time.
-                or_(Membership.joined_at <= Delivery.sent_at, Membership.source == MembershipSource.SEEN),
-                or_(Membership.left_at.is_(None), Membership.left_at > Delivery.sent_at),
+                or_(Membership.joined_at <= received, Membership.source == MembershipSource.SEEN),
+                or_(Membership.left_at.is_(None), Membership.left_at > received),
             ),
         )
         .join(Identity, Identity.id == Membership.identity_id)
         .where(
             Delivery.post_id.in_(list(post_ids)),
-            Delivery.sent_at.is_not(None),
+            delivered,
             Delivery.state != DeliveryState.FAILED,
         )
     )
 
 
 async def reached_identities(
-    session: AsyncSession, post_id: int, employee_ids: Collection[int] | None = None
+    session: AsyncSession, post_id: int, employee_ids: Collection[int] | None = None, pending_at: datetime | None = None
 ) -> list[Reached]:
     """Every identity through which someone (of ``employee_ids``, or anyone) was reached by the post:
     members of a channel when it received the post, and everyone who responded to it (on the platform
     they responded on)."""
-    members = _members_at_delivery([post_id]).with_only_columns(Identity.employee_id, Identity.id, Identity.platform)
+    members = _members_at_delivery([post_id], pending_at).with_only_columns(
+        Identity.employee_id, Identity.id, Identity.platform
+    )
     responders = select(Response.employee_id, Response.identity_id, Response.platform).where(
         Response.post_id == post_id
     )
@@ -284,11 +295,15 @@ class ReachedPerson:
     identity_ids: tuple[int, ...]  # the identities they were reached through
 
 
-async def reached_people(session: AsyncSession, post_id: int, not_done: str | None = None) -> list[ReachedPerson]:
+async def reached_people(
+    session: AsyncSession, post_id: int, not_done: str | None = None, pending_at: datetime | None = None
+) -> list[ReachedPerson]:
     """The people a post reached, each once, with their directory fields; ordered by name. With
     ``not_done`` (a response kind) only those who have not responded so: decided in the query, so a
     post to thousands reads only the people it lists."""
-    members = _members_at_delivery([post_id]).with_only_columns(Identity.employee_id, Identity.id, Identity.platform)
+    members = _members_at_delivery([post_id], pending_at).with_only_columns(
+        Identity.employee_id, Identity.id, Identity.platform
+    )
     acted = select(Response.employee_id, Response.identity_id, Response.platform).where(Response.post_id == post_id)
     both = union(members, acted).subquery()
     employee_id, identity_id, platform = both.c[0], both.c[1], both.c[2]
@@ -321,9 +336,12 @@ async def responders(session: AsyncSession, post_id: int, kinds: Collection[str]
     return set((await session.execute(statement)).scalars())
 
 
-async def missing(session: AsyncSession, post_id: int, kind: str) -> list[ReachedPerson]:
-    """The people the post reached who have not responded with ``kind`` (``ack`` for a must-read)."""
-    return await reached_people(session, post_id, not_done=kind)
+async def missing(
+    session: AsyncSession, post_id: int, kind: str, pending_at: datetime | None = None
+) -> list[ReachedPerson]:
+    """The people the post reached who have not responded with ``kind`` (``ack`` for a must-read); with
+    ``pending_at`` also those its deliveries still on their way are about to reach (a reminder round)."""
+    return await reached_people(session, post_id, not_done=kind, pending_at=pending_at)
 
 
 UNKNOWN_SEGMENT = "unknown"

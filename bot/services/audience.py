@@ -61,6 +61,7 @@ class AudienceService:
         self._seen_pending: dict[tuple[str, str, str], str] = {}
         self._flusher: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self.read_once = asyncio.Event()  # set when the first round of member lists is in (tests wait on it)
 
     # -- member lists ---------------------------------------------------------------------------
 
@@ -87,6 +88,7 @@ class AudienceService:
                 await self.sync_all()
             except Exception:  # a bad round must not end the refreshes
                 log.exception("reading the channels' member lists failed; trying again at the next refresh")
+            self.read_once.set()
             if self._refresh is None:
                 return
             await asyncio.sleep(self._refresh.total_seconds())

@@ -36,6 +36,12 @@ def counts_as_seen(result: Result) -> bool:
     return result.outcome is not None
 
 
+def speaking_is_membership(command: CommandIssued) -> bool:
+    """The console's audience is the people who have spoken in it (typed locally, trusted). On the
+    messengers a command is no sighting: their members come from member lists, events and acts."""
+    return command.chat.platform == "console" and not command.private_chat
+
+
 class InboundRouter:
     def __init__(
         self,
@@ -58,8 +64,8 @@ class InboundRouter:
             await self._audience.handle(event)
             return
         if isinstance(event, CommandIssued):
-            if self._audience is not None and not event.private_chat:
-                self._audience.note_seen(event.chat, event.user)  # whoever speaks in a channel is in it
+            if self._audience is not None and speaking_is_membership(event):
+                self._audience.note_seen(event.chat, event.user)
             await self._commands.handle(event)
         elif isinstance(event, ActionPressed | ReactionAdded | ReactionRemoved | ReplyPosted):
             result = await self._engagement.handle_event(event)

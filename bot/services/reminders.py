@@ -137,7 +137,9 @@ class ReminderService:
         if not taken:
             return  # planned before (a restart, or a quiet-hours follow-up)
         assert post.cta_deadline is not None
-        people = {person.employee_id for person in await audience.missing(session, post.id, ResponseKind.ACK)}
+        people = {
+            person.employee_id for person in await audience.missing(session, post.id, ResponseKind.ACK, pending_at=now)
+        }
         rows = []
         for employee in (await scheduling.employees(session, people)).values():
             state, due = ReminderState.PENDING, now
@@ -178,7 +180,10 @@ class ReminderService:
 
     async def _send(self, reminder_id: int, post_id: int, employee_id: int, text: str) -> None:
         async with self._store.sessions() as session:
-            through = {r.identity_id for r in await audience.reached_identities(session, post_id, [employee_id])}
+            reached_by = await audience.reached_identities(
+                session, post_id, [employee_id], pending_at=self._clock.now()
+            )
+            through = {r.identity_id for r in reached_by}
             identities = [
                 i
                 for i in (await scheduling.identities_of(session, [employee_id])).get(employee_id, [])

@@ -178,6 +178,8 @@ async def slack_side(store: Store, clock: FrozenClock) -> AsyncIterator[SlackSid
         )
         wire_refusal_metric(app)
         await app.start()
+        # The member lists read at start make identities of their own: in before any snapshot is taken.
+        await asyncio.wait_for(app.audience.read_once.wait(), 30)
         try:
             async with _client(app) as http:
                 yield SlackSide(app, peer, http, channel)
@@ -233,6 +235,8 @@ async def telegram_side(store: Store, clock: FrozenClock, mode: str = "webhook")
         app = App(telegram_settings(peer, mode), clock=clock, store=store, console_output=Console(file=io.StringIO()))
         wire_refusal_metric(app)
         await app.start()
+        # The member lists read at start make identities of their own: in before any snapshot is taken.
+        await asyncio.wait_for(app.audience.read_once.wait(), 30)
         # Telegram would POST to the public URL; the tests POST in-process instead.
         peer.webhook = None
         try:

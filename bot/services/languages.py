@@ -5,6 +5,8 @@ link belongs to)."""
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,10 +35,16 @@ class PersonLanguages:
     """Translators per person. ``default`` is ``[i18n] default``; the catalogues are read on first use
     (once per process), so a command line that never words an answer never loads them."""
 
+    # A burst of presses must not cost a store read each before its answer (SQLite's reads queue behind
+    # the writer there): a person's directory language is kept this long, then read again.
+    KEPT_SECONDS = 60.0
+    KEPT_PEOPLE = 10_000
+
     def __init__(self, store: Store, default: str, catalogues: Callable[[], Catalogues] = load_catalogues) -> None:
         self._store = store
         self._default = default
         self._catalogues = catalogues
+        self._known: OrderedDict[tuple[str, str], tuple[float, str | None]] = OrderedDict()
 
     @property
     def default(self) -> Translator:
@@ -69,11 +77,20 @@ class PersonLanguages:
             return None
 
     async def _directory(self, platform: str, user_id: str) -> str | None:
+        key = (platform, user_id)
+        kept = self._known.get(key)
+        if kept is not None and time.monotonic() - kept[0] < self.KEPT_SECONDS:
+            return kept[1]
         # An answer in the default language beats no answer: a store that cannot be read here says so in
         # the log, and the command or press goes on.
         try:
             async with self._store.sessions() as session:
-                return await directory_language(session, platform, user_id)
+                language = await directory_language(session, platform, user_id)
         except Exception:
             log.warning("the directory language of %s:%s could not be looked up", platform, user_id, exc_info=True)
             return None
+        self._known[key] = (time.monotonic(), language)
+        self._known.move_to_end(key)
+        while len(self._known) > self.KEPT_PEOPLE:
+            self._known.popitem(last=False)
+        return language

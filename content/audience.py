@@ -18,7 +18,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, or_, select, union, update
+from sqlalchemy import Select, Subquery, and_, func, or_, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -179,12 +179,8 @@ def _members_at_delivery(
     )
 
 
-async def reached_identities(
-    session: AsyncSession, post_id: int, employee_ids: Collection[int] | None = None, pending_at: datetime | None = None
-) -> list[Reached]:
-    """Every identity through which someone (of ``employee_ids``, or anyone) was reached by the post:
-    members of a channel when it received the post, and everyone who responded to it (on the platform
-    they responded on)."""
+def _reached_union(post_id: int, pending_at: datetime | None, employee_ids: Collection[int] | None = None) -> Subquery:
+    """(employee, identity, platform) through which people were reached: members at delivery ∪ responders."""
     members = _members_at_delivery([post_id], pending_at).with_only_columns(
         Identity.employee_id, Identity.id, Identity.platform
     )
@@ -194,7 +190,16 @@ async def reached_identities(
     if employee_ids is not None:
         members = members.where(Identity.employee_id.in_(list(employee_ids)))
         responders = responders.where(Response.employee_id.in_(list(employee_ids)))
-    both = union(members, responders).subquery()
+    return union(members, responders).subquery()
+
+
+async def reached_identities(
+    session: AsyncSession, post_id: int, employee_ids: Collection[int] | None = None, pending_at: datetime | None = None
+) -> list[Reached]:
+    """Every identity through which someone (of ``employee_ids``, or anyone) was reached by the post:
+    members of a channel when it received the post, and everyone who responded to it (on the platform
+    they responded on)."""
+    both = _reached_union(post_id, pending_at, employee_ids)
     rows = await session.execute(select(both.c[0], both.c[1], both.c[2]))
     return [Reached(int(e), int(i), str(p)) for e, i, p in rows.all()]
 
@@ -301,11 +306,7 @@ async def reached_people(
     """The people a post reached, each once, with their directory fields; ordered by name. With
     ``not_done`` (a response kind) only those who have not responded so: decided in the query, so a
     post to thousands reads only the people it lists."""
-    members = _members_at_delivery([post_id], pending_at).with_only_columns(
-        Identity.employee_id, Identity.id, Identity.platform
-    )
-    acted = select(Response.employee_id, Response.identity_id, Response.platform).where(Response.post_id == post_id)
-    both = union(members, acted).subquery()
+    both = _reached_union(post_id, pending_at)
     employee_id, identity_id, platform = both.c[0], both.c[1], both.c[2]
     statement = select(
         employee_id, identity_id, platform, Employee.name, Employee.email, Employee.department, Employee.location

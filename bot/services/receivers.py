@@ -31,27 +31,20 @@ class ReceiverOwnership:
         self._store = store
         self._adapters = [a for a in adapters if a.single_receiver]
         self._retry = retry
-        self._others: list[tuple[str, str, Hook, Hook]] = []
+        self._others: list[tuple[str, str, str, Hook, Hook]] = []  # (key, lock name, role, on, off)
         self.elections: dict[str, LeaderElection] = {}
 
     def also(self, name: str, role: str, on_elected: Hook, on_deposed: Hook) -> None:
         """Another job for one instance at a time (the member-list refresh), under its own lock."""
-        self._others.append((name, role, on_elected, on_deposed))
+        self._others.append((name, name, role, on_elected, on_deposed))
 
     async def start(self) -> None:
-        for adapter in self._adapters:
-            election = LeaderElection(
-                self._store.engine,
-                on_elected=adapter.start_receiving,
-                on_deposed=adapter.stop_receiving,
-                retry=self._retry,
-                name=lock_name(adapter.platform),
-                role=f"the {adapter.platform} receiver",
-            )
-            self.elections[adapter.platform] = election
-            await election.start()
+        receivers = [
+            (a.platform, lock_name(a.platform), f"the {a.platform} receiver", a.start_receiving, a.stop_receiving)
+            for a in self._adapters
+        ]
         # After the receivers: a first member-list read needs the rooms the first sync joins.
-        for name, role, on_elected, on_deposed in self._others:
+        for key, name, role, on_elected, on_deposed in [*receivers, *self._others]:
             election = LeaderElection(
                 self._store.engine,
                 on_elected=on_elected,
@@ -60,7 +53,7 @@ class ReceiverOwnership:
                 name=name,
                 role=role,
             )
-            self.elections[name] = election
+            self.elections[key] = election
             await election.start()
 
     async def stop(self) -> None:

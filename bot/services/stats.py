@@ -11,12 +11,17 @@ from content import audience, posts
 from content.models import CtaKind, Post, ResponseKind
 from content.responses import counts_for
 
-# What "done" means per call to action, for who-has-not lists; the others have nothing to miss.
-MISSABLE: dict[str, str] = {
+# The response that does what each call to action asks (completion on the dashboard).
+CTA_RESPONSE: dict[str, str] = {
+    CtaKind.LIKE: ResponseKind.LIKE,
     CtaKind.ACKNOWLEDGE: ResponseKind.ACK,
     CtaKind.RSVP: ResponseKind.RSVP,
     CtaKind.POLL: ResponseKind.VOTE,
+    CtaKind.REPLY: ResponseKind.REPLY,
+    CtaKind.LINK: ResponseKind.CLICK,
 }
+# Those one can leave undone, for who-has-not lists (a like, reply or click is nobody's duty).
+MISSABLE: dict[str, str] = {k: CTA_RESPONSE[k] for k in (CtaKind.ACKNOWLEDGE, CtaKind.RSVP, CtaKind.POLL)}
 MISSING_SHOWN_IN_CHAT = 50
 _DONE_WORDS: dict[str, str] = {
     ResponseKind.ACK: "acknowledged",

@@ -13,13 +13,13 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.services.drafts import DraftError
 from bot.services.publishing import NotFound, WrongState
+from bot.services.stats import CTA_RESPONSE
 from bot.web.audience import missing_csv, post_audience
 from bot.web.chart import engagement_svg
 from bot.web.deps import WebDeps
 from bot.web.exports import responses_csv
 from bot.web.forms import FormError
 from bot.web.guard import Guard
-from bot.web.insights import CTA_RESPONSE
 from bot.web.operations import Operations
 from bot.web.pages import MARK_CLOSE, MARK_OPEN, Pages
 from bot.web.security import Session

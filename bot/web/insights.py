@@ -22,18 +22,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.stats import CTA_RESPONSE
 from content.analytics import Engagement, ReachedChannel, engagement_by_platform, reached_channels
 from content.audience import Reach, reach_by_platform, reach_of
-from content.models import CtaKind, Post, ResponseKind
-
-CTA_RESPONSE: dict[str, str] = {
-    CtaKind.LIKE: ResponseKind.LIKE,
-    CtaKind.ACKNOWLEDGE: ResponseKind.ACK,
-    CtaKind.RSVP: ResponseKind.RSVP,
-    CtaKind.POLL: ResponseKind.VOTE,
-    CtaKind.REPLY: ResponseKind.REPLY,
-    CtaKind.LINK: ResponseKind.CLICK,
-}
+from content.models import Post
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from bot.config import load_settings
 from bot.services.drafts import CallToAction, PostDraft
 from bot.services.roles import Role
 from content.db import async_url, create_store
-from content.models import CtaKind, Delivery
+from content.models import CtaKind, Delivery, Response
 from tests.peers.slack import SlackPeer
 from tests.peers.telegram import FloodLimits, TelegramPeer
 
@@ -266,6 +266,16 @@ async def delivery_states(database_url: str) -> Counter[str]:
     finally:
         await store.close()
     return Counter({str(state): int(n) for state, n in rows})
+
+
+async def response_count(database_url: str) -> int:
+    """Responses stored (a count per person and post, whatever instance stored it)."""
+    store = create_store(database_url)
+    try:
+        async with store.sessions() as session:
+            return int((await session.execute(select(func.count()).select_from(Response))).scalar_one())
+    finally:
+        await store.close()
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.05) -> bool:

@@ -12,12 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 
-from content.db import create_store
-from content.models import Response
 from tests.conftest import require_postgres
-from tests.faults.fanout import TITLE, Process, database, post, until
+from tests.faults.fanout import TITLE, Process, database, post, response_count, until
 from tests.faults.prikbord_process import write_config
 from tests.peers.telegram import TelegramPeer
 
@@ -26,15 +23,6 @@ pytestmark = pytest.mark.postgres
 GROUP = -1008000000001
 BEFORE, DURING = range(1000, 1020), range(2000, 2020)  # the people who press before and after the kill
 TAKEOVER_LIMIT = 30.0
-
-
-async def responses(url: str) -> int:
-    store = create_store(url)
-    try:
-        async with store.sessions() as session:
-            return int((await session.execute(select(func.count()).select_from(Response))).scalar_one())
-    finally:
-        await store.close()
 
 
 async def test_the_poller_is_one_instance_and_another_takes_over_after_a_kill(tmp_path: Path) -> None:
@@ -72,7 +60,7 @@ async def test_the_poller_is_one_instance_and_another_takes_over_after_a_kill(tm
                 assert await until(lambda: _counted(url, everyone), TAKEOVER_LIMIT + 30), other.output()[-3000:]
                 took = time.monotonic() - killed
                 await asyncio.sleep(2)  # a second count of anything would be stored by now
-                assert await responses(url) == len(BEFORE) + len(DURING)
+                assert await response_count(url) == len(BEFORE) + len(DURING)
                 assert took <= TAKEOVER_LIMIT, f"polling resumed {took:.1f}s after the kill"
                 conflicts = [c for c in peer.calls_to("getUpdates", ok=False) if c.status == 409]
                 assert not conflicts, f"two instances polled at once: {len(conflicts)} getUpdates met 409 Conflict"
@@ -97,7 +85,7 @@ async def _sent(peer: TelegramPeer) -> bool:
 
 
 async def _counted(url: str, expected: int) -> bool:
-    return await responses(url) >= expected
+    return await response_count(url) >= expected
 
 
 def _ack_data(peer: TelegramPeer, message_id: int) -> str:

@@ -12,12 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
-from content.db import create_store
-from content.models import Response
 from tests.conftest import require_postgres
-from tests.faults.fanout import TITLE, Process, database, post, until
+from tests.faults.fanout import TITLE, Process, database, post, response_count, until
 from tests.faults.prikbord_process import free_port
 from tests.peers.slack import SignedRequest, SlackPeer, Window
 
@@ -56,15 +53,6 @@ def write_config(directory: Path, peer: SlackPeer, url: str, port: int, channel:
     return path
 
 
-async def counted(url: str) -> int:
-    store = create_store(url)
-    try:
-        async with store.sessions() as session:
-            return int((await session.execute(select(func.count()).select_from(Response))).scalar_one())
-    finally:
-        await store.close()
-
-
 async def test_twenty_thousand_presses_over_three_instances_each_count_once(tmp_path: Path) -> None:
     require_postgres()
     # The answers (ephemeral "counted") go out paced; the peer's workspace rate would only slow them.
@@ -99,12 +87,12 @@ async def test_twenty_thousand_presses_over_three_instances_each_count_once(tmp_
                 assert statuses == {200: PRESSES + DOUBLES}, statuses
 
                 async def all_counted() -> bool:
-                    return await counted(url) >= PRESSES
+                    return await response_count(url) >= PRESSES
 
-                assert await until(all_counted, 120), f"{await counted(url)} of {PRESSES} counted"
+                assert await until(all_counted, 120), f"{await response_count(url)} of {PRESSES} counted"
                 stored = time.monotonic()
                 await asyncio.sleep(2)  # a second count would be stored by now
-                assert await counted(url) == PRESSES
+                assert await response_count(url) == PRESSES
                 print(
                     f"{PRESSES} presses built in {built - began:.1f}s, delivered to {INSTANCES} instances in "
                     f"{delivered - built:.1f}s ({PRESSES / (delivered - built):.0f}/s), all counted "

@@ -100,7 +100,9 @@ async def ensure_identities(
     their number: one read, then bulk inserts for the ones never seen. Used by the batched writer."""
     wanted = {(platform, user_id): storable_name(name) for platform, user_id, name in accounts}
     found = await _identities_by_key(session, list(wanted))
-    missing = [key for key in wanted if key not in found]
+    # In key order: two instances inserting overlapping accounts wait on each other's unique-index entries
+    # in the same order, so they never deadlock (PostgreSQL detected one with 20,000 presses on three).
+    missing = sorted(key for key in wanted if key not in found)
     if not missing:
         return found
     employees = table_of(Employee)

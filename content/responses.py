@@ -63,7 +63,7 @@ async def _new_event_ids(session: AsyncSession, items: Sequence[Interaction], no
     table = table_of(ProcessedEvent)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     new: set[tuple[str, str]] = set()
-    keys = list(wanted)
+    keys = sorted(wanted)  # key order: concurrent instances take the unique entries in one order, no deadlock
     # One cached statement run with a parameter list ("insertmanyvalues": sent as multi-row INSERTs), not a
     # VALUES clause built and compiled anew for every batch.
     statement = insert(table).on_conflict_do_nothing().returning(table.c.platform, table.c.event_id)
@@ -148,6 +148,7 @@ async def apply_batch(session: AsyncSession, items: Sequence[Interaction], now: 
     table = table_of(Response)
     if inserts:
         insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        inserts.sort(key=lambda row: (row["post_id"], row["employee_id"], row["kind"]))  # one order: no deadlock
         await session.execute(insert(table).on_conflict_do_nothing(), inserts)
     if updates:
         await session.execute(

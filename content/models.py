@@ -198,8 +198,7 @@ class MembershipSource(StrEnum):
 
 
 class Membership(Base):
-    """One period of an identity's membership of a channel: ``left_at`` is None while it lasts. Someone
-    who leaves and rejoins has two periods (and is still one member)."""
+    """One period of an identity's membership of a channel (``left_at`` None while it lasts); a rejoin is a 2nd."""
 
     __tablename__ = "memberships"
     __table_args__ = (
@@ -238,6 +237,7 @@ class Post(Base):
     publish_at: Mapped[datetime | None] = mapped_column(index=True)
     published_at: Mapped[datetime | None]
     urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    paid_broadcast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))  # Telegram
     author: Mapped[str | None] = mapped_column(String(300))  # "platform:user_id" or "cli", "api"
     reject_reason: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(100))

@@ -17,6 +17,7 @@ import typer
 from bot.cli_errors import CliError, fail, guard_arguments, run_async
 from bot.cli_import import import_command
 from bot.cli_status import status_cli
+from bot.runtime import tune_gc_for_command
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -362,5 +363,6 @@ def check(config: ConfigOption = None) -> None:
 
 
 def main() -> None:
+    tune_gc_for_command()
     guard_arguments()
     cli()

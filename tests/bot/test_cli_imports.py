@@ -34,6 +34,8 @@ NOT_FOR_STORE_COMMANDS = frozenset(
         "joserfc",
     }
 )
+# `stats` only reads: nothing of the messengers' rendering (Markdown, the console's Rich), metrics or migrations.
+NOT_FOR_STATS = NOT_FOR_STORE_COMMANDS | {"adapters", "markdown_it", "rich", "prometheus_client", "scheduler"}
 # --help needs Typer and nothing of the store, the config or the console's rendering.
 NOT_FOR_HELP = NOT_FOR_STORE_COMMANDS | {"sqlalchemy", "pydantic", "pydantic_settings", "rich", "content", "adapters"}
 
@@ -90,9 +92,36 @@ def test_store_commands_import_no_sdk_web_or_scheduler(used_database: Path, args
     assert packages.isdisjoint(NOT_FOR_STORE_COMMANDS), sorted(packages & NOT_FOR_STORE_COMMANDS)
 
 
+def test_stats_imports_no_rendering_metrics_or_scheduler(used_database: Path) -> None:
+    packages, status = loaded_packages(["stats"], used_database)
+    assert status == "0"
+    assert "sqlalchemy" in packages
+    assert packages.isdisjoint(NOT_FOR_STATS), sorted(packages & NOT_FOR_STATS)
+
+
 def test_the_first_post_on_a_new_database_migrates_it(tmp_path: Path) -> None:
     """On a new database Alembic does run: the fast path is only for a store already at head."""
     packages, status = loaded_packages(["post", "--title", "First", "--cta", "like"], tmp_path)
     assert status == "0"
     assert "alembic" in packages
     assert (tmp_path / "prikbord.db").exists()
+
+
+_GC_AT_EXIT = """
+import atexit, gc, sys
+# Registered before the command's own hook, so it runs after it (atexit runs last-in, first-out).
+atexit.register(lambda: sys.stderr.write(f"\\nGC {gc.get_threshold()[0]} FROZEN {gc.get_freeze_count()}"))
+sys.argv = ["prikbord", "--version"]
+from bot.cli import main
+main()
+"""
+
+
+def test_a_command_collects_rarely_and_leaves_its_heap_to_the_exit(tmp_path: Path) -> None:
+    """A command's start-up objects live until it exits: no collection walks them at exit (bench/cli_startup.py)."""
+    command = [sys.executable, "-c", _GC_AT_EXIT]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    threshold, frozen = result.stderr.rsplit("\nGC ", 1)[1].split(" FROZEN ")
+    assert int(threshold) >= 10_000
+    assert int(frozen) > 0

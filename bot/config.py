@@ -6,22 +6,21 @@ channel ``console`` tagged ``everyone``, web off, and the machine's own time zon
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    BaseModel,
+    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
-)
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from bot.config_sections import (  # noqa: F401  (re-exported: callers import them from bot.config)
@@ -79,18 +78,24 @@ __all__ = [
     "StatusPostConfig",
     "TelegramConfig",
     "WebConfig",
+    "environment_overrides",
     "load_settings",
     "machine_timezone",
+    "merged",
     "parse_duration",
     "resolve_config_path",
     "startup_problems",
 ]
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="PRIKBORD_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
-    )
+# ``PRIKBORD_<SECTION>__<KEY>``: an environment variable's name is the prefix, then the key's path.
+ENV_PREFIX = "PRIKBORD_"
+ENV_NESTING = "__"
+
+
+class Settings(BaseModel):
+    # Defaults are validated too: the machine's own time zone may be one Python does not know.
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     timezone: str = Field(default_factory=machine_timezone)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
@@ -188,20 +193,44 @@ class Settings(BaseSettings):
             channels.append(ChannelConfig(name="console", platform="console", chat_id="console"))
         return channels
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = settings_cls.model_config.get("toml_file")
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_file:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
-        return tuple(sources)
+
+def environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings ``PRIKBORD_<SECTION>__<KEY>=value`` variables give, as ``{"section": {"key": value}}``.
+
+    Names are case-insensitive; variables that name no setting (``PRIKBORD_CONFIG``, ``PRIKBORD_LOG_LEVEL``)
+    are not settings. A value written as a JSON array or object (``PRIKBORD_MODERATION__ADMINS='["slack:U1"]'``)
+    is decoded; any other value stays text, which the key's own type parses (``8080``, ``true``).
+    """
+    found: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split(ENV_NESTING)
+        if path[0] not in Settings.model_fields or not all(path):
+            continue
+        setting = _environment_value(value)
+        for key in reversed(path):
+            setting = {key: setting}
+        found = merged(found, setting)
+    return found
+
+
+def _environment_value(value: str) -> Any:
+    if value.lstrip().startswith(("[", "{")):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass  # not JSON after all: the key's type says what is wrong
+    return value
+
+
+def merged(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` laid over it, section by section (the environment over the file)."""
+    result = dict(base)
+    for key, value in override.items():
+        below = result.get(key)
+        result[key] = merged(below, value) if isinstance(below, dict) and isinstance(value, Mapping) else value
+    return result
 
 
 def startup_problems(settings: Settings) -> list[str]:
@@ -272,14 +301,14 @@ def load_settings(path: str | Path | None = None) -> Settings:
     """Load and validate. Raises :class:`ConfigError` with an operator-facing message."""
     config_path = resolve_config_path(path)
     origin = "the environment (no config file)"
-    settings_cls: type[Settings] = Settings
+    from_file: dict[str, Any] = {}
     if config_path is not None:
         origin = str(config_path)
         if not config_path.is_file():
             raise ConfigError(f"config file {config_path} does not exist (check --config or PRIKBORD_CONFIG)")
         try:
             with config_path.open("rb") as handle:
-                tomllib.load(handle)
+                from_file = tomllib.load(handle)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_path} is not valid TOML: {exc}") from None
         except UnicodeDecodeError:
@@ -288,11 +317,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
             ) from None
         except OSError as exc:
             raise ConfigError(f"cannot read {config_path}: {exc.strerror}: check --config or PRIKBORD_CONFIG") from None
-        settings_cls = type(
-            "FileSettings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": config_path}}
-        )
     try:
-        settings = settings_cls()
+        settings = Settings.model_validate(merged(from_file, environment_overrides(os.environ)))
     except ValidationError as exc:
         raise ConfigError(_describe(exc, origin)) from None
     if config_path is None and not (settings.moderation.moderators or settings.moderation.admins):

@@ -32,6 +32,8 @@ NOT_FOR_STORE_COMMANDS = frozenset(
         "httpx",
         "authlib",
         "joserfc",
+        "pydantic_settings",  # the config reads its environment overrides itself (bot/config.py)
+        "dotenv",
     }
 )
 # `stats` only reads: nothing of the messengers' rendering (Markdown, the console's Rich), metrics or migrations.

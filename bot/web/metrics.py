@@ -14,26 +14,31 @@ one process, as in tests, never mix their numbers).
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from content import analytics
 from content.db import Store
 
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+    from prometheus_client.core import Metric
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class _StoreSnapshot(Collector):
+class _StoreSnapshot:
     """Yields the numbers the /metrics handler just read from the store (collectors are synchronous,
-    the store is not, so the handler reads first and the registry renders what it read)."""
+    the store is not, so the handler reads first and the registry renders what it read). A collector
+    is anything with ``collect()``: the registry asks no base class."""
 
     def __init__(self) -> None:
         self.deliveries: list[tuple[str, str, int]] = []
         self.responses: list[tuple[str, int]] = []
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
+
         deliveries = GaugeMetricFamily(
             "prikbord_deliveries", "Deliveries in the outbox by platform and state", labels=["platform", "state"]
         )
@@ -46,43 +51,73 @@ class _StoreSnapshot(Collector):
         yield responses
 
 
-class Metrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        self._snapshot = _StoreSnapshot()
-        self.registry.register(self._snapshot)
-        self._send_seconds = Histogram(
+@dataclass(frozen=True, slots=True)
+class _Instruments:
+    registry: CollectorRegistry
+    send_seconds: Histogram
+    rate_limited: Counter
+    refused: Counter
+
+
+def _instruments(snapshot: _StoreSnapshot) -> _Instruments:
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(snapshot)  # a Collector by its collect()
+    return _Instruments(
+        registry,
+        Histogram(
             "prikbord_send_seconds",
             "Time one platform send call took, including failed ones",
             ["platform"],
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
-            registry=self.registry,
-        )
-        self._rate_limited = Counter(
+            registry=registry,
+        ),
+        Counter(
             "prikbord_rate_limited",
             "429 (rate limited) answers received from a platform",
             ["platform"],
-            registry=self.registry,
-        )
-        self._refused = Counter(
+            registry=registry,
+        ),
+        Counter(
             "prikbord_refused_input",
             "Inbound requests or polled updates refused as malformed, by platform and reason",
             ["platform", "reason"],
-            registry=self.registry,
-        )
+            registry=registry,
+        ),
+    )
+
+
+class Metrics:
+    """The instruments are made on first use: an App that never sends, refuses or serves (``prikbord
+    post``) does not import prometheus_client, a tenth of that command's start-up."""
+
+    def __init__(self) -> None:
+        self._snapshot = _StoreSnapshot()
+        self._made: _Instruments | None = None
+
+    @property
+    def _made_instruments(self) -> _Instruments:
+        if self._made is None:
+            self._made = _instruments(self._snapshot)
+        return self._made
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self._made_instruments.registry
 
     # -- hooks the dispatcher calls ---------------------------------------------------------------
 
     def observe_send(self, platform: str, seconds: float) -> None:
-        self._send_seconds.labels(platform).observe(max(0.0, seconds))
+        self._made_instruments.send_seconds.labels(platform).observe(max(0.0, seconds))
 
     def observe_rate_limited(self, platform: str, retry_after: float = 0.0) -> None:
-        self._rate_limited.labels(platform).inc()
+        self._made_instruments.rate_limited.labels(platform).inc()
 
     # -- hooks the adapters and the webhook gate call ------------------------------------------------
 
     def observe_refused(self, platform: str, reason: str) -> None:
-        self._refused.labels(platform, reason).inc()
+        self._made_instruments.refused.labels(platform, reason).inc()
 
     # -- the endpoint -------------------------------------------------------------------------------
 
@@ -90,4 +125,6 @@ class Metrics:
         async with store.sessions() as session:
             self._snapshot.deliveries = await analytics.deliveries_by_platform_state(session)
             self._snapshot.responses = await analytics.responses_by_kind(session)
+        from prometheus_client import generate_latest
+
         return generate_latest(self.registry)

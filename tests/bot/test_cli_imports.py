@@ -34,6 +34,7 @@ NOT_FOR_STORE_COMMANDS = frozenset(
         "joserfc",
         "pydantic_settings",  # the config reads its environment overrides itself (bot/config.py)
         "dotenv",
+        "prometheus_client",  # made on the first send, refusal or scrape (bot/web/metrics.py)
     }
 )
 # `stats` only reads: nothing of the messengers' rendering (Markdown, the console's Rich), metrics or migrations.

@@ -249,6 +249,7 @@ class App:
                     webhook_secret=telegram.webhook_secret.get_secret_value() if telegram.webhook_secret else None,
                     moderator_ids=self.roles.user_ids("telegram"),
                     receive_on_start=not self.store.is_postgres,  # there: while this instance owns it
+                    paid_broadcast_rate=telegram.paid_broadcast_rate,
                 )
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None

@@ -295,6 +295,9 @@ def post_command(
     in_: Annotated[str | None, typer.Option("--in", help="publish after (2h, 30m, 1d)")] = None,
     now: Annotated[bool, typer.Option("--now", help="publish at once (the default without --at/--in)")] = False,
     urgent: Annotated[bool, typer.Option(help="ignore quiet hours")] = False,
+    paid_broadcast: Annotated[
+        bool, typer.Option("--paid-broadcast", help="Telegram: a paid broadcast (up to 1,000/s, 0.1 Star a message)")
+    ] = False,
     kind: Annotated[str, typer.Option(help="news|agenda|kb")] = "news",
     as_json: Annotated[bool, typer.Option("--json", help="print the post as JSON")] = False,
     config: ConfigOption = None,
@@ -304,7 +307,8 @@ def post_command(
 
     settings = _settings(config)
     request = PostRequest(
-        title, body, cta, tuple(option or ()), url, deadline, tuple(to or ()), at, in_, now, urgent, kind
+        title, body, cta, tuple(option or ()), url, deadline, tuple(to or ()), at, in_, now, urgent, kind,
+        paid_broadcast,
     )
     result = run_async(lambda: create_post(settings, request), settings.database.url)
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else str(result["id"]))

@@ -65,6 +65,7 @@ class PostRequest:
     now: bool
     urgent: bool
     kind: str
+    paid_broadcast: bool = False
 
 
 def _when(option: str, value: str, zone: ZoneInfo, now: datetime, date_only: time) -> datetime:
@@ -145,6 +146,7 @@ async def create_post(settings: Settings, request: PostRequest) -> dict[str, Any
             audience=request.to or ("everyone",),
             publish_at=publish_moment(request, zone, now),
             urgent=request.urgent,
+            paid_broadcast=request.paid_broadcast,
         )
         try:
             created = await app.publishing.create(draft, "cli", Role.ADMIN)

@@ -13,11 +13,21 @@ def _schema_behind(exc: BaseException) -> bool:
     return any(marker in text for marker in _SCHEMA_BEHIND)
 
 
+def _no_database_yet(database_url: str) -> bool:
+    from bot.cli_errors import sqlite_file
+
+    path = sqlite_file(database_url)
+    return path is not None and not path.exists()
+
+
 async def gather_stats(database_url: str, post_id: int | None) -> list[dict[str, Any]]:
     """One post's stats object (or all posts', oldest first); [] when the post does not exist.
 
     Reading needs no migration; only when the schema is behind (a fresh database) is it brought up
-    to date, which keeps ``stats`` fast."""
+    to date, which keeps ``stats`` fast. A SQLite file that does not exist yet holds no posts: reading
+    it creates nothing (no empty database left behind, no migrations run)."""
+    if _no_database_yet(database_url):
+        return []
     from sqlalchemy.exc import DBAPIError
 
     from content.db import create_store

@@ -70,6 +70,9 @@ class TelegramConfig(Section):
     api_base_url: str = "https://api.telegram.org/bot"
     mode: Literal["polling", "webhook"] = "polling"
     webhook_secret: SecretStr | None = None
+    # Messages/s of a paid broadcast (a post with paid_broadcast): Telegram allows up to 1,000 and charges
+    # 0.1 Stars per message; the bound every instance together keeps.
+    paid_broadcast_rate: float = Field(default=1000.0, gt=0, le=1000)
 
 
 class SlackConfig(Section):

@@ -57,8 +57,15 @@ async def reserve(session: AsyncSession, scope: str, interval: float, tolerance:
 async def reserve_each(session: AsyncSession, limits: Sequence[tuple[str, float, float]]) -> float:
     """:func:`reserve` one send under each (scope, interval, tolerance) in one statement → the seconds
     to wait until every one of them allows it."""
+    return max((await reserve_rows(session, limits)).values(), default=0.0)
+
+
+async def reserve_rows(session: AsyncSession, limits: Sequence[tuple[str, float, float]]) -> dict[str, float]:
+    """Move each (scope, step, tolerance) on by its step in one statement (the scopes differ) → scope →
+    seconds until its reservation may start. A step of ``n × interval`` reserves ``n`` sends, the first
+    after the delay returned and the others ``interval`` apart (a batch of a paid broadcast's sends)."""
     if not limits:
-        return 0.0
+        return {}
     now = _database_now(session)
     insert = _insert(session)
     # The step of each row travels as its inserted tat (now + step): excluded.tat - now.
@@ -71,11 +78,11 @@ async def reserve_each(session: AsyncSession, limits: Sequence[tuple[str, float,
         .returning(RateSlot.scope, RateSlot.tat, RateSlot.paused_until, now.label("now"))
     )
     rows = {scope: (tat, paused, at) for scope, tat, paused, at in (await session.execute(statement)).all()}
-    delay = 0.0
+    delays = {}
     for scope, interval, tolerance in limits:
         tat, paused, at = rows[scope]
-        delay = max(delay, max(at, paused, tat - interval - tolerance) - at)
-    return delay
+        delays[scope] = max(at, paused, tat - interval - tolerance) - at
+    return delays
 
 
 async def pause(session: AsyncSession, scope: str, seconds: float) -> None:

@@ -18,6 +18,9 @@ class Limits:
     text_length: int
     global_rates: tuple[Rate, ...] = ()
     per_chat_rates: tuple[Rate, ...] = ()
+    # The overall rates of a paid broadcast (Telegram's allow_paid_broadcast), in place of global_rates for
+    # its sends; empty where the platform has none (its sends keep global_rates). Per-chat rates still apply.
+    paid_global_rates: tuple[Rate, ...] = ()
     # True where a resend with the same idempotency key cannot duplicate (Matrix txnId).
     idempotent_send: bool = False
     # Seconds between counter edits of one message.

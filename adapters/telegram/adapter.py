@@ -91,6 +91,7 @@ class TelegramAdapter(Adapter):
       retracted_text: what a retracted message says when Telegram no longer allows deleting it.
       request_timeout: seconds to wait for Telegram per request.
       connection_pool_size: concurrent HTTP connections for sending.
+      paid_broadcast_rate: messages/s of a paid broadcast (``allow_paid_broadcast``; Telegram allows 1,000).
     """
 
     platform = PLATFORM
@@ -119,6 +120,7 @@ class TelegramAdapter(Adapter):
         request_timeout: float = 10.0,
         connection_pool_size: int = 64,
         receive_on_start: bool = True,
+        paid_broadcast_rate: float = 1000.0,
     ) -> None:
         if mode not in ("polling", "webhook"):
             raise ValueError(f"[telegram] mode must be polling or webhook, not {mode!r}")
@@ -130,6 +132,7 @@ class TelegramAdapter(Adapter):
         if not token:
             raise ValueError("[telegram] token is empty: set PRIKBORD_TELEGRAM__TOKEN to the token from @BotFather")
         self._token = token
+        self.limits = replace(TelegramAdapter.limits, paid_global_rates=(Rate(paid_broadcast_rate, 1),))
         self._api_base_url = api_base_url
         self._mode = mode
         # Polling: getUpdates refuses a second poller, so several instances poll one at a time.

@@ -78,7 +78,7 @@ class TelegramMessages:
         while len(self._shown) > _CACHE_SIZE:
             self._shown.popitem(last=False)
 
-    async def _send_part(self, chat_id: str, part: MessagePart) -> int:
+    async def _send_part(self, chat_id: str, part: MessagePart, paid_broadcast: bool = False) -> int:
         reply = None
         if part.reply_to is not None:
             params = reply_parameters(part.reply_to, chat_id)
@@ -92,6 +92,8 @@ class TelegramMessages:
                 parse_mode=part.parse_mode,
                 reply_markup=self._markup(part.reply_markup),
                 reply_parameters=reply,
+                # Only for a paid broadcast: Telegram charges Stars for every message sent with it.
+                allow_paid_broadcast=True if paid_broadcast else None,
             )
         self._remember(chat_id, sent.message_id, part)
         return sent.message_id
@@ -101,7 +103,7 @@ class TelegramMessages:
         sent: list[int] = []
         try:
             for part in parts:
-                sent.append(await self._send_part(chat.chat_id, part))
+                sent.append(await self._send_part(chat.chat_id, part, message.paid_broadcast))
         except DeliveryError:
             # Half a post must not stay behind: a retry sends it whole again.
             for message_id in sent:

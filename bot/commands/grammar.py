@@ -2,7 +2,7 @@
 
 A post is written the way people write a message: parts separated by new lines or by `` | ``.
 The first part is the title, plain parts are the body, and parts that start with a key set options
-(``cta:``, ``to:``, ``kind:``, ``urgent``). Times (WHEN) are ``2026-12-05``, ``2026-12-05 17:00``,
+(``cta:``, ``to:``, ``kind:``, ``urgent``, ``broadcast``). Times (WHEN) are ``2026-12-05``, ``2026-12-05 17:00``,
 ``tomorrow 08:30``, ``today 17:00``, ``in 2h`` / ``in 30m`` / ``in 1d``, read in the configured zone.
 """
 
@@ -134,12 +134,14 @@ def parse_post(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
     cta = CallToAction()
     audience: tuple[str, ...] = ("everyone",)
     kind = PostKind.NEWS
-    urgent = False
+    urgent = paid_broadcast = False
     for part in rest:
         key, sep, value = part.partition(":")
         key_l = key.strip().lower()
         if part.strip().lower() == "urgent":
             urgent = True
+        elif key_l == "broadcast":
+            paid_broadcast = parse_broadcast(value if sep else "")
         elif sep and key_l == "cta":
             cta = parse_cta(value, zone, now)
         elif sep and key_l == "to":
@@ -153,7 +155,28 @@ def parse_post(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
             kind = found
         else:
             body.append(part)
-    return PostDraft(title=title, body="\n\n".join(body), kind=kind, cta=cta, audience=audience, urgent=urgent)
+    return PostDraft(
+        title=title,
+        body="\n\n".join(body),
+        kind=kind,
+        cta=cta,
+        audience=audience,
+        urgent=urgent,
+        paid_broadcast=paid_broadcast,
+    )
+
+
+_BROADCAST = {"": True, "paid": True, "yes": True, "on": True, "true": True, "no": False, "off": False, "false": False}
+
+
+def parse_broadcast(value: str) -> bool:
+    """``broadcast`` (or ``broadcast: paid``/``yes``/``no``): a paid broadcast on Telegram or not."""
+    found = _BROADCAST.get(value.strip().lower())
+    if found is None:
+        raise UsageError(
+            Message("`broadcast` takes no value, or yes or no; got %(value)r (`| broadcast`)", value=value.strip())
+        )
+    return found
 
 
 def parse_schedule(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
@@ -175,6 +198,7 @@ def parse_schedule(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
         audience=draft.audience,
         publish_at=when,
         urgent=draft.urgent,
+        paid_broadcast=draft.paid_broadcast,
     )
 
 

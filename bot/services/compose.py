@@ -125,6 +125,7 @@ class Composer:
             idempotency_key=f"prikbord-d{delivery_id}" if delivery_id is not None else f"prikbord-p{post.id}",
             post_id=post.id,
             delivery_id=delivery_id,
+            paid_broadcast=post.paid_broadcast,
         )
 
     def compose_retracted(self, post: Post) -> OutboundMessage:

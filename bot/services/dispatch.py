@@ -64,6 +64,13 @@ class DispatchPolicy:
     # is sent again. One keeps that to at most one copy per crash; it costs no rate while a send and its
     # commit take less than the rate's interval (33 ms at Telegram's 30/s).
     max_unrecorded: int = 1
+    # The same gate for a paid broadcast's sends (Telegram's allow_paid_broadcast, up to 1,000/s): one at a
+    # time cannot keep that rate, so up to this many are out at once, and a crash during a paid broadcast can
+    # send as many second copies. At 1,000/s, 16 allow a send and its commit 16 ms; more open more connections,
+    # and httpcore looks at every open connection for each request (bench/README.md, paid_broadcast).
+    max_unrecorded_paid: int = 16
+    # The most deliveries one platform holds claimed at once while it sends a paid broadcast.
+    paid_concurrency: int = 256
     in_process_tries: int = 4
     max_attempts: int = 8
     # A 429 asking us to wait longer than this goes back to the outbox instead of holding a slot.
@@ -108,10 +115,13 @@ class Dispatcher:
             max_inline_wait=self.policy.max_inline_wait,
             backoff_initial=self.policy.backoff_initial,
             max_unrecorded=self.policy.max_unrecorded,
+            max_unrecorded_paid=self.policy.max_unrecorded_paid,
             stopping=lambda: self._stopping,
             wake=self.wake,
         )
         self._in_flight: dict[str, int] = defaultdict(int)
+        # Platforms whose last claim held a paid broadcast's deliveries: they claim at the paid rate.
+        self._paid_lane: set[str] = set()
         self._outcomes = OutcomeRecorder(store, clock, notifier, self.instance_id, self._recorded)
         self._loops: list[asyncio.Task[None]] = []
         self._running = False
@@ -236,11 +246,19 @@ class Dispatcher:
 
     async def _platform_loop(self, platform: str) -> None:
         wake = self._wake[platform]
-        cap = in_flight_cap(self._budget.sends_per_second(platform), self.policy.claim_horizon, self.policy.concurrency)
-        step = max(1, cap // 4)  # claim in steps, not one delivery per outcome recorded
+        caps = {
+            paid: in_flight_cap(
+                self._budget.sends_per_second(platform, paid),
+                self.policy.claim_horizon,
+                self.policy.paid_concurrency if paid else self.policy.concurrency,
+            )
+            for paid in (False, True)
+        }
         while not self._stopping:
             try:
                 wake.clear()  # before looking: a wake-up from now on is not missed
+                cap = caps[platform in self._paid_lane]
+                step = max(1, cap // 4)  # claim in steps, not one delivery per outcome recorded
                 in_flight = self._in_flight[platform]
                 free = cap - in_flight
                 if platform in self._stopped_platforms or free <= 0 or (free < step and in_flight > 0):
@@ -269,6 +287,10 @@ class Dispatcher:
             now = self._clock.now()
             batch = await outbox.claim_due(self._store, platform, self.instance_id, limit, now, self.policy.lease)
             messages = await self._compose(batch) if batch else {}
+            if any(m.paid_broadcast for m in messages.values()):
+                self._paid_lane.add(platform)
+            elif batch:
+                self._paid_lane.discard(platform)
             for claimed in batch:
                 self._in_flight[platform] += 1
                 task = asyncio.create_task(self._send_one(platform, claimed, messages[claimed.id]))

@@ -74,6 +74,8 @@ class PostDraft:
     audience: tuple[str, ...] = ("everyone",)
     publish_at: datetime | None = None
     urgent: bool = False
+    # Telegram only: sent with allow_paid_broadcast (up to [telegram] paid_broadcast_rate, for Stars).
+    paid_broadcast: bool = False
     source: str | None = None
     source_key: str | None = None
 
@@ -125,6 +127,7 @@ def normalized(draft: PostDraft, *, require_call_to_action: bool) -> PostDraft:
         audience=audience,
         publish_at=draft.publish_at,
         urgent=draft.urgent,
+        paid_broadcast=draft.paid_broadcast,
         source=draft.source,
         source_key=draft.source_key,
     )

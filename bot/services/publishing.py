@@ -109,6 +109,8 @@ class PublishingService:
         DraftError, NotAllowed or MessageTooLong."""
         if role < Role.MODERATOR and not self._policy.open_posting:
             raise NotAllowed("posting needs the moderator role (ask a moderator, or an admin to enable open posting)")
+        if draft.paid_broadcast and role < Role.MODERATOR:
+            raise NotAllowed("a paid broadcast costs the bot's Telegram Stars: only a moderator may send one")
         draft = normalized(draft, require_call_to_action=self._policy.require_call_to_action)
         now = self._clock.now()
         async with self._store.transaction() as session:
@@ -330,6 +332,7 @@ def post_from_draft(draft: PostDraft, *, author: str | None, now: datetime) -> P
         state=PostState.DRAFT,
         publish_at=draft.publish_at,
         urgent=draft.urgent,
+        paid_broadcast=draft.paid_broadcast,
         author=author,
         source=draft.source,
         source_key=draft.source_key,

@@ -56,32 +56,36 @@ class Window:
 
 
 class PlatformLimiter:
-    """One platform's global windows and one set of windows per chat."""
+    """One platform's global windows and one set of windows per chat; a paid broadcast's sends take the
+    paid overall windows instead of the global ones (Telegram keeps the two budgets apart as far as its
+    documentation says; the per-chat windows hold for both)."""
 
     def __init__(self, limits: Limits, platform: str = "", shared: SharedRates | None = None) -> None:
         self._limits = limits
         self._platform = platform
         self._shared = shared
         self._global = [Window(r, paced=True) for r in limits.global_rates]
+        self._paid = [Window(r, paced=True) for r in limits.paid_global_rates] or self._global
         self._chat_rates = limits.per_chat_rates
         self._chats: dict[str, list[Window]] = {}
 
     @contextlib.asynccontextmanager
-    async def slot(self, chat_id: str) -> AsyncIterator[None]:
-        """Hold a place in every window for one send; the places free up ``period`` after it ends."""
+    async def slot(self, chat_id: str, paid: bool = False) -> AsyncIterator[None]:
+        """Hold a place in every window for one send; the places free up ``period`` after it ends.
+        ``paid``: a paid broadcast's send, under the paid overall rates."""
         chat = self._chats.get(chat_id)
         if chat is None:
             chat = self._chats[chat_id] = [Window(r) for r in self._chat_rates]
         held: list[Window] = []
         try:
             # Per-chat first: waiting for a chat's slot must not hold a global slot meanwhile.
-            for window in (*chat, *self._global):
+            for window in (*chat, *(self._paid if paid else self._global)):
                 await window.acquire()
                 held.append(window)
             if self._shared is None:
                 yield
                 return
-            async with self._shared.turn(self._platform, chat_id, self._limits):  # its turn among all instances
+            async with self._shared.turn(self._platform, chat_id, self._limits, paid):  # its turn among all instances
                 yield
         finally:
             for window in held:
@@ -110,12 +114,14 @@ class RateBudget:
             limiter = self._limiters[platform] = PlatformLimiter(Limits(text_length=0))
         return limiter
 
-    def sends_per_second(self, platform: str) -> float | None:
-        """The platform's tightest global rate in messages per second (None: it declares none)."""
+    def sends_per_second(self, platform: str, paid: bool = False) -> float | None:
+        """The platform's tightest global rate in messages per second (None: it declares none); ``paid``:
+        of a paid broadcast (its global rate where it has no paid one)."""
         limits = self._limits.get(platform)
-        if limits is None or not limits.global_rates:
+        rates = () if limits is None else (limits.paid_global_rates if paid else ()) or limits.global_rates
+        if not rates:
             return None
-        return min(rate.count / rate.period for rate in limits.global_rates)
+        return min(rate.count / rate.period for rate in rates)
 
 
 def in_flight_cap(sends_per_second: float | None, horizon: float, ceiling: int) -> int:

@@ -61,6 +61,7 @@ class Sender:
         backoff_initial: float,
         max_unrecorded: int,
         stopping: Callable[[], bool],
+        max_unrecorded_paid: int = 1,
         wake: Callable[[str], None],
     ) -> None:
         """The tries, waits and gate size are the dispatcher's policy (``DispatchPolicy``); ``stopping``
@@ -75,11 +76,12 @@ class Sender:
         self._max_inline_wait = max_inline_wait
         self._stopping = stopping
         self._wake = wake
-        self._unrecorded = {
-            p: asyncio.Semaphore(max_unrecorded)
-            for p, a in adapters.items()
-            if budget.sends_per_second(p) is not None and not _reconcilable(a)
-        }
+        gated = [p for p, a in adapters.items() if budget.sends_per_second(p) is not None and not _reconcilable(a)]
+        self._unrecorded = {p: asyncio.Semaphore(max_unrecorded) for p in gated}
+        # A paid broadcast's sends have a wider gate of their own: one at a time, a send and its commit
+        # would have to take a millisecond to keep 1,000/s.
+        self._unrecorded_paid = {p: asyncio.Semaphore(max_unrecorded_paid) for p in gated}
+        self._holding_paid: set[int] = set()  # deliveries whose sent outcome holds the paid gate
         self._refused: set[str] = set()
         self._waiting: set[asyncio.Task[Any]] = set()  # sends not (or no longer) inside the adapter's call
         self._unknown: set[asyncio.Task[Any]] = set()  # sends cancelled inside the adapter's call
@@ -105,7 +107,9 @@ class Sender:
 
     def recorded(self, platform: str, outcome: SendOutcome) -> None:
         """An outcome was committed (or its commit failed): a sent delivery's gate opens again."""
-        gate = self._unrecorded.get(platform)
+        paid = outcome.delivery_id in self._holding_paid
+        self._holding_paid.discard(outcome.delivery_id)
+        gate = (self._unrecorded_paid if paid else self._unrecorded).get(platform)
         if gate is not None and outcome.state == DeliveryState.SENT:
             gate.release()
 
@@ -154,8 +158,8 @@ class Sender:
                 retry=retryable, wait=wait, stop=stop_after_attempt(self._in_process_tries), reraise=True
             ):
                 with attempt:
-                    async with limiter.slot(claimed.chat_id):
-                        ref = await self._timed_send(platform, adapter, chat, message)
+                    async with limiter.slot(claimed.chat_id, message.paid_broadcast):
+                        ref = await self._timed_send(platform, adapter, chat, message, claimed.id)
             assert ref is not None
             return SendOutcome(claimed.id, DeliveryState.SENT, message_id=ref.message_id)
         except _Stopping:
@@ -188,14 +192,18 @@ class Sender:
             log.exception("unexpected error sending delivery %d on %s", claimed.id, platform)
             return self._later_or_failed(claimed, f"unexpected error: {type(exc).__name__}")
 
-    async def _timed_send(self, platform: str, adapter: Adapter, chat: ChatRef, message: OutboundMessage) -> MessageRef:
+    async def _timed_send(
+        self, platform: str, adapter: Adapter, chat: ChatRef, message: OutboundMessage, delivery_id: int
+    ) -> MessageRef:
         if self._stopping():
             raise _Stopping  # a stop began while this send waited for its window
         task = asyncio.current_task()
         assert task is not None
-        gate = self._unrecorded.get(platform)
+        gate = (self._unrecorded_paid if message.paid_broadcast else self._unrecorded).get(platform)
         if gate is not None:
             await gate.acquire()  # released once the outcome is committed (recorded())
+            if message.paid_broadcast:
+                self._holding_paid.add(delivery_id)
         started = time.perf_counter()
         self._waiting.discard(task)
         try:
@@ -203,6 +211,7 @@ class Sender:
         except BaseException as exc:
             if gate is not None:
                 gate.release()  # no outcome to commit for this try
+                self._holding_paid.discard(delivery_id)
             if isinstance(exc, asyncio.CancelledError):
                 self._unknown.add(task)
             elif isinstance(exc, TransientError) and self._health.failed(platform, str(exc), chat.chat_id):

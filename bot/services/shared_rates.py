@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import Limits, Rate, RateLimited
 from bot.services.background import BackgroundTasks
+from bot.services.paid_turns import PaidTurns, chat_scopes, pause_scope
 from content import rate_slots
 from content.db import Store, store_error_line
 
@@ -40,19 +41,10 @@ def interval_of(rate: Rate) -> float:
 
 def paced_scopes(platform: str, chat_id: str, limits: Limits) -> list[tuple[str, float, float]]:
     """(scope, interval, burst tolerance) of the paced limits a send to ``chat_id`` falls under: the
-    chat's pause (a 429 one instance met; no pacing of its own), the chat's rates (bursts allowed) and
-    the overall rates (evenly spaced, so the instances take turns instead of racing for places)."""
-    pause = [(pause_scope(platform, chat_id), 0.0, 0.0)]
-    per_chat = [
-        (f"{platform}:chat:{chat_id}:{i}", interval_of(r), max(0.0, r.count - 1) * interval_of(r))
-        for i, r in enumerate(limits.per_chat_rates)
-    ]
+    chat's own (:func:`~bot.services.paid_turns.chat_scopes`) and the overall rates (evenly spaced, so
+    the instances take turns instead of racing for places)."""
     overall = [(f"{platform}:all:{i}", interval_of(r), 0.0) for i, r in enumerate(limits.global_rates)]
-    return pause + per_chat + overall
-
-
-def pause_scope(platform: str, chat_id: str) -> str:
-    return f"{platform}:pause:{chat_id}"
+    return chat_scopes(platform, chat_id, limits, MARGIN) + overall
 
 
 def place_scopes(platform: str, limits: Limits) -> list[tuple[str, int, float]]:
@@ -72,21 +64,27 @@ class SharedRates:
         self._store = store
         self._places_ready: set[str] = set()
         self._releases = BackgroundTasks("shared rate releases")
+        self._paid = PaidTurns(store, MARGIN)
 
     async def close(self) -> None:
         """Free the places of the sends that finished (a stop)."""
         await self._releases.drain(5.0)
 
     @contextlib.asynccontextmanager
-    async def turn(self, platform: str, chat_id: str, limits: Limits) -> AsyncIterator[None]:
+    async def turn(self, platform: str, chat_id: str, limits: Limits, paid: bool = False) -> AsyncIterator[None]:
         """Wait for this send's turn in every shared limit, send (the body), then free its places.
+        ``paid``: a paid broadcast's send, under the paid overall limit (:mod:`bot.services.paid_turns`).
         When the database cannot be reached the send goes on under this process's own windows (one
         log line): delivering late beats not delivering, and the outcome's commit retries anyway."""
         if not limits.global_rates and not limits.per_chat_rates:
             yield  # the platform declares no limits (the console)
             return
+        taken: list[tuple[str, int, float]] = []
         try:
-            taken = await self._pace_and_take(platform, chat_id, limits)
+            if paid and limits.paid_global_rates:
+                await self._paid.wait_turn(platform, chat_id, limits)
+            else:
+                taken = await self._pace_and_take(platform, chat_id, limits)
         except Exception as exc:
             self._cannot_read(platform, exc)
             yield
@@ -99,7 +97,8 @@ class SharedRates:
         finally:
             # Freed beside the next send rather than before it: every instance sends one Telegram message
             # at a time (max_unrecorded), so each round trip on its path costs throughput.
-            self._releases.spawn(self._release(taken))
+            if taken:
+                self._releases.spawn(self._release(taken))
 
     def _cannot_read(self, platform: str, exc: Exception) -> None:
         log.warning(

@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -112,6 +113,11 @@ class PostIn(Strict):
     )
     publish_at: Moment | None = Field(default=None, description="later: the post is scheduled; with a UTC offset")
     urgent: bool = False
+    paid_broadcast: StrictBool = Field(
+        default=False,
+        description="Telegram only: send with allow_paid_broadcast, up to [telegram] paid_broadcast_rate messages/s "
+        "for 0.1 Telegram Stars per message from the bot's balance; other platforms ignore it",
+    )
     review: bool = Field(default=False, description="submit for approval instead of publishing")
 
     @field_validator("title")
@@ -179,6 +185,7 @@ class PostOut(BaseModel):
     publish_at: datetime | None
     published_at: datetime | None
     urgent: bool
+    paid_broadcast: bool
     author: str | None
     source: str | None
     reject_reason: str | None

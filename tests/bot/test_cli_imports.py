@@ -128,3 +128,18 @@ def test_a_command_collects_rarely_and_leaves_its_heap_to_the_exit(tmp_path: Pat
     threshold, frozen = result.stderr.rsplit("\nGC ", 1)[1].split(" FROZEN ")
     assert int(threshold) >= 10_000
     assert int(frozen) > 0
+
+
+def test_stats_before_any_database_creates_none(tmp_path: Path) -> None:
+    """A read on a SQLite file that does not exist yet: no posts, and no empty database left behind."""
+    packages, status = loaded_packages(["stats", "--json"], tmp_path)
+    assert status == "0"
+    assert "alembic" not in packages and "sqlalchemy" not in packages
+    assert not (tmp_path / "prikbord.db").exists()
+    _, missing = loaded_packages(["stats", "3"], tmp_path)
+    assert missing == "1"  # "there is no post #3"
+    assert not (tmp_path / "prikbord.db").exists()
+    _, posted = loaded_packages(["post", "--title", "First", "--cta", "like"], tmp_path)
+    assert posted == "0"
+    stats, status = loaded_packages(["stats", "1"], tmp_path)
+    assert status == "0" and "sqlalchemy" in stats

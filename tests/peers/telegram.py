@@ -297,16 +297,20 @@ def check_inline_keyboard(markup: Any) -> None:
 
 @dataclass(frozen=True)
 class FloodLimits:
-    """(count, seconds) windows; None switches one off. Group limits apply to negative chat ids."""
+    """(count, seconds) windows; None switches one off. Group limits apply to negative chat ids.
+    ``paid_overall`` holds for the sends with ``allow_paid_broadcast`` instead of ``overall`` (Telegram:
+    up to 1,000 messages/s for 0.1 Stars each; tests/contracts/README.md): the peer counts the paid and
+    the free sends in separate windows, and both in the per-chat and per-group ones."""
 
     overall: tuple[int, float] | None = (30, 1.0)
+    paid_overall: tuple[int, float] | None = (1000, 1.0)
     per_chat: tuple[int, float] | None = (1, 1.0)
     per_group: tuple[int, float] | None = (20, 60.0)
     methods: frozenset[str] = frozenset({"sendMessage"})
 
     @classmethod
     def off(cls) -> FloodLimits:
-        return cls(None, None, None)
+        return cls(None, None, None, None)
 
 
 @dataclass(frozen=True)
@@ -387,6 +391,7 @@ class PeerMessage:
     edit_date: int | None = None
     edits: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    paid_broadcast: bool = False  # sent with allow_paid_broadcast
 
 
 @dataclass
@@ -467,6 +472,7 @@ class TelegramPeer:
         self.requests_while_down: dict[str, int] = {}
         self.storm: FloodStorm | None = None  # flood_storm(): 429 waves on top of the flood limits
         self._sent_all: deque[float] = deque()
+        self._sent_paid: deque[float] = deque()  # sends with allow_paid_broadcast
         self._sent_chat: dict[int, deque[float]] = {}
         self._sent_group: dict[int, deque[float]] = {}
         # What tests look at
@@ -791,7 +797,7 @@ class TelegramPeer:
         check_inline_keyboard(markup)
         return markup if isinstance(markup, dict) and "inline_keyboard" in markup else None
 
-    def _check_flood(self, method: str, chat_id: int) -> None:
+    def _check_flood(self, method: str, chat_id: int, paid: bool = False) -> None:
         limits = self.flood
         if method not in limits.methods:
             return
@@ -801,8 +807,9 @@ class TelegramPeer:
             retry = max(1, math.ceil(storm))
             raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
         windows: list[tuple[deque[float], int, float]] = []
-        if limits.overall:
-            windows.append((self._sent_all, *limits.overall))
+        overall = limits.paid_overall if paid else limits.overall
+        if overall:
+            windows.append((self._sent_paid if paid else self._sent_all, *overall))
         if limits.per_chat:
             windows.append((self._sent_chat.setdefault(chat_id, deque()), *limits.per_chat))
         if limits.per_group and chat_id < 0:
@@ -860,10 +867,12 @@ class TelegramPeer:
                     raise _bad("message to be replied not found")
             else:
                 reply_to = target.message_id
-        self._check_flood("sendMessage", chat.id)
+        paid = params.get("allow_paid_broadcast") is True
+        self._check_flood("sendMessage", chat.id, paid)
         msg = self._new_message(
             chat, self.bot.id, visible, source=source, parse_mode=params.get("parse_mode"), reply_markup=markup
         )
+        msg.paid_broadcast = paid
         msg.reply_to = reply_to
         return self.message_json(msg)
 

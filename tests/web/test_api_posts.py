@@ -184,3 +184,15 @@ async def test_422_for_bad_json_paths_and_queries(web: WebHarness) -> None:
     assert "path.post_id" in _errors(await web.client.get("/api/posts/0"))
     assert "query.limit" in _errors(await web.client.get("/api/posts", params={"limit": 100000}))
     assert "query.state" in _errors(await web.client.get("/api/posts", params={"state": "lost"}))
+
+
+async def test_paid_broadcast_is_set_and_a_wrong_value_names_the_field(web: WebHarness) -> None:
+    created = await web.client.post("/api/posts", json={"title": "Storing", "call_to_action": {"kind": "like"},
+                                                        "paid_broadcast": True})  # fmt: skip
+    assert created.status_code == 201, created.text
+    assert created.json()["paid_broadcast"] is True
+    detail = (await web.client.get(f"/api/posts/{created.json()['id']}")).json()
+    assert detail["paid_broadcast"] is True
+    wrong = await web.client.post("/api/posts", json={"title": "Storing", "paid_broadcast": "maybe"})
+    assert wrong.status_code == 422
+    assert [e["loc"] for e in wrong.json()["detail"]] == [["body", "paid_broadcast"]]

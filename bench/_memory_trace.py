@@ -116,10 +116,11 @@ async def listing_peaks(url: str) -> list[str]:
                 "posts.delivery_states": lambda: posts.delivery_states(session, ids),
                 "audience.reach_of": lambda: audience.reach_of(session, ids),
                 "audience.reach_by_platform": lambda: audience.reach_by_platform(session, ids),
-                "analytics.reached_channels": lambda: analytics.reached_channels(session, ids),
+                "analytics.channels_reached": lambda: analytics.channels_reached(session, ids),
+                "audience.reach_figures": lambda: audience.reach_figures(session, ids),
                 "analytics.engagement_by_platform": lambda: analytics.engagement_by_platform(session, ids),
                 "post_stats (counts, states, reach)": lambda: post_stats(session, found),
-                "insights_for (reached channels, engagement, reach ×2)": lambda: insights_for(session, found),
+                "insights_for (channels reached, engagement, reach)": lambda: insights_for(session, found),
             }
             for name, call in calls.items():
                 await call()

@@ -8,68 +8,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.models import FEED_KINDS, Channel, CtaKind, Delivery, Employee, Identity, Post, PostState, Response
 
 
-@dataclass(frozen=True, slots=True)
-class ReachedChannel:
-    channel_id: int
-    name: str
-    platform: str
-    audience: int  # member_count when the platform reported it, else people ever seen acting there
-
-
-async def reached_channels(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, list[ReachedChannel]]:
-    """The channels each post was actually sent to (sent_at set), with their audience."""
-    result: dict[int, list[ReachedChannel]] = {pid: [] for pid in post_ids}
+async def channels_reached(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Per post, per platform: how many channels the post was actually sent to (sent_at set), counted
+    by the database (a post to 1,000 groups is one row)."""
+    result: dict[int, dict[str, int]] = {pid: {} for pid in post_ids}
     if not post_ids:
         return result
-    rows = (
-        await session.execute(
-            select(Delivery.post_id, Channel.id, Channel.name, Channel.platform, Channel.member_count)
-            .join(Channel, Channel.id == Delivery.channel_id)
-            .where(Delivery.post_id.in_(post_ids), Delivery.sent_at.is_not(None))
-            .order_by(Delivery.post_id, Channel.id)
-        )
-    ).all()
-    unknown = {r[1] for r in rows if r[4] is None}
-    seen = await channel_responders(session, sorted(unknown))
-    for post_id, channel_id, name, platform, members in rows:
-        audience = members if members is not None else seen.get(channel_id, 0)
-        result[post_id].append(ReachedChannel(channel_id, name, platform, int(audience)))
-    return result
-
-
-async def channel_responders(session: AsyncSession, channel_ids: Sequence[int]) -> dict[int, int]:
-    """Distinct people who ever responded to any post in each channel: by the delivery a response
-    came through, or (commands such as ``like 12`` carry no delivery) by its post and platform."""
-    if not channel_ids:
-        return {}
-    through_delivery = (
-        select(Delivery.channel_id.label("channel_id"), Response.employee_id.label("employee_id"))
-        .join(Delivery, Delivery.id == Response.delivery_id)
-        .where(Delivery.channel_id.in_(channel_ids))
-    )
-    by_platform = (
-        select(Delivery.channel_id.label("channel_id"), Response.employee_id.label("employee_id"))
-        .join(
-            Delivery,
-            and_(
-                Response.delivery_id.is_(None),
-                Delivery.post_id == Response.post_id,
-                Delivery.platform == Response.platform,
-            ),
-        )
-        .where(Delivery.channel_id.in_(channel_ids), Delivery.sent_at.is_not(None))
-    )
-    both = union(through_delivery, by_platform).subquery()
     rows = await session.execute(
-        select(both.c.channel_id, func.count(func.distinct(both.c.employee_id))).group_by(both.c.channel_id)
+        select(Delivery.post_id, Channel.platform, func.count())
+        .join(Channel, Channel.id == Delivery.channel_id)
+        .where(Delivery.post_id.in_(post_ids), Delivery.sent_at.is_not(None))
+        .group_by(Delivery.post_id, Channel.platform)
     )
-    return {int(c): int(n) for c, n in rows.all()}
+    for post_id, platform, n in rows.all():
+        result[post_id][platform] = int(n)
+    return result
 
 
 @dataclass(frozen=True, slots=True)

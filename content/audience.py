@@ -18,7 +18,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, Subquery, and_, func, or_, select, union, update
+from sqlalchemy import Select, Subquery, and_, case, func, or_, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -204,29 +204,42 @@ async def reached_identities(
     return [Reached(int(e), int(i), str(p)) for e, i, p in rows.all()]
 
 
-async def reach_of(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, Reach]:
-    """The reach of each post (see the module's description), in a few queries whatever the number."""
+@dataclass(frozen=True, slots=True)
+class ReachFigures:
+    """The reach of each post overall, and on each platform it reached someone on (empty unless asked)."""
+
+    overall: dict[int, Reach]
+    by_platform: dict[int, dict[str, Reach]]
+
+
+async def reach_figures(session: AsyncSession, post_ids: Sequence[int], per_platform: bool = True) -> ReachFigures:
+    """The reach of each post and, with ``per_platform``, on each platform (a person linked on two counts on
+    both, once overall), each count made by the database: a few rows a post, whatever its audience."""
+    unknown = await _unknown_people(session, post_ids)
     known = await _known_people(session, post_ids, per_platform=False)
-    unknown, estimated = await _unknown_people(session, post_ids)
-    result = {}
+    overall: dict[int, Reach] = {}
+    by_platform: dict[int, dict[str, Reach]] = {pid: {} for pid in post_ids}
     for post_id in post_ids:
         named = known.get((post_id, ""), 0)
         extra = sum(n for (p, _), n in unknown.items() if p == post_id)
-        result[post_id] = Reach(named + extra, any(p == post_id for p, _ in estimated), named)
-    return result
+        overall[post_id] = Reach(named + extra, any(p == post_id for p, _ in unknown), named)
+    if per_platform:
+        known = await _known_people(session, post_ids, per_platform=True)
+        for post_id, platform in sorted(set(known) | set(unknown)):
+            named = known.get((post_id, platform), 0)
+            extra = unknown.get((post_id, platform), 0)
+            by_platform[post_id][platform] = Reach(named + extra, (post_id, platform) in unknown, named)
+    return ReachFigures(overall, by_platform)
+
+
+async def reach_of(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, Reach]:
+    """The reach of each post, in a few queries whatever the number."""
+    return (await reach_figures(session, post_ids, per_platform=False)).overall
 
 
 async def reach_by_platform(session: AsyncSession, post_ids: Sequence[int]) -> dict[int, dict[str, Reach]]:
-    """The reach of each post on each platform it reached someone on (a person linked on two platforms
-    counts on both, and once in :func:`reach_of`)."""
-    known = await _known_people(session, post_ids, per_platform=True)
-    unknown, estimated = await _unknown_people(session, post_ids)
-    result: dict[int, dict[str, Reach]] = {pid: {} for pid in post_ids}
-    for post_id, platform in sorted(set(known) | set(unknown)):
-        named = known.get((post_id, platform), 0)
-        extra = unknown.get((post_id, platform), 0)
-        result[post_id][platform] = Reach(named + extra, (post_id, platform) in estimated, named)
-    return result
+    """The reach of each post on each platform it reached someone on."""
+    return (await reach_figures(session, post_ids)).by_platform
 
 
 async def _known_people(
@@ -250,39 +263,35 @@ async def _known_people(
     return {(int(p), ""): int(n) for p, n in (await session.execute(select(post, people).group_by(post))).all()}
 
 
-async def _unknown_people(
-    session: AsyncSession, post_ids: Sequence[int]
-) -> tuple[dict[tuple[int, str], int], set[tuple[int, str]]]:
-    """Per (post, platform): the people of partial channels not known by name (their member count less
-    the known members at delivery), and which (post, platform) figures are therefore estimates."""
+async def _unknown_people(session: AsyncSession, post_ids: Sequence[int]) -> dict[tuple[int, str], int]:
+    """Per (post, platform) that reached a partial channel (an estimate, then): the people of those channels
+    not known by name, each one's member count less its known members at delivery (never below 0)."""
     if not post_ids:
-        return {}, set()
-    partial = (
-        select(Delivery.post_id, Delivery.channel_id, Channel.platform, Channel.member_count)
+        return {}
+    partial = Channel.members_partial.is_(True)
+    reached = (
+        select(Delivery.post_id, Delivery.channel_id, Channel.platform, func.coalesce(Channel.member_count, 0))
         .join(Channel, Channel.id == Delivery.channel_id)
-        .where(
-            Delivery.post_id.in_(list(post_ids)),
-            Delivery.sent_at.is_not(None),
-            Delivery.state != DeliveryState.FAILED,
-            Channel.members_partial.is_(True),
-        )
+        .where(Delivery.post_id.in_(list(post_ids)), Delivery.sent_at.is_not(None))
+        .where(Delivery.state != DeliveryState.FAILED, partial)
+        .subquery()
     )
-    partial_rows = (await session.execute(partial)).all()
-    known_in: dict[tuple[int, int], int] = {}
-    if partial_rows:
-        per_channel = (
-            _members_at_delivery(post_ids)
-            .with_only_columns(Delivery.post_id, Delivery.channel_id, func.count(func.distinct(Identity.id)))
-            .where(Delivery.channel_id.in_({c for _, c, _, _ in partial_rows}))
-            .group_by(Delivery.post_id, Delivery.channel_id)
-        )
-        known_in = {(int(p), int(c)): int(n) for p, c, n in (await session.execute(per_channel)).all()}
-    unknown: dict[tuple[int, str], int] = defaultdict(int)
-    estimated: set[tuple[int, str]] = set()
-    for post_id, channel_id, platform, count in partial_rows:
-        estimated.add((post_id, platform))
-        unknown[(post_id, platform)] += max(0, (count or 0) - known_in.get((post_id, channel_id), 0))
-    return dict(unknown), estimated
+    post, channel, platform, members = reached.c
+    known = (
+        _members_at_delivery(post_ids)
+        .with_only_columns(Delivery.post_id, Delivery.channel_id, func.count(func.distinct(Identity.id)))
+        .join(Channel, Channel.id == Delivery.channel_id)
+        .where(partial)
+        .group_by(Delivery.post_id, Delivery.channel_id)
+        .subquery()
+    )
+    beyond = members - func.coalesce(known.c[2], 0)
+    statement = (
+        select(post, platform, func.sum(case((beyond > 0, beyond), else_=0)))
+        .select_from(reached.outerjoin(known, and_(known.c[0] == post, known.c[1] == channel)))
+        .group_by(post, platform)
+    )
+    return {(int(p), str(f)): int(n or 0) for p, f, n in (await session.execute(statement)).all()}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,13 +30,17 @@ _DONE_WORDS: dict[str, str] = {
 }
 
 
-async def post_stats(session: AsyncSession, post_list: Sequence[Post]) -> list[dict[str, Any]]:
-    """``id``, ``title``, ``state``, ``counts`` (kind → distinct people), ``votes`` (option → count)
-    and ``deliveries`` (state → count) for each post, in three queries."""
+async def post_stats(
+    session: AsyncSession, post_list: Sequence[Post], reach: Mapping[int, audience.Reach] | None = None
+) -> list[dict[str, Any]]:
+    """``id``, ``title``, ``state``, ``counts`` (kind → distinct people), ``votes`` (option → count),
+    ``deliveries`` (state → count) and ``reach`` for each post, in a few queries; ``reach`` when the
+    caller has read it already."""
     ids = [p.id for p in post_list]
     counts = await counts_for(session, ids)
     deliveries = await posts.delivery_states(session, ids)
-    reach = await audience.reach_of(session, ids)
+    if reach is None:
+        reach = await audience.reach_of(session, ids)
     result = []
     for post in post_list:
         votes: dict[str, int] = {}

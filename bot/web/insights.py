@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.stats import CTA_RESPONSE
-from content.analytics import Engagement, ReachedChannel, engagement_by_platform, reached_channels
-from content.audience import Reach, reach_by_platform, reach_of
+from content.analytics import Engagement, channels_reached, engagement_by_platform
+from content.audience import Reach, ReachFigures, reach_figures
 from content.models import Post
 
 
@@ -50,7 +50,6 @@ class PostInsight:
     engagement_rate: float | None
     completion_rate: float | None
     platforms: tuple[PlatformInsight, ...]
-    channels: tuple[ReachedChannel, ...]
 
 
 def _rate(part: int | None, whole: int | None) -> float | None:
@@ -66,29 +65,33 @@ def _completed(post: Post, engagement: Engagement | None) -> int | None:
     return engagement.by_kind.get(wanted, 0) if engagement else 0
 
 
-async def insights_for(session: AsyncSession, post_list: Sequence[Post]) -> dict[int, PostInsight]:
+async def insights_for(
+    session: AsyncSession, post_list: Sequence[Post], reach: ReachFigures | None = None
+) -> dict[int, PostInsight]:
+    """The insights of each post; ``reach`` when the caller has read it already (a page lists it too).
+    Every figure is counted by the database: a list of 100 posts to 1,000 groups reads a few rows a post."""
     ids = [p.id for p in post_list]
-    reached = await reached_channels(session, ids)
+    reached = await channels_reached(session, ids)
     engagement = await engagement_by_platform(session, ids)
-    reach = await reach_of(session, ids)
-    platform_reach = await reach_by_platform(session, ids)
+    if reach is None:
+        reach = await reach_figures(session, ids)
     result: dict[int, PostInsight] = {}
     for post in post_list:
         channels = reached[post.id]
         by_platform = engagement[post.id]
         platforms: list[PlatformInsight] = []
-        names = sorted({c.platform for c in channels} | {p for p in by_platform if p is not None})
+        names = sorted(set(channels) | {p for p in by_platform if p is not None})
         for name in names:
-            own = [c for c in channels if c.platform == name]
+            own = channels.get(name, 0)
             acted = by_platform.get(name)
             engaged = acted.people if acted else 0
             completed = _completed(post, acted)
-            here: Reach | None = platform_reach[post.id].get(name) if own else None
+            here: Reach | None = reach.by_platform[post.id].get(name) if own else None
             value = here.value if here is not None else (0 if own else None)
             platforms.append(
                 PlatformInsight(
                     name,
-                    len(own),
+                    own,
                     value,
                     here.estimate if here is not None else False,
                     engaged,
@@ -100,7 +103,7 @@ async def insights_for(session: AsyncSession, post_list: Sequence[Post]) -> dict
         overall = by_platform.get(None)
         engaged_total = overall.people if overall else 0
         completed_total = _completed(post, overall)
-        total = reach[post.id]
+        total = reach.overall[post.id]
         result[post.id] = PostInsight(
             total.value,
             total.estimate,
@@ -110,6 +113,5 @@ async def insights_for(session: AsyncSession, post_list: Sequence[Post]) -> dict
             _rate(engaged_total, total.value),
             _rate(completed_total, total.value),
             tuple(platforms),
-            tuple(channels),
         )
     return result

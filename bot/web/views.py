@@ -13,6 +13,7 @@ from bot.web.deps import WebDeps
 from bot.web.insights import PostInsight, insights_for
 from bot.web.schemas import CallToActionOut, ChannelDeliveryOut, PlatformOut, PostDetailOut, PostOut
 from content import posts
+from content.audience import reach_figures
 from content.models import Channel, Post
 
 
@@ -30,7 +31,6 @@ def _out(deps: WebDeps, post: Post, stats: dict[str, Any], insight: PostInsight)
         publish_at=post.publish_at,
         published_at=post.published_at,
         urgent=post.urgent,
-        paid_broadcast=post.paid_broadcast,
         author=post.author,
         source=post.source,
         reject_reason=post.reject_reason,
@@ -51,8 +51,9 @@ def _out(deps: WebDeps, post: Post, stats: dict[str, Any], insight: PostInsight)
 async def views_with_insights(
     deps: WebDeps, session: AsyncSession, post_list: Sequence[Post]
 ) -> list[tuple[PostOut, PostInsight]]:
-    stats = await post_stats(session, post_list)
-    insights = await insights_for(session, post_list)
+    reach = await reach_figures(session, [p.id for p in post_list])  # read once for both
+    stats = await post_stats(session, post_list, reach.overall)
+    insights = await insights_for(session, post_list, reach)
     return [
         (_out(deps, post, s, insights[post.id]), insights[post.id]) for post, s in zip(post_list, stats, strict=True)
     ]

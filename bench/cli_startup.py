@@ -3,12 +3,16 @@
 Each command runs as its own process (the installed `prikbord` script, as an operator runs it), `--rounds`
 times (default 5); reported is the median and the range. Peak resident memory is the process's own
 high-water mark (`VmHWM` of /proc/self/status at exit, in one more run of the same entry point through
-`python -c`), because a child's ru_maxrss on Linux starts at its forking parent's size. The baseline,
-measured in the same run, is a bare `python -c pass` of the same interpreter: what no CLI can start
-faster than. `stats` and `post` work on one SQLite database in a temporary directory, prepared
-(migrated, with one post) before the rounds so every round sees a used database; one unmeasured run of
-each command first fills Python's compiled-module caches. Then, per command,
-the top of `python -X importtime` shows what its start-up imports.
+`python -c`), because a child's ru_maxrss on Linux starts at its forking parent's size. Baselines,
+measured in the same run: a bare `python -c pass` of the same interpreter (what no CLI can start faster
+than), and the library floor: importing what a store command cannot do without (SQLAlchemy's asyncio
+ORM with aiosqlite, pydantic's BaseModel, Typer with its pydantic coercion), once as is and once with
+the CLI's garbage-collector settings (bot/runtime.py `tune_gc_for_command`). `stats` and `post` work on
+the embedded default SQLite (./prikbord.db): "used" is one database in a temporary directory, prepared
+(migrated, with one post) before the rounds; "fresh" is a new empty directory per round, so the command
+creates and migrates the database. One unmeasured run of each command first fills Python's
+compiled-module caches. Then, per command, the top of `python -X importtime` shows what its start-up
+imports.
 
 Also shown: the median CPU time (user + system, from `wait4`) of each command, less sensitive than the wall
 time to other work on a shared machine, and the load average while it ran.
@@ -33,8 +37,13 @@ from pathlib import Path
 
 from _common import conclude, median, print_table
 
-GOALS = {"--help": 0.3, "stats": 0.5, "post": 0.5}
-LIBRARY_FLOOR = "import sqlalchemy.ext.asyncio, sqlalchemy.orm, pydantic_settings, typer, aiosqlite"
+GOALS = {"--help": 0.3, "stats": 0.5, "post": 0.5, "stats (fresh)": 0.5, "post (fresh)": 0.5}
+LIBRARY_FLOOR = (
+    "import sqlalchemy.ext.asyncio, sqlalchemy.orm, sqlalchemy.dialects.sqlite.aiosqlite, typer.main, typer._adapters\n"
+    "from pydantic import BaseModel"
+)
+# What bot/runtime.py's tune_gc_for_command does, before the same imports.
+CLI_GC = "import atexit, gc\ngc.set_threshold(50_000, *gc.get_threshold()[1:])\natexit.register(gc.freeze)\n"
 EXE = shutil.which("prikbord", path=str(Path(sys.executable).parent)) or "prikbord"
 
 
@@ -43,6 +52,7 @@ class Command:
     name: str
     args: list[str]
     ok: Callable[[str], bool]  # stdout → did it do its job
+    fresh: bool = False  # each run in a new empty directory: the command creates and migrates ./prikbord.db
 
 
 def _json_list(out: str) -> bool:
@@ -57,7 +67,10 @@ COMMANDS = [
     Command("--version", ["--version"], lambda out: out.startswith("prikbord ")),
     Command("stats", ["stats", "--json"], _json_list),
     Command("post", ["post", "--title", "Bench", "--cta", "like"], lambda out: out.strip().isdigit()),
+    Command("stats (fresh)", ["stats", "--json"], lambda out: _json_list(out) and json.loads(out) == [], fresh=True),
+    Command("post (fresh)", ["post", "--title", "Bench", "--cta", "like"], lambda out: out.strip() == "1", fresh=True),
 ]
+IMPORT_TOPS = ("--help", "stats", "post", "post (fresh)")
 
 
 def _env() -> dict[str, str]:
@@ -117,65 +130,67 @@ def import_top(args: Sequence[str], cwd: Path, shown: int) -> list[tuple[int, in
     return sorted(rows, reverse=True)[:shown]
 
 
+def _floor_row(label: str, code: str, rounds: int, cwd: Path) -> tuple[list[object], float]:
+    runs = [timed([sys.executable, "-c", code], cwd) for _ in range(rounds)]
+    walls = [r[0] for r in runs]
+    row: list[object] = [label, median(walls), min(walls), max(walls), median([r[1] for r in runs])]
+    return [*row, peak_rss_kib(code, cwd) / 1024, "", ""], median(walls)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=5, help="runs of each command (default %(default)s)")
-    parser.add_argument("--top", type=int, default=12, help="rows of -X importtime per command (default %(default)s)")
+    parser.add_argument("--top", type=int, default=10, help="rows of -X importtime per command (default %(default)s)")
     parser.add_argument("--enforce-goal", action="store_true", help="exit 3 when a goal is missed")
     args = parser.parse_args()
 
     failures: list[str] = []
     commands: dict[str, dict[str, object]] = {}
     figures: dict[str, object] = {"bench": "cli_startup", "rounds": args.rounds, "commands": commands}
+    loads: list[float] = []
     with tempfile.TemporaryDirectory(prefix="prikbord-bench-cli-") as tmp:
-        cwd = Path(tmp)
+        cwd = Path(tmp) / "used"
+        cwd.mkdir()
+
+        def where(command: Command) -> Path:
+            return Path(tempfile.mkdtemp(prefix="fresh-", dir=tmp)) if command.fresh else cwd
+
         prepared = subprocess.run(
             [EXE, "post", "--title", "Prepared", "--cta", "like"], cwd=cwd, env=_env(), stdout=subprocess.DEVNULL
         )
         if prepared.returncode != 0:
             failures.append("preparing the database (prikbord post) failed")
         for command in COMMANDS:  # a first run of each writes the compiled-module caches; not measured
-            timed([EXE, *command.args], cwd)
-        base_runs = [timed([sys.executable, "-c", "pass"], cwd) for _ in range(args.rounds)]
-        baseline = [r[0] for r in base_runs]
-        base_s = median(baseline)
-        base_cpu = median([r[1] for r in base_runs])
-        base_mb = peak_rss_kib("pass", cwd) / 1024
-        rows: list[list[object]] = [
-            ["python -c pass (baseline)", base_s, min(baseline), max(baseline), base_cpu, base_mb, "", ""]
-        ]
-        # The floor of any command that reads the store: importing the libraries it cannot do without.
-        floor_runs = [timed([sys.executable, "-c", LIBRARY_FLOOR], cwd) for _ in range(args.rounds)]
-        floor_s = median([r[0] for r in floor_runs])
-        floor_mb = peak_rss_kib(LIBRARY_FLOOR, cwd) / 1024
-        rows.append(
-            [
-                "import SQLAlchemy (async ORM), pydantic-settings, Typer, aiosqlite (floor)",
-                floor_s,
-                min(r[0] for r in floor_runs),
-                max(r[0] for r in floor_runs),
-                median([r[1] for r in floor_runs]),
-                floor_mb,
-                "",
-                "",
-            ]
+            timed([EXE, *command.args], where(command))
+        loads.append(os.getloadavg()[0])
+        base_row, base_s = _floor_row("python -c pass (baseline)", "pass", args.rounds, cwd)
+        floor_row, floor_s = _floor_row(
+            "import SQLAlchemy asyncio ORM + aiosqlite, pydantic, Typer (library floor)",
+            LIBRARY_FLOOR,
+            args.rounds,
+            cwd,
         )
+        gc_row, gc_floor_s = _floor_row(
+            "the same with the CLI's GC settings (floor of a command)", CLI_GC + LIBRARY_FLOOR, args.rounds, cwd
+        )
+        rows: list[list[object]] = [base_row, floor_row, gc_row]
         goals_met = True
         for command in COMMANDS:
             runs: list[float] = []
             cpu: list[float] = []
             for round_no in range(1, args.rounds + 1):
-                seconds, cpu_s, status, out = timed([EXE, *command.args], cwd)
+                seconds, cpu_s, status, out = timed([EXE, *command.args], where(command))
                 if status != 0 or not command.ok(out):
                     failures.append(f"{command.name} round {round_no}: exit {status}, output {out[:80]!r}")
                 runs.append(seconds)
                 cpu.append(cpu_s)
+            loads.append(os.getloadavg()[0])
             med = median(runs)
-            peak_mb = peak_rss_kib(cli_code(command.args), cwd) / 1024
+            peak_mb = peak_rss_kib(cli_code(command.args), where(command)) / 1024
             goal = GOALS.get(command.name)
             met = goal is None or med <= goal
             goals_met = goals_met and met
-            shown = f"prikbord {' '.join(command.args[:2])}"
+            shown = f"prikbord {' '.join(command.args[:2])}" + (" (fresh database)" if command.fresh else "")
             verdict = ("met" if met else "NOT met") if goal else ""
             rows.append(
                 [shown, med, min(runs), max(runs), median(cpu), peak_mb, f"≤ {goal} s" if goal else "", verdict]
@@ -189,20 +204,27 @@ def main() -> int:
             }
         figures["baseline_median_s"] = round(base_s, 3)
         figures["library_floor_median_s"] = round(floor_s, 3)
-        figures["baseline_cpu_median_s"] = round(base_cpu, 3)
-        figures["load_average_1m"] = round(os.getloadavg()[0], 2)
+        figures["library_floor_with_cli_gc_median_s"] = round(gc_floor_s, 3)
+        figures["load_average_1m"] = [round(load, 2) for load in loads]
         figures["goal_met"] = goals_met
         print_table(["command", "median s", "min s", "max s", "CPU s (median)", "peak RSS MB", "goal", ""], rows)
-        print(f"(load average over the last minute: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
+        print(
+            f"(load average over the last minute, before the baselines and after each command: "
+            f"{', '.join(f'{load:.2f}' for load in loads)} on {os.cpu_count()} cores)"
+        )
         for command in COMMANDS:
-            if command.name == "--version":
+            if command.name not in IMPORT_TOPS or args.top <= 0:
                 continue
-            print(f"\npython -X importtime, prikbord {' '.join(command.args)}: top-level imports by cumulative time")
+            print(
+                f"\npython -X importtime, prikbord {' '.join(command.args)}"
+                f"{' (fresh database)' if command.fresh else ''}: top-level imports by cumulative time"
+            )
             print_table(
                 ["cumulative ms", "self ms", "module"],
-                [[c / 1000, s / 1000, name] for c, s, name in import_top(command.args, cwd, args.top)],
+                [[c / 1000, s / 1000, name] for c, s, name in import_top(command.args, where(command), args.top)],
             )
-    print(f"\ngoals (--help ≤ 0.3 s, stats and post ≤ 0.5 s, median): {'met' if goals_met else 'NOT met'}")
+    goals = "--help ≤ 0.3 s, stats and post ≤ 0.5 s on a used and a fresh database, median"
+    print(f"\ngoals ({goals}): {'met' if goals_met else 'NOT met'}")
     return conclude(
         figures,
         failures,

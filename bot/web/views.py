@@ -31,6 +31,7 @@ def _out(deps: WebDeps, post: Post, stats: dict[str, Any], insight: PostInsight)
         publish_at=post.publish_at,
         published_at=post.published_at,
         urgent=post.urgent,
+        paid_broadcast=post.paid_broadcast,
         author=post.author,
         source=post.source,
         reject_reason=post.reject_reason,

@@ -30,7 +30,7 @@ from bot.services.dispatch import Dispatcher, DispatchPolicy
 from bot.services.engagement import EngagementService
 from bot.services.importing import Importer, poll_feed
 from bot.services.inbound import InboundRouter
-from bot.services.languages import PersonLanguages
+from bot.services.languages import ChannelLanguages, PersonLanguages
 from bot.services.linking import LinkingService, private_sender
 from bot.services.notify import ModeratorNotifier
 from bot.services.privacy import PrivacyService
@@ -99,14 +99,22 @@ class App:
             dict(adapters) if adapters is not None else self._build_adapters(console_input, console_output)
         )
         # Only with the web app on and a public URL can a click come back to us.
+        channel_languages = ChannelLanguages(
+            ((c.platform, c.chat_id, c.language) for c in settings.channels), settings.i18n.default
+        )
         self.composer = Composer(
-            MarkupParser(), self.zone, click_url_for(settings.web.public_url if settings.web_enabled else None)
+            MarkupParser(),
+            self.zone,
+            click_url_for(settings.web.public_url if settings.web_enabled else None),
+            channel_languages.for_chat,
         )
         # One rate budget per platform, shared by deliveries and answers, so answers wait their turn.
         shared = settings.dispatch.share_rate_limits and self.store.is_postgres  # several instances possible
         self.rate_budget = RateBudget(self.adapters, SharedRates(self.store) if shared else None)
         self.answers = PacedAnswers(self.rate_budget)
-        self.notifier = ModeratorNotifier(self.adapters, self.roles, self.answers.send_private)
+        # Who reads which language (bot/i18n.py): the directory's, else the platform's, else [i18n] default.
+        self.languages = PersonLanguages(self.store, settings.i18n.default, adapters=self.adapters)
+        self.notifier = ModeratorNotifier(self.adapters, self.roles, self.answers.send_private, self.languages)
         self.dispatcher = Dispatcher(
             self.store,
             self.adapters,
@@ -122,8 +130,6 @@ class App:
         self.web: WebServer | None = None
         debounce = counter_debounce if counter_debounce is not None else (0.0 if self._console_only else 2.0)
         self.counters = CounterRefresher(self.store, self.adapters, self.composer, debounce)
-        # Who reads which language (bot/i18n.py): the directory's, else the platform's, else [i18n] default.
-        self.languages = PersonLanguages(self.store, settings.i18n.default)
         self.engagement = EngagementService(
             self.store, self.clock, self.counters, max_batch=engagement_batch, languages=self.languages
         )
@@ -171,6 +177,7 @@ class App:
             settings.web.public_url,
             private_sender(self.adapters, self.answers.send_private),
             self.engagement.forget_people,
+            self.languages,
         )
         self.privacy = PrivacyService(self.store, self.clock, self.engagement.forget_people)
         self.services = Services(
@@ -291,7 +298,7 @@ class App:
                     signing_secret=slack.signing_secret.get_secret_value(),
                     api_base_url=slack.api_base_url,
                     app_token=slack.app_token.get_secret_value() if slack.app_token else None,
-                    home_view=lambda user: must_reads_home(self.store, self.clock, self.composer, user),
+                    home_view=lambda user: must_reads_home(self.store, self.clock, self.composer, user, self.languages),
                 )
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # imported when the command runs, so `prikbord --help` stays 
     from rich.console import Console
 
     from bot.config import Settings
+    from bot.i18n import Message
     from bot.services.status import StatusOutcome
 
 status_cli = typer.Typer(no_args_is_help=True, help="Status posts built from live data.", rich_markup_mode=None)
@@ -93,7 +94,7 @@ def run(
         raise typer.Exit(1)
 
 
-async def _tell_operator(text: str) -> None:
+async def _tell_operator(text: Message | str) -> None:
     # A one-off command has no messenger connections: what the moderators would hear goes to stderr.
     _consoles()[1].print(f"[yellow]moderators:[/yellow] {text}")
 

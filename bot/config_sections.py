@@ -97,11 +97,18 @@ class ChannelConfig(Section):
     platform: Literal["console", "telegram", "slack", "matrix"]
     chat_id: str = Field(min_length=1)
     tags: list[str] = Field(default_factory=lambda: ["everyone"])
+    # The language of the posts' buttons and context line here (many read them at once); None: [i18n] default.
+    language: str | None = None
 
     @field_validator("chat_id", mode="before")
     @classmethod
     def _chat_id_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) else value
+
+    @field_validator("language")
+    @classmethod
+    def _language_has_catalogue(cls, value: str | None) -> str | None:
+        return None if value is None else has_catalogue(value)
 
 
 class ModerationConfig(Section):
@@ -354,13 +361,18 @@ class I18nConfig(Section):
     @field_validator("default")
     @classmethod
     def _has_catalogue(cls, value: str) -> str:
-        languages = available_languages()
-        if value not in languages:
-            raise ValueError(
-                f"there is no catalogue for language {value!r}: use one of {', '.join(languages)} "
-                "(the catalogues are bot/locale/<language>/LC_MESSAGES/prikbord.po)"
-            )
-        return value
+        return has_catalogue(value)
+
+
+def has_catalogue(language: str) -> str:
+    """``language`` when prikbord has a catalogue for it (a config value); else a ValueError naming those it has."""
+    languages = available_languages()
+    if language not in languages:
+        raise ValueError(
+            f"there is no catalogue for language {language!r}: use one of {', '.join(languages)} "
+            "(the catalogues are bot/locale/<language>/LC_MESSAGES/prikbord.po)"
+        )
+    return language
 
 
 class FeedConfig(Section):

@@ -57,17 +57,51 @@ def _fill(text: str, params: Mapping[str, object], fallback: str | None = None) 
 @dataclass(frozen=True, slots=True, init=False)
 class Message:
     """A text for a person made before it is known who reads it: the English msgid and the values of its
-    named placeholders. ``str()`` is the English; :meth:`Translator.render` words it in a language."""
+    named placeholders. ``str()`` is the English; :meth:`Translator.render` words it in a language. A value
+    may be a Message itself (a post's state) or a :class:`Moment`: the reader's language words those too."""
 
     msgid: str
     params: tuple[tuple[str, object], ...]
+    context: str | None
 
     def __init__(self, msgid: str, /, **params: object) -> None:
         object.__setattr__(self, "msgid", msgid)
         object.__setattr__(self, "params", tuple(params.items()))
+        object.__setattr__(self, "context", None)
+
+    @classmethod
+    def pgettext(cls, context: str, msgid: str, /, **params: object) -> Message:
+        """``msgid`` as meant in ``context`` (see :meth:`Translator.pgettext`); named so extraction finds it."""
+        made = cls(msgid, **params)
+        object.__setattr__(made, "context", context)
+        return made
 
     def __str__(self) -> str:
-        return _fill(self.msgid, dict(self.params))
+        return _fill(self.msgid, {key: _english(value) for key, value in self.params})
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """A date and time inside a :class:`Message`, written the reader's way (:meth:`Translator.moment`)."""
+
+    when: datetime
+    zone: ZoneInfo
+
+    def __str__(self) -> str:
+        return SOURCE.moment(self.when, self.zone)
+
+
+def _english(value: object) -> object:
+    return str(value) if isinstance(value, Message | Moment) else value
+
+
+class Refusal(Exception):
+    """A refusal worded for a person: ``message`` in the reader's language where a person reads it
+    (:meth:`Translator.render`), ``str()`` in English for logs, the API and the command line."""
+
+    def __init__(self, message: Message | str) -> None:
+        super().__init__(str(message))
+        self.message = message
 
 
 class Translator:
@@ -96,8 +130,18 @@ class Translator:
         """A :class:`Message` in this language; a plain string (a text from a part that is not translated
         yet, or a person's own words) as it is."""
         if isinstance(text, Message):
-            return self.gettext(text.msgid, **dict(text.params))
+            params = {key: self._value(value) for key, value in text.params}
+            if text.context is not None:
+                return self.pgettext(text.context, text.msgid, **params)
+            return self.gettext(text.msgid, **params)
         return text
+
+    def _value(self, value: object) -> object:
+        if isinstance(value, Message):
+            return self.render(value)
+        if isinstance(value, Moment):
+            return self.moment(value.when, value.zone)
+        return value
 
     def moment(self, when: datetime, zone: ZoneInfo) -> str:
         from babel.dates import format_datetime  # Babel only where a date is written for a person

@@ -117,6 +117,11 @@ class Adapter(abc.ABC):
         platform tells nothing; the core then knows only the people it sees act there."""
         return None
 
+    async def user_locale(self, user_id: str) -> str | None:
+        """The person's language as the platform tells it when asked (Slack's users.info ``locale``); None
+        where it comes with the events instead (Telegram's ``language_code`` on UserRef) or not at all."""
+        return None
+
     async def find_sent(self, chat: ChatRef, idempotency_key: str) -> MessageRef | None:
         """After a crash: the message already sent for this key, where the platform can tell."""
         return None

@@ -44,6 +44,8 @@ class OutboundMessage:
     # Opaque routing context the adapter may embed (Slack metadata, Telegram callback data).
     post_id: int | None = None
     delivery_id: int | None = None
+    # The words before the reaction keys where a platform has no buttons (Matrix), in the readers' language.
+    reaction_prompt: str = "React with:"
     # Telegram: send with allow_paid_broadcast (the paid overall limit); other platforms ignore it.
     paid_broadcast: bool = False
 

@@ -121,11 +121,11 @@ def _action_text(action: Action, emoji: str | None) -> str:
     return label
 
 
-def _actions_plain(actions: tuple[Action, ...]) -> list[str]:
+def _actions_plain(actions: tuple[Action, ...], prompt: str) -> list[str]:
     lines: list[str] = []
     reacts = [_action_text(a, action_emoji(a)) for a in actions if not a.url and action_emoji(a)]
     if reacts:
-        lines.append("React with: " + " · ".join(reacts))
+        lines.append(f"{prompt} " + " · ".join(reacts))
     for action in actions:
         if action.url:
             lines.append(f"🔗 {_action_text(action, None)}: {action.url}")
@@ -134,13 +134,13 @@ def _actions_plain(actions: tuple[Action, ...]) -> list[str]:
     return lines
 
 
-def _actions_html(actions: tuple[Action, ...]) -> list[str]:
+def _actions_html(actions: tuple[Action, ...], prompt: str) -> list[str]:
     parts: list[str] = []
     reacts = [
         html.escape(_action_text(a, action_emoji(a)), quote=False) for a in actions if not a.url and action_emoji(a)
     ]
     if reacts:
-        parts.append("<p>React with: " + " · ".join(reacts) + "</p>")
+        parts.append(f"<p>{html.escape(prompt, quote=False)} " + " · ".join(reacts) + "</p>")
     for action in actions:
         if action.url:
             label = html.escape(_action_text(action, None), quote=False)
@@ -162,8 +162,11 @@ def matrix_url(url: str) -> str | None:
 
 def message_content(message: OutboundMessage, msgtype: str = "m.text") -> Content:
     """``m.room.message`` content: sanitized HTML ``formatted_body`` and its plain ``body`` fallback."""
-    plain = "\n\n".join([p for p in [render_plain(message.markup), "\n".join(_actions_plain(message.actions))] if p])
-    formatted = render_html(message.markup, MATRIX_HTML, matrix_url) + "".join(_actions_html(message.actions))
+    prompt = message.reaction_prompt
+    plain = "\n\n".join(
+        p for p in (render_plain(message.markup), "\n".join(_actions_plain(message.actions, prompt))) if p
+    )
+    formatted = render_html(message.markup, MATRIX_HTML, matrix_url) + "".join(_actions_html(message.actions, prompt))
     content: Content = {
         "msgtype": msgtype,
         "body": plain,

@@ -46,15 +46,16 @@ from adapters.base import (
 from adapters.slack.calls import call_api, direct_message, member_channels, web_client
 from adapters.slack.errors import SlackCallFailed, TokenRefused
 from adapters.slack.inbound import MAIN_COMMAND, PLATFORM, Inbound, MalformedPayload, parse_request
+from adapters.slack.locales import UserLocales
 from adapters.slack.lookup import EmailLookup
 from adapters.slack.members import MemberListing
 from adapters.slack.mrkdwn import escape
 from adapters.slack.requests import OrderedWork, ResponseUrls, order_key, signature_valid
-from adapters.slack.translate import compose, compose_home, metadata_matches
+from adapters.slack.translate import HomeContent, compose, compose_home, metadata_matches
 
 log = logging.getLogger(__name__)
 
-HomeView = Callable[[UserRef], Awaitable[Sequence[tuple[MessageRef, OutboundMessage]]]]
+HomeView = Callable[[UserRef], Awaitable[Sequence[tuple[MessageRef, OutboundMessage]] | HomeContent]]
 
 DEFAULT_WORKSPACE_RATE = Rate(20, 1.0)  # Slack publishes none; a conservative stand-in
 _CONTEXT_KEY = "prikbord_inbound"
@@ -71,17 +72,12 @@ class SlackAdapter(Adapter):
 
     Keyword arguments:
 
-    - ``bot_token``: the ``xoxb-`` token; ``signing_secret``: the app's signing secret. Neither is
-      ever logged or shown in an error.
+    - ``bot_token`` (``xoxb-``) and ``signing_secret``: the app's credentials, never logged nor shown in an error.
     - ``api_base_url``: where the Web API lives (``https://slack.com/api/``; a loopback peer in tests).
-    - ``app_token``: an ``xapp-`` token switches inbound to Socket Mode; ``handle_http`` then stays
-      unused (it still answers, should a request arrive).
-    - ``home_view``: called with the person when they open the App Home; returns their open
-      must-reads as ``(message ref of the post, the post as an OutboundMessage)`` pairs. Each is
-      shown with its buttons; a press there arrives as ActionPressed on that message ref and the
-      view is published anew afterwards. None: no App Home.
-    - ``workspace_rate``: the workspace-wide message rate the dispatcher keeps (Slack publishes
-      none; 20/s is a conservative stand-in). Per channel it is 1 message/s, as Slack documents.
+    - ``app_token``: an ``xapp-`` token switches inbound to Socket Mode (``handle_http`` still answers).
+    - ``home_view``: the person's open must-reads for their App Home, as (the post's message ref, the post)
+      pairs, shown with buttons; a press there arrives as ActionPressed on that ref. None: no App Home.
+    - ``workspace_rate``: the workspace-wide message rate (Slack publishes none; 20/s is a stand-in).
     - ``main_command``: the slash command whose first word is the command (``/prikbord stats 12``).
     - ``timeout``: seconds for one Web API call.
     """
@@ -131,6 +127,7 @@ class SlackAdapter(Adapter):
         self._response_urls = ResponseUrls()
         self._refused_hooks: list[RefusedHook] = []
         self._members = MemberListing(self._call)
+        self._locales = UserLocales(self._call, self._api)
 
     def __repr__(self) -> str:
         return f"SlackAdapter(api_base_url={self._api_base_url!r}, socket_mode={self._app_token is not None})"
@@ -270,6 +267,9 @@ class SlackAdapter(Adapter):
         if bot is None:
             raise TransientError("slack: auth.test failed for now, so the bot cannot be told from the members")
         return await self._members.members(self._api(), chat.chat_id, bot)
+
+    async def user_locale(self, user_id: str) -> str | None:  # users.info, once per person (slack/locales.py)
+        return await self._locales.locale_of(user_id)
 
     async def find_sent(self, chat: ChatRef, idempotency_key: str) -> MessageRef | None:
         """The post already sent for this key, found by its metadata among the channel's last 100 messages."""

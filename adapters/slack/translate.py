@@ -223,18 +223,39 @@ def home_button_value(ref: MessageRef) -> str:
     return f"@{ref.chat.chat_id}/{ref.message_id}"
 
 
-def compose_home(items: Sequence[tuple[MessageRef, OutboundMessage]], *, title: str = "Open must-reads") -> JsonDict:
+@dataclass(frozen=True, slots=True)
+class HomeWords:
+    """The App Home's own texts, in its reader's language (the core words them; English by default)."""
+
+    title: str = "Open must-reads"
+    empty: str = "Nothing open for you. 🎉"
+    more: str = "…and %(count)s more: see the channels"  # %(count)s: how many did not fit
+
+
+@dataclass(frozen=True, slots=True)
+class HomeContent:
+    """What a person's App Home shows: their open must-reads (see :func:`compose_home`) and its words."""
+
+    items: Sequence[tuple[MessageRef, OutboundMessage]]
+    words: HomeWords = HomeWords()
+
+
+def compose_home(
+    items: Sequence[tuple[MessageRef, OutboundMessage]] | HomeContent, *, title: str | None = None
+) -> JsonDict:
     """The App Home view: per item its title, a short excerpt and its buttons (at most 100 blocks)."""
-    blocks: list[JsonDict] = [{"type": "header", "block_id": "home-title", "text": _plain(title[:HEADER_LIMIT])}]
+    words = items.words if isinstance(items, HomeContent) else HomeWords()
+    items = items.items if isinstance(items, HomeContent) else items
+    heading = title or words.title
+    blocks: list[JsonDict] = [{"type": "header", "block_id": "home-title", "text": _plain(heading[:HEADER_LIMIT])}]
     if not items:
-        blocks.append(_section("home-empty", "Nothing open for you. 🎉"))
+        blocks.append(_section("home-empty", escape(words.empty)))
     for n, (ref, message) in enumerate(items):
         item_blocks = [_section(f"item-{n}", _home_summary(message))]
         item_blocks.extend(_actions_blocks(message.actions, home_button_value(ref), f"item-{n}-actions"))
         item_blocks.append({"type": "divider", "block_id": f"item-{n}-end"})
         if len(blocks) + len(item_blocks) > MAX_VIEW_BLOCKS - 1:
-            more = len(items) - n
-            blocks.append(_context_block("home-more", f"…and {more} more: see the channels"))
+            blocks.append(_context_block("home-more", escape(words.more % {"count": len(items) - n})))
             break
         blocks.extend(item_blocks)
     return {"type": "home", "blocks": blocks}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.commands.base import CommandContext, CommandSpec, Reply
 from bot.commands.grammar import UsageError, parse_post_ref
 from bot.i18n import N_, Message
+from bot.services.post_words import state_word
 from bot.services.roles import Role
 from bot.services.stats import NothingToMiss, missing_report, post_stats, stats_line
 from content import posts
@@ -12,17 +13,8 @@ from content.models import PostState
 
 
 def state_name(ctx: CommandContext, state: str) -> str:
-    """A post's state in the words moderators read (in the context "post state": "pending" is a command too)."""
-    names: dict[str, str] = {  # a StrEnum key is found by its value too
-        PostState.DRAFT: ctx.pgettext("post state", "draft"),
-        PostState.PENDING: ctx.pgettext("post state", "pending"),
-        PostState.SCHEDULED: ctx.pgettext("post state", "scheduled"),
-        PostState.PUBLISHED: ctx.pgettext("post state", "published"),
-        PostState.RETRACTED: ctx.pgettext("post state", "retracted"),
-        PostState.EXPIRED: ctx.pgettext("post state", "expired"),
-        PostState.REJECTED: ctx.pgettext("post state", "rejected"),
-    }
-    return names.get(state, state)
+    """A post's state in the words moderators read."""
+    return ctx.render(state_word(state))
 
 
 async def retract(ctx: CommandContext, args: str) -> Reply:
@@ -91,14 +83,15 @@ async def stats(ctx: CommandContext, args: str) -> Reply:
                 raise UsageError(Message("there is no post #%(id)s", id=ref.lstrip("#")))
             if rest.strip():
                 try:
-                    return Reply(await missing_report(session, post))  # private: names are personal data
+                    # private: names are personal data
+                    return Reply(await missing_report(session, post, t=ctx.translator))
                 except NothingToMiss as exc:
-                    raise UsageError(str(exc)) from None
+                    raise UsageError(exc.message) from None
             chosen = [post]
         else:
             chosen = await posts.recent_posts(session, 10)
         found = await post_stats(session, chosen)
-    return Reply("\n".join(stats_line(s) for s in found) or ctx.gettext("no posts yet"))
+    return Reply("\n".join(stats_line(s, ctx.translator) for s in found) or ctx.gettext("no posts yet"))
 
 
 COMMANDS = [

@@ -126,9 +126,9 @@ class CommandRouter:
         except UsageError as exc:
             return Reply(f"{t.render(exc.message)}\n" + t.gettext("usage: %(usage)s", usage=t.gettext(spec.usage)))
         except (DraftError, NotFound, WrongState) as exc:
-            return Reply(str(exc))  # worded by the publishing service, in English
+            return Reply(t.render(exc.message))  # worded by the publishing service
         except NotAllowed as exc:
-            return Reply(t.gettext("not allowed: %(reason)s", reason=str(exc)))
+            return Reply(t.gettext("not allowed: %(reason)s", reason=t.render(exc.message)))
         except Exception:
             log.exception("command %r from %s failed", name, command.user.key)
             return Reply(t.gettext("something went wrong; the operator can find the details in the log"))

@@ -1,5 +1,9 @@
 """Post → OutboundMessage: the title, the body parsed once, a context line, and the buttons of the
-call to action with their live counts. Every adapter renders the same message its own way."""
+call to action with their live counts. Every adapter renders the same message its own way.
+
+A post in a group is read by many people at once, so its labels and context line are in the channel's
+language (``[[channels]] language``, else ``[i18n] default``); a private copy (the Slack App Home) in its
+reader's. The caller passes the translator."""
 
 from __future__ import annotations
 
@@ -8,14 +12,17 @@ from zoneinfo import ZoneInfo
 
 from adapters.base import Acknowledge, Action, ActionStyle, ChoiceKind, Choose, Like, OpenLink, OutboundMessage
 from adapters.markup import Bold, Document, MarkupParser, Paragraph, Text
+from bot.i18n import N_, SOURCE, Translator
 from content.models import CtaKind, Post, ResponseKind
 from content.responses import Counts
 
-RSVP_LABELS = {"yes": ("✅", "Yes"), "no": ("❌", "No"), "maybe": ("🤔", "Maybe")}
+RSVP_LABELS = {"yes": ("✅", N_("Yes")), "no": ("❌", N_("No")), "maybe": ("🤔", N_("Maybe"))}
 KEYCAPS = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟")
 LIKE_EMOJI = "👍"
 ACK_EMOJI = "✅"
 
+ChatLanguage = Callable[[str, str], Translator]
+"""(platform, chat id) → the translator of that channel's language (bot/services/languages.py, ChannelLanguages)."""
 ClickUrl = Callable[[Post], str | None]
 """The tracked address of a link post's button, or None where clicks cannot come back to us."""
 
@@ -40,15 +47,16 @@ def option_emoji(post: Post, index: int) -> str:
     return KEYCAPS[index - 1]
 
 
-def actions_for(post: Post, counts: Counts, click_url: str | None) -> tuple[Action, ...]:
+def actions_for(post: Post, counts: Counts, click_url: str | None, t: Translator = SOURCE) -> tuple[Action, ...]:
     kind = post.cta_kind
     if kind == CtaKind.LIKE:
-        return (Action(Like().encode(), "👍 Like", count=counts.by_kind.get(ResponseKind.LIKE, 0), emoji=LIKE_EMOJI),)
+        likes = counts.by_kind.get(ResponseKind.LIKE, 0)
+        return (Action(Like().encode(), t.gettext("👍 Like"), count=likes, emoji=LIKE_EMOJI),)
     if kind == CtaKind.ACKNOWLEDGE:
         return (
             Action(
                 Acknowledge().encode(),
-                "✅ Read",
+                t.gettext("✅ Read"),
                 ActionStyle.PRIMARY,
                 count=counts.by_kind.get(ResponseKind.ACK, 0),
                 emoji=ACK_EMOJI,
@@ -60,19 +68,22 @@ def actions_for(post: Post, counts: Counts, click_url: str | None) -> tuple[Acti
         actions = []
         for index, option in enumerate(post.cta_options or [], start=1):
             emoji = option_emoji(post, index)
-            label = f"{emoji} {RSVP_LABELS[option][1]}" if default_rsvp else option
+            label = f"{emoji} {t.gettext(RSVP_LABELS[option][1])}" if default_rsvp else option
             actions.append(
                 Action(Choose(choice, index).encode(), label, count=counts.by_value.get(option, 0), emoji=emoji)
             )
         return tuple(actions)
     if kind == CtaKind.LINK:
-        return (Action(OpenLink().encode(), "🔗 Open", url=click_url or post.cta_url),)
+        return (Action(OpenLink().encode(), t.gettext("🔗 Open"), url=click_url or post.cta_url),)
     return ()
 
 
 class Composer:
-    def __init__(self, parser: MarkupParser, zone: ZoneInfo, click_url: ClickUrl) -> None:
+    def __init__(
+        self, parser: MarkupParser, zone: ZoneInfo, click_url: ClickUrl, chat_language: ChatLanguage | None = None
+    ) -> None:
         self._parser = parser
+        self._chat_language = chat_language
         self._zone = zone
         self._click_url = click_url
         # Parsed bodies keyed by the body text itself: a post is parsed once, not once per channel,
@@ -93,20 +104,22 @@ class Composer:
             self._parsed[source] = doc
         return doc
 
-    def context_line(self, post: Post, counts: Counts) -> str:
+    def context_line(self, post: Post, counts: Counts, t: Translator = SOURCE) -> str:
         bits = [f"#{post.id}"]
         if post.urgent:
-            bits.append("⚠ urgent")
-        deadline = post.cta_deadline.astimezone(self._zone).strftime("%a %d %b %H:%M") if post.cta_deadline else None
+            bits.append(t.gettext("⚠ urgent"))
+        deadline = t.moment(post.cta_deadline, self._zone) if post.cta_deadline else None
         kind = post.cta_kind
         if kind == CtaKind.ACKNOWLEDGE:
-            bits.append(f"must read by {deadline}" if deadline else "must read")
+            bits.append(
+                t.gettext("must read by %(deadline)s", deadline=deadline) if deadline else t.gettext("must read")
+            )
         elif kind == CtaKind.RSVP:
-            bits.append(f"RSVP by {deadline}" if deadline else "RSVP")
+            bits.append(t.gettext("RSVP by %(deadline)s", deadline=deadline) if deadline else t.gettext("RSVP"))
         elif kind == CtaKind.POLL:
-            bits.append(f"poll, closes {deadline}" if deadline else "poll")
+            bits.append(t.gettext("poll, closes %(deadline)s", deadline=deadline) if deadline else t.gettext("poll"))
         elif kind == CtaKind.REPLY:
-            bits.append("reply to this message to answer")
+            bits.append(t.gettext("reply to this message to answer"))
         likes = counts.by_kind.get(ResponseKind.LIKE, 0)
         if likes and kind != CtaKind.LIKE:
             bits.append(f"{LIKE_EMOJI} {likes}")
@@ -115,18 +128,30 @@ class Composer:
             bits.append(f"💬 {replies}")
         return " · ".join(bits)
 
-    def compose(self, post: Post, counts: Counts, delivery_id: int | None = None) -> OutboundMessage:
+    def compose(
+        self, post: Post, counts: Counts, delivery_id: int | None = None, t: Translator = SOURCE
+    ) -> OutboundMessage:
+        """``post`` worded in ``t``'s language: the channel's (:class:`ChannelLanguages`) or its private reader's."""
         title = Paragraph((Bold((Text(post.title),)),))
-        context = Paragraph((Text(self.context_line(post, counts)),))
+        context = Paragraph((Text(self.context_line(post, counts, t)),))
         markup = Document((title,)) + self.body(post) + Document((context,))
         return OutboundMessage(
             markup=markup,
-            actions=actions_for(post, counts, self._click_url(post)),
+            actions=actions_for(post, counts, self._click_url(post), t),
+            reaction_prompt=t.gettext("React with:"),
             idempotency_key=f"prikbord-d{delivery_id}" if delivery_id is not None else f"prikbord-p{post.id}",
             post_id=post.id,
             delivery_id=delivery_id,
             paid_broadcast=post.paid_broadcast,
         )
 
-    def compose_retracted(self, post: Post) -> OutboundMessage:
-        return OutboundMessage(markup=Document((Paragraph((Text(f"#{post.id} was retracted"),)),)))
+    def compose_for_chat(
+        self, platform: str, chat_id: str, post: Post, counts: Counts, delivery_id: int | None = None
+    ) -> OutboundMessage:
+        """``post`` as it goes to (or is edited in) one channel: in that channel's language."""
+        t = SOURCE if self._chat_language is None else self._chat_language(platform, chat_id)
+        return self.compose(post, counts, delivery_id, t)
+
+    def compose_retracted(self, post: Post, t: Translator = SOURCE) -> OutboundMessage:
+        retracted = t.gettext("#%(id)s was retracted", id=post.id)
+        return OutboundMessage(markup=Document((Paragraph((Text(retracted),)),)))

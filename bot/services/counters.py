@@ -76,7 +76,9 @@ class CounterRefresher:
             adapter = self._adapters.get(sent.platform)
             if adapter is None:
                 continue
-            message = self._composer.compose(post, counts[post.id], sent.delivery_id)
+            message = self._composer.compose_for_chat(
+                sent.platform, sent.chat_id, post, counts[post.id], sent.delivery_id
+            )
             try:
                 await adapter.edit(MessageRef(ChatRef(sent.platform, sent.chat_id), sent.message_id), message)
             except RateLimited as exc:

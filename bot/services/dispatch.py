@@ -286,7 +286,7 @@ class Dispatcher:
         try:
             now = self._clock.now()
             batch = await outbox.claim_due(self._store, platform, self.instance_id, limit, now, self.policy.lease)
-            messages = await self._compose(batch) if batch else {}
+            messages = await self._compose(platform, batch) if batch else {}
             if any(m.paid_broadcast for m in messages.values()):
                 self._paid_lane.add(platform)
             elif batch:
@@ -307,12 +307,13 @@ class Dispatcher:
             return self.policy.idle_poll
         return max(0.0, min(self.policy.idle_poll, (due - self._clock.now()).total_seconds()))
 
-    async def _compose(self, batch: Sequence[ClaimedDelivery]) -> dict[int, OutboundMessage]:
+    async def _compose(self, platform: str, batch: Sequence[ClaimedDelivery]) -> dict[int, OutboundMessage]:
         post_ids = sorted({d.post_id for d in batch})
         async with self._store.sessions() as session:
             by_id: dict[int, Post] = await posts.posts_by_ids(session, post_ids)
             counts = await counts_for(session, post_ids)
-        return {d.id: self._composer.compose(by_id[d.post_id], counts[d.post_id], d.id) for d in batch}
+        compose = self._composer.compose_for_chat
+        return {d.id: compose(platform, d.chat_id, by_id[d.post_id], counts[d.post_id], d.id) for d in batch}
 
     async def _send_one(self, platform: str, claimed: ClaimedDelivery, message: OutboundMessage) -> None:
         # Cancelled inside the platform's call, the send raises: its outcome is unknown, the sweep settles it.

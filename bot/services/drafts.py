@@ -12,20 +12,21 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.i18n import N_, Message, Refusal
 from content.models import FEED_KINDS, CtaKind, PostKind
 
 MAX_TITLE = 300
 MAX_BODY = 20_000
 MAX_OPTION = 100
 RSVP_DEFAULT = ("yes", "no", "maybe")
-CTA_HELP = (
+CTA_HELP = N_(
     "add one with `cta: like`, `cta: acknowledge [by WHEN]`, `cta: rsvp`, `cta: poll A; B`, `cta: reply` "
     "or `cta: link URL`"
 )
 
 
-class DraftError(ValueError):
-    """The draft breaks a rule; the message says how to fix it."""
+class DraftError(Refusal, ValueError):
+    """The draft breaks a rule; the message says how to fix it (in the reader's language: bot/i18n.py)."""
 
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidirectional embeddings, overrides and
@@ -85,38 +86,52 @@ def normalized(draft: PostDraft, *, require_call_to_action: bool) -> PostDraft:
     title = clean_text(draft.title, multiline=False)
     if not has_visible(title):
         raise DraftError(
-            "a post needs a title: the first part of the post is its title "
-            "(control characters, text-direction overrides and invisible characters do not count)"
+            Message(
+                "a post needs a title: the first part of the post is its title "
+                "(control characters, text-direction overrides and invisible characters do not count)"
+            )
         )
     if len(title) > MAX_TITLE:
-        raise DraftError(f"the title is {len(title)} characters; at most {MAX_TITLE} fit")
+        raise DraftError(
+            Message("the title is %(length)s characters; at most %(most)s fit", length=len(title), most=MAX_TITLE)
+        )
     body = clean_text(draft.body, multiline=True)
     if len(body) > MAX_BODY:
-        raise DraftError(f"the body is {len(body)} characters; at most {MAX_BODY} fit: shorten it or link to it")
+        raise DraftError(
+            Message(
+                "the body is %(length)s characters; at most %(most)s fit: shorten it or link to it",
+                length=len(body),
+                most=MAX_BODY,
+            )
+        )
     cta = draft.cta
     options = tuple(o for o in (clean_text(o, multiline=False) for o in cta.options) if has_visible(o))
     if any(len(o) > MAX_OPTION for o in options):
-        raise DraftError(f"an option is longer than {MAX_OPTION} characters")
+        raise DraftError(Message("an option is longer than %(most)s characters", most=MAX_OPTION))
     if len(set(options)) != len(options):
-        raise DraftError("the options must differ from each other")
+        raise DraftError(Message("the options must differ from each other"))
     if cta.kind == CtaKind.POLL and not 2 <= len(options) <= 10:
-        raise DraftError(f"a poll needs 2 to 10 options separated by `;` (got {len(options)}): `cta: poll A; B; C`")
+        raise DraftError(
+            Message(
+                "a poll needs 2 to 10 options separated by `;` (got %(count)s): `cta: poll A; B; C`", count=len(options)
+            )
+        )
     if cta.kind == CtaKind.RSVP:
         if options and not 2 <= len(options) <= 10:
-            raise DraftError("an RSVP needs 2 to 10 options, or none for yes/no/maybe")
+            raise DraftError(Message("an RSVP needs 2 to 10 options, or none for yes/no/maybe"))
         options = options or RSVP_DEFAULT
     if cta.kind not in (CtaKind.POLL, CtaKind.RSVP) and options:
-        raise DraftError(f"only poll and rsvp take options, not {cta.kind.value}")
+        raise DraftError(Message("only poll and rsvp take options, not %(kind)s", kind=cta.kind.value))
     url = clean_text(cta.url, multiline=False) or None if cta.url else None
     if cta.kind == CtaKind.LINK:
         if not url or not url.lower().startswith(("http://", "https://")):
-            raise DraftError("a link call to action needs an http(s) URL: `cta: link https://…`")
+            raise DraftError(Message("a link call to action needs an http(s) URL: `cta: link https://…`"))
     elif url:
-        raise DraftError("only a link call to action takes a URL")
+        raise DraftError(Message("only a link call to action takes a URL"))
     if cta.deadline is not None and cta.kind not in (CtaKind.ACKNOWLEDGE, CtaKind.RSVP, CtaKind.POLL):
-        raise DraftError("only acknowledge, rsvp and poll take a deadline (`by WHEN`)")
+        raise DraftError(Message("only acknowledge, rsvp and poll take a deadline (`by WHEN`)"))
     if require_call_to_action and draft.kind in FEED_KINDS and cta.kind == CtaKind.NONE:
-        raise DraftError(f"every feed post needs a call to action: {CTA_HELP}")
+        raise DraftError(Message("every feed post needs a call to action: %(how)s", how=Message(CTA_HELP)))
     tags = (clean_text(t, multiline=False).lower() for t in draft.audience)
     audience = tuple(dict.fromkeys(t for t in tags if has_visible(t))) or ("everyone",)
     return PostDraft(

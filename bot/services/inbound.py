@@ -21,6 +21,7 @@ from adapters.base import (
 )
 from bot.clock import Clock
 from bot.commands.router import CommandRouter
+from bot.i18n import Message
 from bot.services.audience import AudienceService
 from bot.services.engagement import EngagementService, Result
 from bot.services.notify import ModeratorNotifier
@@ -84,11 +85,17 @@ class InboundRouter:
             if channel is not None and not event.joined:
                 reason = event.reason or "the bot was removed from the chat"
                 await posts.disable_channel(session, channel, reason, event.user.key, self._clock.now())
-        if event.joined:
-            known = "" if channel else " It is not configured as a channel yet: add it under [[channels]]."
-            await self._notifier.tell(f"the bot was added to {name}.{known}")
+        if event.joined and channel:
+            await self._notifier.tell(Message("the bot was added to %(name)s.", name=name))
+        elif event.joined:
+            await self._notifier.tell(
+                Message(
+                    "the bot was added to %(name)s. It is not configured as a channel yet: add it under [[channels]].",
+                    name=name,
+                )
+            )
         else:
-            await self._notifier.tell(f"the bot was removed from {name}; the channel is disabled")
+            await self._notifier.tell(Message("the bot was removed from %(name)s; the channel is disabled", name=name))
 
     async def _migrated(self, event: ChannelMigrated) -> None:
         chat = event.chat
@@ -110,5 +117,9 @@ class InboundRouter:
             )
         log.info("channel %s moved from %s to %s", channel.name, old, event.new_chat_id)
         await self._notifier.tell(
-            f"{channel.name} moved to chat id {event.new_chat_id}: update chat_id in the config to keep it"
+            Message(
+                "%(name)s moved to chat id %(chat_id)s: update chat_id in the config to keep it",
+                name=channel.name,
+                chat_id=event.new_chat_id,
+            )
         )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from adapters.base import Adapter, UserRef
 from bot.clock import Clock
 from bot.config import SsoConfig
+from bot.i18n import SOURCE, Message
 from bot.services.sso_errors import Failure, OidcSettings, SsoFailure
 from content import posts
 from content.db import Store
@@ -34,6 +35,7 @@ from content.linking import (
 from content.models import Employee, LinkedHow
 
 if TYPE_CHECKING:
+    from bot.services.languages import PersonLanguages
     from bot.services.oidc import OidcClient
 
 log = logging.getLogger("prikbord.linking")
@@ -105,8 +107,10 @@ class LinkingService:
         public_url: str | None,
         send_private: SendPrivate,
         forget_people: ForgetPeople,
+        languages: PersonLanguages | None = None,
     ) -> None:
         self._store = store
+        self._languages = languages  # the confirmation's language; None: English
         self._clock = clock
         self._sso = sso
         self._public_url = public_url.rstrip("/") if public_url else None
@@ -127,8 +131,10 @@ class LinkingService:
         """A new one-time link for this messenger account."""
         if self._oidc is None or self._public_url is None:
             raise LinkUnavailable(
-                "linking by single sign-on is not set up here: the operator sets [sso] issuer, client_id, "
-                "client_secret and [web] public_url"
+                Message(
+                    "linking by single sign-on is not set up here: the operator sets [sso] issuer, client_id, "
+                    "client_secret and [web] public_url"
+                )
             )
         now = self._clock.now()
         async with self._store.transaction() as session:
@@ -219,10 +225,15 @@ class LinkingService:
         return linked
 
     async def _confirm(self, user: UserRef, linked: Linked) -> None:
-        text = (
-            f"Your {user.platform} account is now linked to {linked.employee_name} ({linked.email}). /whoami shows it."
-        )
         try:
+            # Their language as it is now: the directory's of the employee just linked, else the platform's.
+            t = SOURCE if self._languages is None else await self._languages.for_user(user, fresh=True)
+            text = t.gettext(
+                "Your %(platform)s account is now linked to %(name)s (%(email)s). /whoami shows it.",
+                platform=user.platform,
+                name=linked.employee_name,
+                email=linked.email,
+            )
             await self._send_private(user, text)
         except Exception:  # linked all the same; the page says so too
             log.warning("the link confirmation for %s could not be sent", user.key, exc_info=True)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from adapters.base import Adapter, DeliveryError, UserRef
+from bot.i18n import SOURCE, Message
 from bot.services.roles import Roles
+
+if TYPE_CHECKING:
+    from bot.services.languages import PersonLanguages
 
 log = logging.getLogger("prikbord.notify")
 
@@ -20,16 +25,20 @@ async def send_directly(adapter: Adapter, user: UserRef, text: str) -> bool:
 
 class ModeratorNotifier:
     def __init__(
-        self, adapters: Mapping[str, Adapter], roles: Roles, send_private: PrivateSender = send_directly
+        self,
+        adapters: Mapping[str, Adapter],
+        roles: Roles,
+        send_private: PrivateSender = send_directly,
+        languages: PersonLanguages | None = None,
     ) -> None:
         self._adapters = adapters
         self._roles = roles
         self._send_private = send_private
+        self._languages = languages  # None: every note in English
 
-    async def tell(self, text: str) -> int:
-        """Send ``text`` privately to every moderator on a running platform; returns how many got it.
-
-        Always logged too, so an operator without a moderator chat still sees it.
+    async def tell(self, text: Message | str) -> int:
+        """Send ``text`` privately to every moderator on a running platform, each in their language;
+        returns how many got it. Always logged too (in English), so an operator without a moderator chat sees it.
         """
         log.warning("moderators: %s", text)
         reached = 0
@@ -38,8 +47,10 @@ class ModeratorNotifier:
             adapter = self._adapters.get(platform)
             if adapter is None:
                 continue
+            moderator = UserRef(platform, user_id, user_id)
+            t = SOURCE if self._languages is None else await self._languages.for_user(moderator)
             try:
-                if await self._send_private(adapter, UserRef(platform, user_id, user_id), f"⚠ {text}"):
+                if await self._send_private(adapter, moderator, f"⚠ {t.render(text)}"):
                     reached += 1
             except DeliveryError as exc:
                 log.warning("could not tell moderator %s: %s", key, exc)

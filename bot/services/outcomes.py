@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from tenacity import AsyncRetrying, RetryCallState, stop_after_delay, wait_exponential
 
 from bot.clock import Clock
+from bot.i18n import Message
 from bot.services.notify import ModeratorNotifier
 from content import outbox, posts
 from content.db import Store, store_error_line
@@ -168,9 +169,15 @@ class OutcomeRecorder:
                     and channel is not None
                     and await posts.disable_channel(session, channel, error, "prikbord", self._clock.now())
                 )
-            suffix = " The channel is disabled until an operator fixes it and re-enables it." if disabled else ""
-            await self._notifier.tell(
-                f"post #{claimed.post_id} could not be delivered to {name} ({platform}): {error}.{suffix}"
-            )
+            values = {"id": claimed.post_id, "name": name, "platform": platform, "error": error}
+            if disabled:
+                note = Message(
+                    "post #%(id)s could not be delivered to %(name)s (%(platform)s): %(error)s. "
+                    "The channel is disabled until an operator fixes it and re-enables it.",
+                    **values,
+                )
+            else:
+                note = Message("post #%(id)s could not be delivered to %(name)s (%(platform)s): %(error)s.", **values)
+            await self._notifier.tell(note)
         except Exception:
             log.exception("telling the moderators about failed delivery %d went wrong", claimed.id)

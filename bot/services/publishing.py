@@ -21,8 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import Adapter, ChatRef, DeliveryError, MessageRef, MessageTooLong
 from bot.clock import Clock
+from bot.i18n import Message, Moment, Refusal
 from bot.services.compose import Composer
 from bot.services.drafts import DraftError, PostDraft, normalized
+from bot.services.post_words import state_word
 from bot.services.roles import Role
 from content import posts
 from content.db import Store
@@ -35,20 +37,20 @@ log = logging.getLogger("prikbord.publishing")
 
 ChangeHook = Callable[[Sequence[int]], Awaitable[None]]
 """Called after a transaction that created, scheduled, held, published or retracted posts, with their ids."""
-Tell = Callable[[str], Awaitable[object]]
+Tell = Callable[[Message | str], Awaitable[object]]
 
 DUE_BATCH = 500
 
 
-class NotAllowed(PermissionError):
+class NotAllowed(Refusal, PermissionError):
     """The actor lacks the role; the message names the role needed."""
 
 
-class NotFound(LookupError):
+class NotFound(Refusal, LookupError):
     pass
 
 
-class WrongState(ValueError):
+class WrongState(Refusal, ValueError):
     pass
 
 
@@ -108,7 +110,9 @@ class PublishingService:
         posting, submit it for approval, and so does anyone who asks for ``review``. Raises
         DraftError, NotAllowed or MessageTooLong."""
         if role < Role.MODERATOR and not self._policy.open_posting:
-            raise NotAllowed("posting needs the moderator role (ask a moderator, or an admin to enable open posting)")
+            raise NotAllowed(
+                Message("posting needs the moderator role (ask a moderator, or an admin to enable open posting)")
+            )
         if draft.paid_broadcast and role < Role.MODERATOR:
             raise NotAllowed("a paid broadcast costs the bot's Telegram Stars: only a moderator may send one")
         draft = normalized(draft, require_call_to_action=self._policy.require_call_to_action)
@@ -144,7 +148,7 @@ class PublishingService:
         ``to_feed=False`` stores a feed kind without sending it (an archive import)."""
         key = None if source_key_checked else draft.source_key
         if key is not None and await posts.source_key_taken(session, key):
-            raise DraftError(f"a post from {draft.source_key!r} was imported already")
+            raise DraftError(Message("a post from %(source)r was imported already", source=draft.source_key))
         channels = await posts.all_channels(session)
         targets: list[Channel] = []
         if to_feed and draft.kind in FEED_KINDS:
@@ -165,7 +169,9 @@ class PublishingService:
             try:
                 self._adapters[platform].validate(message)
             except MessageTooLong as exc:
-                raise DraftError(f"too long for {platform}: {exc}") from None
+                raise DraftError(
+                    Message("too long for %(platform)s: %(reason)s", platform=platform, reason=str(exc))
+                ) from None
 
     async def _release(self, session: AsyncSession, post: Post, now: datetime, held: list[Post]) -> None:
         """A moderator's (or approved, or due) post: publish now, or schedule for later — or, when it
@@ -194,7 +200,7 @@ class PublishingService:
         async with self._store.transaction() as session:
             post = await _get(session, post_id)
             if post.state != PostState.PENDING:
-                raise WrongState(f"#{post_id} is {post.state}, not waiting for approval")
+                raise WrongState(_not_waiting(post))
             held: list[Post] = []
             await self._release(session, post, now, held)
             posts.audit(session, now, actor, "approve", post_id, state=post.state)
@@ -207,7 +213,7 @@ class PublishingService:
         async with self._store.transaction() as session:
             post = await _get(session, post_id)
             if post.state != PostState.PENDING:
-                raise WrongState(f"#{post_id} is {post.state}, not waiting for approval")
+                raise WrongState(_not_waiting(post))
             post.state, post.reject_reason, post.updated_at = PostState.REJECTED, reason or None, now
             posts.audit(session, now, actor, "reject", post_id, reason=reason)
         return post
@@ -218,7 +224,7 @@ class PublishingService:
         async with self._store.transaction() as session:
             post = await _get(session, post_id)
             if post.state in (PostState.RETRACTED, PostState.REJECTED):
-                raise WrongState(f"#{post_id} is already {post.state}")
+                raise WrongState(Message("#%(id)s is already %(state)s", id=post_id, state=state_word(post.state)))
             post.state, post.updated_at = PostState.RETRACTED, now
             to_delete = await posts.sent_messages(session, [post_id])
             await posts.retract_deliveries(session, post_id)
@@ -263,21 +269,31 @@ class PublishingService:
     async def _tell_pending(self, post: Post) -> None:
         await self._tell_moderators(
             post,
-            f"#{post.id} “{post.title}” by {post.author} is waiting for approval: "
-            f"`approve {post.id}` or `reject {post.id} [reason]`.",
+            Message(
+                "#%(id)s “%(title)s” by %(author)s is waiting for approval: "
+                "`approve %(id)s` or `reject %(id)s [reason]`.",
+                id=post.id,
+                title=post.title,
+                author=post.author,
+            ),
         )
 
     async def _tell_held(self, post: Post) -> None:
         if self._quiet is None or post.publish_at is None:
             return
-        until = post.publish_at.astimezone(self._quiet.zone)
         await self._tell_moderators(
             post,
-            f"#{post.id} “{post.title}” falls in quiet hours ({self._quiet.describe()}): held until "
-            f"{until:%a %d %b %H:%M}. To send it sooner: `retract {post.id}` and post it again with `urgent`.",
+            Message(
+                "#%(id)s “%(title)s” falls in quiet hours (%(quiet)s): held until %(until)s. "
+                "To send it sooner: `retract %(id)s` and post it again with `urgent`.",
+                id=post.id,
+                title=post.title,
+                quiet=self._quiet.describe(),
+                until=Moment(post.publish_at, self._quiet.zone),
+            ),
         )
 
-    async def _tell_moderators(self, post: Post, text: str) -> None:
+    async def _tell_moderators(self, post: Post, text: Message) -> None:
         """A note about ``post``; it is stored either way, so a failure to tell is logged, not raised."""
         if self._tell is None:
             return
@@ -299,23 +315,36 @@ class PublishingService:
 async def _get(session: AsyncSession, post_id: int) -> Post:
     post = await posts.get_post(session, post_id)
     if post is None:
-        raise NotFound(f"there is no post #{post_id}")
+        raise NotFound(Message("there is no post #%(id)s", id=post_id))
     return post
 
 
-def no_audience_error(channels: Sequence[Channel], audience: Sequence[str]) -> str:
+def _not_waiting(post: Post) -> Message:
+    return Message("#%(id)s is %(state)s, not waiting for approval", id=post.id, state=state_word(post.state))
+
+
+def no_audience_error(channels: Sequence[Channel], audience: Sequence[str]) -> Message:
     """Why a feed post has nowhere to go, and what to do about it."""
     wanted = ", ".join(audience) or "everyone"
     known = sorted({t for c in channels if c.enabled for t in c.tags})
     if known:
-        return f"no enabled channel carries {wanted}: use `to:` with one of {', '.join(known)}"
+        return Message(
+            "no enabled channel carries %(wanted)s: use `to:` with one of %(known)s",
+            wanted=wanted,
+            known=", ".join(known),
+        )
     if channels:
         off = ", ".join(c.name for c in channels if not c.enabled)
-        return (
-            f"no enabled channel carries {wanted}: every channel is disabled ({off}); "
-            "enable one on the dashboard's Channels page or with the admin API"
+        return Message(
+            "no enabled channel carries %(wanted)s: every channel is disabled (%(off)s); "
+            "enable one on the dashboard's Channels page or with the admin API",
+            wanted=wanted,
+            off=off,
         )
-    return f"no enabled channel carries {wanted}: no channels are configured (add [[channels]] to the config)"
+    return Message(
+        "no enabled channel carries %(wanted)s: no channels are configured (add [[channels]] to the config)",
+        wanted=wanted,
+    )
 
 
 def post_from_draft(draft: PostDraft, *, author: str | None, now: datetime) -> Post:

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import SOURCE, Message, Refusal, Translator
+from bot.services.post_words import state_word
 from content import audience, posts
-from content.models import CtaKind, Post, ResponseKind
+from content.models import CtaKind, DeliveryState, Post, ResponseKind
 from content.responses import counts_for
 
 # The response that does what each call to action asks (completion on the dashboard).
@@ -23,10 +25,21 @@ CTA_RESPONSE: dict[str, str] = {
 # Those one can leave undone, for who-has-not lists (a like, reply or click is nobody's duty).
 MISSABLE: dict[str, str] = {k: CTA_RESPONSE[k] for k in (CtaKind.ACKNOWLEDGE, CtaKind.RSVP, CtaKind.POLL)}
 MISSING_SHOWN_IN_CHAT = 50
-_DONE_WORDS: dict[str, str] = {
-    ResponseKind.ACK: "acknowledged",
-    ResponseKind.RSVP: "answered",
-    ResponseKind.VOTE: "voted",
+# The words of a stats line, in the reader's language (a StrEnum key is found by its value too).
+_KIND_WORDS: dict[str, Message] = {
+    ResponseKind.LIKE: Message.pgettext("response kind", "like"),
+    ResponseKind.ACK: Message.pgettext("response kind", "ack"),
+    ResponseKind.RSVP: Message.pgettext("response kind", "rsvp"),
+    ResponseKind.VOTE: Message.pgettext("response kind", "vote"),
+    ResponseKind.REPLY: Message.pgettext("response kind", "reply"),
+    ResponseKind.CLICK: Message.pgettext("response kind", "click"),
+}
+_DELIVERY_WORDS: dict[str, Message] = {
+    DeliveryState.PENDING: Message.pgettext("delivery state", "pending"),
+    DeliveryState.SENDING: Message.pgettext("delivery state", "sending"),
+    DeliveryState.SENT: Message.pgettext("delivery state", "sent"),
+    DeliveryState.FAILED: Message.pgettext("delivery state", "failed"),
+    DeliveryState.RETRACTED: Message.pgettext("delivery state", "retracted"),
 }
 
 
@@ -64,47 +77,76 @@ async def post_stats(
     return result
 
 
-def stats_line(stats: dict[str, Any]) -> str:
+def stats_line(stats: dict[str, Any], t: Translator = SOURCE) -> str:
     """A one-line summary for chat: ``#12 Lunch (published) · like 3 · vote 4 · Pizza 3, Sushi 1 · sent 2``."""
-    bits = [f"#{stats['id']} {stats['title']} ({stats['state']})"]
+
+    def word(words: dict[str, Message], key: str) -> str:
+        return t.render(words.get(key) or Message(key))
+
+    bits = [f"#{stats['id']} {stats['title']} ({t.render(state_word(stats['state']))})"]
     reach = stats["reach"]
     if reach["estimate"]:
-        bits.append(f"reached about {reach['value']} ({reach['known']} known by name)")
+        bits.append(t.gettext("reached about %(value)s (%(known)s known by name)", **reach))
     else:
-        bits.append(f"reached {reach['value']}")
-    bits += [f"{kind} {n}" for kind, n in stats["counts"].items()]
+        bits.append(t.gettext("reached %(value)s", value=reach["value"]))
+    bits += [f"{word(_KIND_WORDS, kind)} {n}" for kind, n in stats["counts"].items()]
     if stats["votes"]:
         bits.append(", ".join(f"{option} {n}" for option, n in stats["votes"].items()))
     if stats["deliveries"]:
-        bits.append(", ".join(f"{state} {n}" for state, n in stats["deliveries"].items()))
+        bits.append(", ".join(f"{word(_DELIVERY_WORDS, state)} {n}" for state, n in stats["deliveries"].items()))
     return " · ".join(bits)
 
 
-class NothingToMiss(ValueError):
+class NothingToMiss(Refusal, ValueError):
     """The post asks nothing that one can leave undone (no acknowledge, RSVP or poll)."""
 
 
-async def missing_report(session: AsyncSession, post: Post, shown: int = MISSING_SHOWN_IN_CHAT) -> str:
+async def missing_report(
+    session: AsyncSession, post: Post, shown: int = MISSING_SHOWN_IN_CHAT, t: Translator = SOURCE
+) -> str:
     """Who the post reached and has not done what it asks, for a moderator's private chat: name,
     department and the platforms they were reached on, the first ``shown`` of them."""
     kind = MISSABLE.get(post.cta_kind)
     if kind is None:
         raise NothingToMiss(
-            f"#{post.id} asks for no acknowledgement, answer or vote, so nobody can have missed it "
-            f"(its call to action is {post.cta_kind})"
+            Message(
+                "#%(id)s asks for no acknowledgement, answer or vote, so nobody can have missed it "
+                "(its call to action is %(cta)s)",
+                id=post.id,
+                cta=post.cta_kind,
+            )
         )
     reach = (await audience.reach_of(session, [post.id]))[post.id]
     people = await audience.missing(session, post.id, kind)
-    done = _DONE_WORDS[kind]
-    head = f"#{post.id} “{post.title}”: {len(people)} of the {reach.known} people known to be reached have not {done}"
+    values = {"id": post.id, "title": post.title, "count": len(people), "known": reach.known}
+    if kind == ResponseKind.ACK:
+        head = t.gettext(
+            "#%(id)s “%(title)s”: %(count)s of the %(known)s people known to be reached have not acknowledged", **values
+        )
+    elif kind == ResponseKind.RSVP:
+        head = t.gettext(
+            "#%(id)s “%(title)s”: %(count)s of the %(known)s people known to be reached have not answered", **values
+        )
+    else:
+        head = t.gettext(
+            "#%(id)s “%(title)s”: %(count)s of the %(known)s people known to be reached have not voted", **values
+        )
     if reach.estimate:
-        head += f" (reach is about {reach.value}: the others are known only as a member count and cannot be listed)"
+        head += " " + t.gettext(
+            "(reach is about %(value)s: the others are known only as a member count and cannot be listed)",
+            value=reach.value,
+        )
     if not people:
         return head + "."
     lines = [head + ":"]
     for person in people[:shown]:
         where = ", ".join(person.platforms)
-        lines.append(f"- {person.name} · {person.department or 'no department'} · {where}")
+        department = person.department or t.gettext("no department")
+        lines.append(f"- {person.name} · {department} · {where}")
     if len(people) > shown:
-        lines.append(f"… and {len(people) - shown} more: the post's page on the dashboard lists everyone (CSV)")
+        lines.append(
+            t.gettext(
+                "… and %(count)s more: the post's page on the dashboard lists everyone (CSV)", count=len(people) - shown
+            )
+        )
     return "\n".join(lines)

@@ -30,7 +30,11 @@ from bot.i18n import (
 )
 from bot.i18n import Message as Text
 
-BOT = Path(__file__).resolve().parents[2] / "bot"
+ROOT = Path(__file__).resolve().parents[2]
+BOT = ROOT / "bot"
+# Every package whose texts people read: the core, the adapters (their words come from the core, but a text
+# marked there must be translated too) and the scheduler.
+PERSON_FACING = ("bot", "adapters", "scheduler")
 PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]?\d*(?:\.\d+)?[diouxXeEfFgGcrs]")
 MsgId = str | tuple[str, ...]
 Key = tuple[str | None, MsgId]  # (context, msgid)
@@ -41,13 +45,15 @@ def _key(context: str | None, msgid: object) -> Key:
 
 
 def marked_messages() -> dict[Key, list[str]]:
-    """Every message marked in bot/ (gettext, ngettext, pgettext, N_, Message), with where it is."""
+    """Every message marked in bot/, adapters/ and scheduler/ (gettext, ngettext, pgettext, N_, Message,
+    Message.pgettext), with where it is."""
     found: dict[Key, list[str]] = {}
     keywords = {**DEFAULT_KEYWORDS, **KEYWORDS}
-    for filename, line, message, _comments, context in extract_from_dir(
-        str(BOT), method_map=[("**.py", "python")], keywords=keywords
-    ):
-        found.setdefault(_key(context, message), []).append(f"bot/{filename}:{line}")
+    for package in PERSON_FACING:
+        for filename, line, message, _comments, context in extract_from_dir(
+            str(ROOT / package), method_map=[("**.py", "python")], keywords=keywords
+        ):
+            found.setdefault(_key(context, message), []).append(f"{package}/{filename}:{line}")
     return found
 
 

@@ -167,7 +167,7 @@ async def test_a_reminder_is_written_in_the_readers_language(console_app: Consol
     await console_app.app.reminders.remind(1)
     assert last(console_app, "anna") == (
         "Herinnering: #1 “Nieuwe verlofregeling” moet je lezen, uiterlijk wo 02 dec 10:00. Antwoord `ack 1` "
-        "(of druk op ✅ Read onder het bericht). `optout reminders` stopt deze herinneringen."
+        "(of druk op ✅ onder het bericht). `optout reminders` stopt deze herinneringen."
     )
     assert last(console_app, "bram").startswith(
         "Reminder: #1 “Nieuwe verlofregeling” is a must-read, due Wed 02 Dec 10:00."

@@ -207,6 +207,7 @@ class User:
     is_bot: bool = False
     email: str | None = None
     deleted: bool = False
+    locale: str = "en-US"  # the person's Slack language; users.info tells it only with include_locale=true
 
 
 @dataclass
@@ -394,14 +395,16 @@ class SlackPeer:
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):09d}"
 
-    def add_user(self, name: str, *, email: str | None = None) -> str:
-        """A person in the workspace (idempotent per name; ``email`` sets their email); returns the user id."""
+    def add_user(self, name: str, *, email: str | None = None, locale: str | None = None) -> str:
+        """A person in the workspace (idempotent per name; ``email`` sets their email, ``locale`` their Slack
+        language, e.g. "nl-NL"); returns the user id."""
         for user in self.users.values():
             if user.name == name:
                 user.email = email or user.email
+                user.locale = locale or user.locale
                 return user.id
         user_id = self._new_id("U")
-        self.users[user_id] = User(user_id, name, email=email)
+        self.users[user_id] = User(user_id, name, email=email, locale=locale or "en-US")
         return user_id
 
     def deactivate(self, user_id: str) -> None:
@@ -878,7 +881,10 @@ class SlackPeer:
         user = self.users.get(str(args.get("user") or ""))
         if user is None:
             raise SlackError("user_not_found")
-        return {"user": self._user_json(user)}
+        answer = self._user_json(user)
+        if _bool(args.get("include_locale", False)):
+            answer["locale"] = user.locale  # users.info reference: the locale only when asked for
+        return {"user": answer}
 
     def _m_users_lookupByEmail(self, args: JsonDict) -> JsonDict:
         """The person with that email (Slack compares it ignoring case), deactivated ones included."""

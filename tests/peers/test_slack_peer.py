@@ -158,3 +158,13 @@ async def test_inbound_requests_are_signed_as_slack_signs(peer: SlackPeer) -> No
         assert verifier.is_valid_request(request.body, request.headers)
     retried = peer.retry(peer.app_home_opened("bo"), attempt=2)
     assert retried.headers["X-Slack-Retry-Num"] == "2" and verifier.is_valid_request(retried.body, retried.headers)
+
+
+async def test_users_info_tells_the_locale_only_when_asked(peer: SlackPeer, client: AsyncWebClient) -> None:
+    # Slack's users.info reference: include_locale "Set this to true to receive the locale for this user".
+    anna = peer.add_user("anna", locale="nl-NL")
+    assert "locale" not in (await client.users_info(user=anna))["user"]
+    assert (await client.users_info(user=anna, include_locale=True))["user"]["locale"] == "nl-NL"
+    assert (await client.users_info(user=peer.add_user("bo"), include_locale=True))["user"]["locale"] == "en-US"
+    assert [call.args.get("include_locale") for call in peer.calls_of("users.info")] == [None, True, True]
+    assert peer.violations == []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -30,9 +31,17 @@ METHOD = "users.info"
 AT_ONCE = 4  # lookups in flight; an answer finding them all busy does not wait
 TIMEOUT = 5.0  # seconds an answer waits for its person's locale at most
 KEPT_PEOPLE = 10_000
+# Slack's user ids: U or W and capitals and digits ("U0PRIKBOT1"). Anything else in a payload is not asked
+# about: a forged or mangled id of 50,000 characters would otherwise become a users.info URL no server takes.
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 
 WebCall = Callable[[str, Awaitable[Any]], Awaitable[Mapping[str, Any]]]
 """The adapter's ``_call(method, call)``: Slack's answer's data, or a DeliveryError (RateLimited on 429)."""
+
+
+def could_be_user_id(text: str) -> bool:
+    """Whether ``text`` has the shape of a Slack user id, so it is worth a users.info."""
+    return _USER_ID.fullmatch(text) is not None
 
 
 def locale_in(data: Mapping[str, Any]) -> str | None:
@@ -56,6 +65,8 @@ class UserLocales:
         if user_id in self._known:
             self._known.move_to_end(user_id)
             return self._known[user_id]
+        if not could_be_user_id(user_id):
+            return None
         if self._slots.locked() or time.monotonic() < self._paused_until:
             return None  # not known yet: the default language this time, asked again next time
         async with self._slots:

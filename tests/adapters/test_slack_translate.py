@@ -478,3 +478,11 @@ def test_mrkdwn_reads_as_escaped_html() -> None:
     assert mrkdwn_to_html("<https://a.example/?q=1|hier> en <javascript:alert(1)|niet>") == (
         '<a href="https://a.example/?q=1">hier</a> en &lt;javascript:alert(1)|niet&gt;'
     )
+
+
+def test_only_what_looks_like_a_slack_user_id_is_asked_its_locale() -> None:
+    from adapters.slack.locales import could_be_user_id
+
+    assert could_be_user_id("U0PRIKBOT1") and could_be_user_id("W012ABCDEF")
+    assert not could_be_user_id("x" * 50_000)  # a mangled payload's id: no users.info URL of 50 kB
+    assert not could_be_user_id("u0prikbot1") and not could_be_user_id("") and not could_be_user_id("U0 1")

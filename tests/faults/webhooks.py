@@ -54,7 +54,7 @@ async def stored_people(store: Store) -> set[tuple[str, str]]:
     """(platform, platform user id) of every identity in the store."""
     async with store.sessions() as session:
         rows = await session.execute(select(Identity.platform, Identity.platform_user_id))
-        return {(platform, user_id) for platform, user_id in rows.tuples()}
+        return {(platform, user_id) for platform, user_id in rows}
 
 
 @dataclass

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 # How long a SQLite connection waits for another process's write lock before "database is locked".
@@ -148,3 +149,31 @@ def store_error_line(exc: BaseException) -> str:
     text = str(cause).strip().splitlines()
     first = text[0][:200] if text else ""
     return f"{type(cause).__name__}: {first}" if first else type(cause).__name__
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """True when the database cannot take writes for now (full, locked, unreachable), whatever the
+    events: they are kept and tried again rather than lost."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True  # SQLAlchemy saw a disconnect (asyncpg's "connection was closed in the middle of operation")
+    return isinstance(exc, OperationalError | InterfaceError | OSError) and not fails_alone(exc)
+
+
+def fails_alone(exc: BaseException) -> bool:
+    """True when a failed statement refused a value of one event (a lone surrogate the driver cannot
+    encode, NUL or an over-long id the column refuses, a broken reference), so the other events of
+    its batch would store fine; False when the database itself is unwell (locked, gone)."""
+    if isinstance(exc, IntegrityError | DataError | UnicodeError):
+        return True
+    if not isinstance(exc, DBAPIError) or isinstance(exc, OperationalError):
+        return False
+    # Drivers refuse some values before sending them (asyncpg: "invalid input for query argument"),
+    # raising a ValueError that SQLAlchemy passes on as a plain DBAPIError.
+    cause: BaseException | None = exc.orig
+    for _ in range(4):
+        if cause is None:
+            return False
+        if isinstance(cause, ValueError):
+            return True
+        cause = cause.__cause__
+    return False

@@ -7,7 +7,7 @@ workers never hold the same delivery.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -172,16 +172,29 @@ async def record_outcomes(store: Store, outcomes: Sequence[SendOutcome], instanc
             )
 
 
-async def renew_leases(store: Store, instance: str, until: datetime) -> int:
-    """Extend the lease of every delivery ``instance`` holds in ``sending`` (its sends are still under
-    way); returns how many. A delivery another instance reclaimed is no longer ours and stays as it is."""
+async def renew_leases(store: Store, instance: str, until: datetime, delivery_ids: Collection[int]) -> int:
+    """Extend the lease of the deliveries ``instance`` is sending now (``delivery_ids``, still in
+    ``sending`` and claimed by it); returns how many. Only those: a claim the instance dropped (its batch
+    failed before the sends started, the database gone mid-claim) must run out and be swept, not be kept
+    alive for as long as the process lives. A delivery another instance reclaimed stays as it is."""
+    ids = sorted(delivery_ids)
+    renewed = 0
     async with store.transaction() as session:
-        result = await session.execute(
-            update(Delivery)
-            .where(Delivery.state == DeliveryState.SENDING, Delivery.claimed_by == instance)
-            .values(lease_until=until)
-        )
-    return int(getattr(result, "rowcount", 0) or 0)
+        for start in range(0, len(ids), _RENEW_CHUNK):
+            result = await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_(ids[start : start + _RENEW_CHUNK]),
+                    Delivery.state == DeliveryState.SENDING,
+                    Delivery.claimed_by == instance,
+                )
+                .values(lease_until=until)
+            )
+            renewed += int(getattr(result, "rowcount", 0) or 0)
+    return renewed
+
+
+_RENEW_CHUNK = 500  # ids per UPDATE: well inside SQLite's and asyncpg's parameter limits
 
 
 @dataclass(frozen=True, slots=True)

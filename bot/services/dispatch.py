@@ -39,7 +39,7 @@ from bot.services.rate_windows import RateBudget, in_flight_cap
 from bot.services.reconcile import LeaseKeeper
 from bot.services.sending import Sender, TimedHook
 from content import outbox, posts
-from content.db import Store
+from content.db import Store, store_error_line, store_unavailable
 from content.models import Post
 from content.outbox import ClaimedDelivery, SendOutcome
 from content.responses import counts_for
@@ -120,6 +120,8 @@ class Dispatcher:
             wake=self.wake,
         )
         self._in_flight: dict[str, int] = defaultdict(int)
+        # Deliveries whose send task runs (claimed, composed, not yet recorded): the leases renewed.
+        self._under_way: set[int] = set()
         # Platforms whose last claim held a paid broadcast's deliveries: they claim at the paid rate.
         self._paid_lane: set[str] = set()
         self._outcomes = OutcomeRecorder(store, clock, notifier, self.instance_id, self._recorded)
@@ -232,15 +234,16 @@ class Dispatcher:
         while not await _wait(self._stop_sweeping, self._keeper.sweep_every):
             try:
                 await self.reconcile()
-            except Exception:
-                log.exception("sweeping for stale deliveries failed; trying again in %.1fs", self._keeper.sweep_every)
+            except Exception as exc:
+                every = self._keeper.sweep_every
+                _log_failure(exc, "sweeping for stale deliveries failed; trying again in %.1fs", every)
 
     async def _renew_loop(self) -> None:
         while not await _wait(self._stop_renewing, self._keeper.renew_every):
             try:
-                await self._keeper.renew()
-            except Exception:
-                log.exception("renewing the leases of deliveries under way failed; trying again")
+                await self._keeper.renew(self._under_way)
+            except Exception as exc:
+                _log_failure(exc, "renewing the leases of deliveries under way failed; trying again")
 
     # -- the worker ---------------------------------------------------------------------------
 
@@ -275,8 +278,8 @@ class Dispatcher:
                     limit = 1
                 if not await self._claim_and_send(platform, limit):
                     await _wait(wake, await self._idle_delay(platform))
-            except Exception:
-                log.exception("dispatcher loop for %s failed; retrying", platform)
+            except Exception as exc:
+                _log_failure(exc, "dispatcher loop for %s failed; retrying", platform)
                 await asyncio.sleep(self.policy.idle_poll)
 
     async def _claim_and_send(self, platform: str, limit: int) -> bool:
@@ -293,6 +296,7 @@ class Dispatcher:
                 self._paid_lane.discard(platform)
             for claimed in batch:
                 self._in_flight[platform] += 1
+                self._under_way.add(claimed.id)
                 task = asyncio.create_task(self._send_one(platform, claimed, messages[claimed.id]))
                 self._send_tasks.add(task)
                 task.add_done_callback(self._send_tasks.discard)
@@ -325,6 +329,7 @@ class Dispatcher:
     def _recorded(self, platform: str, outcome: SendOutcome) -> None:
         """An outcome was committed (or its commit failed): the send no longer counts as in flight."""
         self._in_flight[platform] -= 1
+        self._under_way.discard(outcome.delivery_id)
         self._sender.recorded(platform, outcome)
         self._wake[platform].set()
 
@@ -334,3 +339,12 @@ async def _wait(event: asyncio.Event, timeout: float) -> bool:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), timeout)
     return event.is_set()
+
+
+def _log_failure(exc: Exception, what: str, *args: object) -> None:
+    """A loop's failure: one line with the driver's reason when the store is only unavailable for now
+    (restarting, full, unreachable: nothing to debug), the traceback for anything else."""
+    if store_unavailable(exc):
+        log.warning(what + " (the store: %s)", *args, store_error_line(exc))
+    else:
+        log.exception(what, *args)

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import (
@@ -37,7 +37,7 @@ from bot.services.dispatch import SentDelivery
 from bot.services.interpret import Meaning, Refusal, describe, interpret
 from bot.services.languages import PersonLanguages
 from content import outbox, posts
-from content.db import Store
+from content.db import Store, fails_alone, store_unavailable
 from content.people import Person, ensure_identities
 from content.responses import Interaction, Op, Outcome, apply_batch
 
@@ -46,32 +46,6 @@ log = logging.getLogger("prikbord.engagement")
 # While the store cannot be written (disk full, server restarting) a batch is tried again this often.
 STORE_RETRY_FIRST = 0.5
 STORE_RETRY_MAX = 10.0
-
-
-def store_unavailable(exc: BaseException) -> bool:
-    """True when the database cannot take writes for now (full, locked, unreachable), whatever the
-    events: they are kept and tried again rather than lost."""
-    return isinstance(exc, OperationalError | InterfaceError | OSError) and not fails_alone(exc)
-
-
-def fails_alone(exc: BaseException) -> bool:
-    """True when a failed statement refused a value of one event (a lone surrogate the driver cannot
-    encode, NUL or an over-long id the column refuses, a broken reference), so the other events of
-    its batch would store fine; False when the database itself is unwell (locked, gone)."""
-    if isinstance(exc, IntegrityError | DataError | UnicodeError):
-        return True
-    if not isinstance(exc, DBAPIError) or isinstance(exc, OperationalError):
-        return False
-    # Drivers refuse some values before sending them (asyncpg: "invalid input for query argument"),
-    # raising a ValueError that SQLAlchemy passes on as a plain DBAPIError.
-    cause: BaseException | None = exc.orig
-    for _ in range(4):
-        if cause is None:
-            return False
-        if isinstance(cause, ValueError):
-            return True
-        cause = cause.__cause__
-    return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ _MAX_BATCH = 500
 
 @dataclass(frozen=True, slots=True)
 class SentDelivery:
-    """A delivery recorded as sent, as the message that carries it."""
+    """A delivery the platform took (from its answer on, before the outcome is committed), as its message."""
 
     platform: str
     chat_id: str
@@ -77,6 +77,13 @@ class OutcomeRecorder:
         self._task = asyncio.create_task(self._loop(), name="dispatch-recorder")
 
     async def put(self, platform: str, outcome: SendOutcome, claimed: ClaimedDelivery) -> None:
+        # The message exists from the platform's answer on, so presses on it are known at once, not only
+        # after the commit: a store that is full or restarting for a while holds the commit back, and
+        # presses meanwhile would be answered "not a prikbord post" and lost.
+        if outcome.state == DeliveryState.SENT and outcome.message_id is not None:
+            sent = SentDelivery(platform, claimed.chat_id, outcome.message_id, claimed.id, claimed.post_id)
+            for hook in self._sent_hooks:
+                hook(sent)
         await self._queue.put((platform, outcome, claimed))
 
     async def stop(self) -> None:
@@ -121,11 +128,7 @@ class OutcomeRecorder:
         outcomes = [o for _, o, _ in batch]
         await self._commit_until_the_database_answers(outcomes)
         for platform, outcome, claimed in batch:
-            if outcome.state == DeliveryState.SENT and outcome.message_id is not None:
-                sent = SentDelivery(platform, claimed.chat_id, outcome.message_id, claimed.id, claimed.post_id)
-                for hook in self._sent_hooks:
-                    hook(sent)
-            elif outcome.state == DeliveryState.FAILED:
+            if outcome.state == DeliveryState.FAILED:
                 task = asyncio.create_task(self._on_failed(platform, claimed, outcome))
                 self._failure_tasks.add(task)
                 task.add_done_callback(self._failure_tasks.discard)

@@ -12,7 +12,7 @@ twice. Matrix resends with the same transaction id, which the homeserver de-dupl
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import timedelta
 
 from adapters.base import Adapter, ChatRef, DeliveryError, PermanentError
@@ -50,9 +50,11 @@ class LeaseKeeper:
         """Seconds between sweeps: a stale claim is found within a quarter of a lease after it expired."""
         return self._lease.total_seconds() / 4
 
-    async def renew(self) -> int:
-        """Push the lease of every claim this instance still holds a lease ahead; returns how many."""
-        return await outbox.renew_leases(self._store, self._instance_id, self._clock.now() + self._lease)
+    async def renew(self, under_way: Collection[int]) -> int:
+        """Push the lease of the claims this instance is sending now ahead; returns how many."""
+        if not under_way:
+            return 0
+        return await outbox.renew_leases(self._store, self._instance_id, self._clock.now() + self._lease, under_way)
 
     async def sweep(self) -> int:
         """Stale claims: found on the platform → sent, else due again. Returns how many were settled.

@@ -14,8 +14,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 
 from adapters.base import ActionPressed, ChatRef, MessageRef, ReactionAdded, ReactionRemoved, UserRef
 from bot.clock import FrozenClock
-from bot.services.engagement import EngagementService, Result, fails_alone
-from content.db import Store
+from bot.services.engagement import EngagementService, Result
+from content.db import Store, fails_alone
 from content.models import Channel, Delivery, DeliveryState, Employee, Identity, Post, PostState, ResponseKind
 from content.people import NAME_LENGTH, storable_name
 from content.responses import Outcome, counts_for
@@ -164,3 +164,16 @@ def test_only_a_refused_value_fails_alone_a_database_in_trouble_fails_the_batch(
     assert not fails_alone(OperationalError("INSERT …", {}, Exception("database is locked")))
     assert not fails_alone(DBAPIError("INSERT …", {}, _caused_by(ConnectionResetError())))
     assert not fails_alone(RuntimeError("no"))
+
+
+def test_a_store_that_is_only_away_for_now_is_told_from_a_bug() -> None:
+    from content.db import store_unavailable
+
+    assert store_unavailable(OperationalError("INSERT …", {}, Exception("database or disk is full")))
+    assert store_unavailable(ConnectionRefusedError(111, "Connect call failed"))
+    # asyncpg's "connection was closed in the middle of operation" arrives as a plain DBAPIError.
+    gone = DBAPIError("SELECT …", {}, Exception("connection was closed"), connection_invalidated=True)
+    assert store_unavailable(gone)
+    assert not store_unavailable(DBAPIError("SELECT …", {}, Exception("syntax error")))
+    assert not store_unavailable(IntegrityError("INSERT …", {}, Exception("UNIQUE constraint failed")))
+    assert not store_unavailable(RuntimeError("a bug"))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from adapters.base import Adapter, ChatRef, CommandIssued, EventSink, Limits, MessageRef, OutboundMessage, Rate
 from adapters.markup import MarkupParser
@@ -198,6 +200,33 @@ async def test_the_lease_of_a_send_under_way_is_renewed(store: Store) -> None:
     assert reclaimed == 0
     assert list(sends.values()) == [1]
     assert await _states(store) == Counter({"sent": 1})
+
+
+async def test_a_claim_whose_batch_failed_before_sending_runs_out_and_is_sent(store: Store) -> None:
+    # The database went away between the claim's commit and the sends (PostgreSQL restarted): the claims
+    # stay ``sending`` under this live instance. Its lease renewals must not keep them alive for good.
+    await _seed(store, 1, 4)
+    sends: Counter[int] = Counter()
+    worker = _leased(store, CountingAdapter(sends), "alive", lease=1.0)
+    compose = worker._compose
+    failed: list[int] = []
+
+    async def failing_once(platform: str, batch: Any) -> Any:
+        if not failed:
+            failed.extend(d.id for d in batch)
+            raise OperationalError("SELECT …", {}, ConnectionResetError("the server closed the connection"))
+        return await compose(platform, batch)
+
+    worker._compose = failing_once  # type: ignore[method-assign]
+    await worker.start()
+    try:
+        started = asyncio.get_running_loop().time()
+        while (await _states(store))["sent"] < 4:
+            assert asyncio.get_running_loop().time() - started <= 10, await _states(store)
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+    assert len(failed) == 4 and sorted(sends) == sorted(failed) and set(sends.values()) == {1}
 
 
 async def test_stop_records_every_outcome_and_gives_back_what_was_not_sent(store: Store) -> None:

@@ -250,7 +250,11 @@ async def test_postgres_restarted_mid_fan_out_loses_nothing(own_postgres: OwnPos
             own_postgres.pg_ctl("-m", "fast", "-o", options, "restart")
             assert len(peer.bot_messages()) < len(groups), "the fan-out finished before the restart"
             # Every group gets it (within two leases of the restart, on the default 30 s lease).
-            await wait_for(lambda: all(peer.bot_messages(c) for c in groups), 75, "every group after the restart")
+            try:
+                await wait_for(lambda: all(peer.bot_messages(c) for c in groups), 75, "every group after the restart")
+            except AssertionError as exc:
+                reached = sum(1 for c in groups if peer.bot_messages(c))
+                raise AssertionError(f"{exc}: {reached} of {len(groups)}\n{run.stderr_text()[-6000:]}") from None
             await asyncio.sleep(2)
             stats = await cli(config, "stats", "1", "--json")
             assert stats.ok(), stats.stderr

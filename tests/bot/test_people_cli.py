@@ -34,7 +34,16 @@ DIRECTORY = (
 def prikbord(args: list[str], cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("prikbord", path=str(Path(sys.executable).parent)) or "prikbord"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRIKBORD_")}
-    return subprocess.run([exe, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120, env=env)
+    try:
+        return subprocess.run([exe, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120, env=env)
+    except subprocess.TimeoutExpired as exc:  # say where it hung: what it printed so far
+        said = [
+            part.decode(errors="replace") if isinstance(part, bytes) else (part or "")
+            for part in (exc.stdout, exc.stderr)
+        ]
+        raise AssertionError(
+            f"prikbord {' '.join(args)} hung for 120 s\nstdout: {said[0][-3000:]}\nstderr: {said[1][-3000:]}"
+        ) from None
 
 
 def _stats(cwd: Path, post_id: int) -> dict[str, int]:

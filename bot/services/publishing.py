@@ -114,7 +114,7 @@ class PublishingService:
                 Message("posting needs the moderator role (ask a moderator, or an admin to enable open posting)")
             )
         if draft.paid_broadcast and role < Role.MODERATOR:
-            raise NotAllowed("a paid broadcast costs the bot's Telegram Stars: only a moderator may send one")
+            raise NotAllowed(Message("a paid broadcast costs the bot's Telegram Stars: only a moderator may send one"))
         draft = normalized(draft, require_call_to_action=self._policy.require_call_to_action)
         now = self._clock.now()
         async with self._store.transaction() as session:

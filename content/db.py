@@ -16,16 +16,19 @@ On PostgreSQL both are ordinary transactions and writers do not queue in the pro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+T = TypeVar("T")
 
 # How long a SQLite connection waits for another process's write lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -177,3 +180,17 @@ def fails_alone(exc: BaseException) -> bool:
             return True
         cause = cause.__cause__
     return False
+
+
+async def finished_even_if_cancelled(work: Awaitable[T]) -> T:
+    """``work`` (a store transaction) run to its end even when the caller is cancelled meanwhile; the
+    cancellation is raised once it ended. A transaction cut mid-statement makes the pool close its
+    connection inside the cancellation, which asyncpg cannot finish (SQLAlchemy logs a traceback) — a stop
+    cancelling sends that wait for a shared rate place did exactly that."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await task
+        raise

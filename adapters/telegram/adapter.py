@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
-from telegram.request import HTTPXRequest
 
 from adapters.base import (
     ActionPressed,
@@ -52,6 +51,7 @@ from adapters.telegram.translate import (
     header_value,
     translate_update,
 )
+from adapters.telegram.transport import AiohttpRequest
 
 log = logging.getLogger("prikbord.adapters.telegram")
 
@@ -149,7 +149,7 @@ class TelegramAdapter(Adapter):
         for name in _REDACTED_LOGGERS:
             logging.getLogger(name).addFilter(self._redact)
         self._requests = (
-            HTTPXRequest(
+            AiohttpRequest(
                 connection_pool_size=connection_pool_size,
                 read_timeout=request_timeout,
                 write_timeout=request_timeout,
@@ -157,7 +157,7 @@ class TelegramAdapter(Adapter):
                 pool_timeout=request_timeout,
             ),
             # Long polls hold their own connection so sends never queue behind them.
-            HTTPXRequest(connection_pool_size=1, read_timeout=request_timeout),
+            AiohttpRequest(connection_pool_size=1, read_timeout=request_timeout),
         )
         self._bot = Bot(
             token,

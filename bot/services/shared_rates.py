@@ -25,7 +25,7 @@ from adapters.base import Limits, Rate, RateLimited
 from bot.services.background import BackgroundTasks
 from bot.services.paid_turns import PaidTurns, chat_scopes, pause_scope
 from content import rate_slots
-from content.db import Store, store_error_line
+from content.db import Store, finished_even_if_cancelled, store_error_line
 
 log = logging.getLogger("prikbord.rates")
 
@@ -112,7 +112,8 @@ class SharedRates:
         paced = paced_scopes(platform, chat_id, limits)
         places = place_scopes(platform, limits)
         taken: list[tuple[str, int, float]] = []
-        try:
+
+        async def first_look() -> float:
             async with self._store.transaction() as session:
                 delay = await rate_slots.reserve_each(session, paced)
                 if delay <= 0:
@@ -121,6 +122,11 @@ class SharedRates:
                         if place is None:
                             break
                         taken.append((scope, place, period))
+            return delay
+
+        try:
+            # A stop cancels the sends still waiting here: their transaction ends first (content/db.py).
+            delay = await finished_even_if_cancelled(first_look())
             if delay > 0:
                 await asyncio.sleep(delay)
             for scope, count, period in places[len(taken) :]:
@@ -137,10 +143,13 @@ class SharedRates:
         return await rate_slots.take_place(session, scope, self.HOLD)
 
     async def _wait_for_place(self, scope: str, count: int) -> int:
-        while True:
+        async def look() -> tuple[int | None, float]:
             async with self._store.transaction() as session:
                 place = await self._take(session, scope, count)
-                wait = 0.0 if place is not None else await rate_slots.next_free(session, scope)
+                return place, 0.0 if place is not None else await rate_slots.next_free(session, scope)
+
+        while True:
+            place, wait = await finished_even_if_cancelled(look())
             if place is not None:
                 return place
             await asyncio.sleep(min(max(wait, 0.005), 1.0))

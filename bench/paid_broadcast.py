@@ -11,7 +11,7 @@
   of it); the most accepted in any one second (≤ 1,000); 429s; CPU seconds per 1,000 messages of the
   prikbord process(es) (utime + stime from /proc, between the first and the last copy) and of the peer
   (its process time over the same span); /proc/loadavg beside each figure.
-- **Baselines, same run:** the raw peer: a bare httpx client sending ``allow_paid_broadcast`` messages from
+- **Baselines, same run:** the raw peer: a bare aiohttp client sending ``allow_paid_broadcast`` messages from
   32 concurrent tasks over keep-alive connections, as fast as the peer answers (what this machine's peer
   can take at all); and the free 30/s path: an unpaid post to ``--free-chats`` (300) private chats through
   one instance on SQLite.
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 from _common import conclude, median, print_table, quiet_logging
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tests is not installed
@@ -274,14 +274,15 @@ async def _wait_for(
 
 
 async def raw_peer(chats: int, senders: int = 32) -> dict[str, Any]:
-    """Baseline: what the peer takes from a bare httpx client sending paid messages as fast as it answers."""
+    """Baseline: what the peer takes from a bare aiohttp client (the HTTP library under prikbord's Telegram
+    adapter) sending paid messages as fast as it answers."""
     async with running_peer(chats) as peer:
         url = f"{peer.api_base_url}/bot{TOKEN}/sendMessage"
         queue = list(range(FIRST_CHAT, FIRST_CHAT + chats))
-        limits = httpx.Limits(max_connections=senders, max_keepalive_connections=senders)
         requests = 0
         load = loadavg1()
-        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        connector = aiohttp.TCPConnector(limit=senders)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
 
             async def sender() -> None:
                 nonlocal requests
@@ -289,10 +290,11 @@ async def raw_peer(chats: int, senders: int = 32) -> dict[str, Any]:
                     chat = queue.pop()
                     data = {"chat_id": str(chat), "text": "Storing", "allow_paid_broadcast": "true"}
                     requests += 1
-                    answer = await client.post(url, data=data)
-                    if answer.status_code == 429:
+                    async with client.post(url, json=data) as answer:
+                        body = await answer.json()
+                    if answer.status == 429:
                         queue.append(chat)
-                        await asyncio.sleep(float(answer.json()["parameters"]["retry_after"]))
+                        await asyncio.sleep(float(body["parameters"]["retry_after"]))
 
             before = (await peer.ask("COUNT"))["cpu"]
             started, client_before = time.perf_counter(), time.process_time()
@@ -306,7 +308,7 @@ async def raw_peer(chats: int, senders: int = 32) -> dict[str, Any]:
         "most_in_one_second": report["most_in_one_second"],
         "http_429": report["http_429"],
         "peer_cpu_s_per_1000": round((after - before) / report["accepted"] * 1000, 3),
-        "client_cpu_s_per_1000": round(client_cpu / report["accepted"] * 1000, 3),  # the bare httpx sender
+        "client_cpu_s_per_1000": round(client_cpu / report["accepted"] * 1000, 3),  # the bare aiohttp sender
         "loadavg_1m": [round(load, 2), round(loadavg1(), 2)],
     }
 
@@ -356,7 +358,7 @@ async def main_async(args: argparse.Namespace) -> int:
     failures: list[str] = []
     figures: dict[str, Any] = {"bench": "paid_broadcast", "chats": args.chats, "bound_msgs_per_s": BOUND}
     figures["raw_peer"] = raw = await raw_peer(min(args.chats, 3000))
-    print(f"  raw peer (bare httpx, 32 senders): {raw}", flush=True)
+    print(f"  raw peer (bare aiohttp, 32 senders): {raw}", flush=True)
     free = await fan_out("free 30/s, 1 instance", "sqlite", args.free_chats, 1, False, args.timeout)
     failures += [f"{free.name}: {p}" for p in free.problems]
     print(f"  {free.name} sqlite: {free.figures()}", flush=True)
@@ -382,7 +384,7 @@ async def main_async(args: argparse.Namespace) -> int:
         rows.append([key, run.report.get("accepted", 0), f["msgs_per_s"], f["bound"], f["ratio_of_bound"],
                      f["most_in_one_second"], f["http_429"], f["prikbord_cpu_s_per_1000"], f["peer_cpu_s_per_1000"],
                      "/".join(str(x) for x in f["loadavg_1m"])])  # fmt: skip
-    rows.append(["raw peer (bare httpx)", "-", raw["accepted_per_s"], BOUND, raw["accepted_per_s"] / BOUND,
+    rows.append(["raw peer (bare aiohttp)", "-", raw["accepted_per_s"], BOUND, raw["accepted_per_s"] / BOUND,
                  raw["most_in_one_second"], raw["http_429"], f"{raw['client_cpu_s_per_1000']:.2f} (client)",
                  raw["peer_cpu_s_per_1000"],
                  "/".join(str(x) for x in raw["loadavg_1m"])])  # fmt: skip

@@ -96,3 +96,20 @@ async def test_past_48_hours_a_retracted_copy_becomes_a_withdrawn_placeholder_wi
     await polling.console.feed(f"mod: /retract {young.id}")
     gone = peer.message(KANTOOR, young_kantoor.message_id)
     assert gone is not None and gone.deleted  # younger than 48 hours: deleted outright
+
+
+async def test_an_edit_during_an_outage_is_retried_and_reaches_every_copy_once(polling: Harness) -> None:
+    peer = polling.peer
+    post = await polling.moderator_posts("Storing | Het netwerk ligt plat | cta: acknowledge")
+    peer.outage(True)  # Telegram answers 502 to everything
+    await polling.console.feed(f"mod: /edit {post.id} | Storing voorbij | Het netwerk werkt weer")
+    await polling.app.settle()  # the copies' edits failed and wait out their backoff
+    assert not edit_calls(polling)
+    assert (await polling.message_in(KANTOOR, post.id)).text.startswith("Storing\n")
+    peer.outage(False)
+    polling.app.clock.advance(seconds=5)  # type: ignore[attr-defined]  # the test's FrozenClock
+    await polling.app.settle()
+    kantoor, lager = await polling.message_in(KANTOOR, post.id), await polling.message_in(LAGER, post.id)
+    assert kantoor.text.startswith("Storing voorbij") and lager.text.startswith("Storing voorbij")
+    assert sorted(edit_calls(polling)) == sorted([(KANTOOR, kantoor.message_id), (LAGER, lager.message_id)])
+    assert "Storing voorbij" in polling.console.messages["m1"]

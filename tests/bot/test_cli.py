@@ -204,14 +204,29 @@ async def test_run_reports_the_telegram_bot_it_connected_as(tmp_path: Path) -> N
 
 
 def test_edit_command_stores_the_edit_and_the_next_run_updates_the_copy(tmp_path: Path) -> None:
-    posted = prikbord(["post", "--title", "Lunch", "--body", "Wat eten we?", "--cta", "poll", "--option", "Pizza",
-                       "--option", "Sushi"], tmp_path)
+    posted = prikbord(
+        [
+            "post",
+            "--title",
+            "Lunch",
+            "--body",
+            "Wat eten we?",
+            "--cta",
+            "poll",
+            "--option",
+            "Pizza",
+            "--option",
+            "Sushi",
+        ],
+        tmp_path,
+    )
     assert posted.returncode == 0, posted.stderr
     run = prikbord(["run"], tmp_path, "")
     assert run.returncode == 0, run.stderr
 
-    edited = prikbord(["edit", "1", "--body", "Wat eten we vrijdag?", "--option", "Pizza", "--option", "Salade",
-                       "--json"], tmp_path)
+    edited = prikbord(
+        ["edit", "1", "--body", "Wat eten we vrijdag?", "--option", "Pizza", "--option", "Salade", "--json"], tmp_path
+    )
     assert edited.returncode == 0, edited.stderr
     result = json.loads(edited.stdout)
     assert (result["revision"], result["copies_to_update"], result["votes"]) == (1, 1, {"Pizza": 0, "Salade": 0})

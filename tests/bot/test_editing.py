@@ -67,7 +67,7 @@ async def test_a_moderator_edits_a_published_post_in_place_and_its_counts_stay(c
     assert (post.title, post.body, post.revision) == ("Borrel vrijdag (verzet)", "Om 17:00 in de kantine", 1)
     async with console_app.app.store.sessions() as session:
         stats = await posts.audit_entries(session, post_id=1)
-        delivery = (await session.get(Delivery, 1))
+        delivery = await session.get(Delivery, 1)
     edit = next(e for e in stats if e.action == "edit")
     assert edit.actor == "console:mod"
     assert edit.detail["old"]["title"] == "Borrel vrijdag" and edit.detail["old"]["body"] == "Om 16:00 in de kantine"

@@ -32,6 +32,7 @@ async def test_an_edit_updates_every_copy_in_place_and_keeps_the_votes(slack: Sl
 
     channel = slack.channels["algemeen"]
     await slack.accepted(slack.peer.press("carla", channel, before["algemeen"].ts, "vote:2"))
+
     async def voted() -> bool:
         return len(await slack.responses(post.id, "vote")) == 1
 

@@ -51,7 +51,7 @@ async def test_a_moderators_edit_reaches_every_copy_in_place_and_keeps_the_count
         assert msg.text.startswith("Borrel (verzet)") and "17:00" in msg.text and "16:00" not in msg.text
         assert buttons(msg)[0]["text"] == "✅ Read · 1"  # Bram's acknowledgement stayed
         assert msg.message_id in (kantoor.message_id, lager.message_id)  # the same message, edited
-    assert sorted(edit_calls(polling)[len(before):]) == sorted(
+    assert sorted(edit_calls(polling)[len(before) :]) == sorted(
         [(KANTOOR, kantoor.message_id), (LAGER, lager.message_id)]
     )  # once per message
     assert "Borrel (verzet)" in polling.console.messages["m1"]

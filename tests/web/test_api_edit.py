@@ -32,7 +32,9 @@ async def test_patch_edits_every_copy_and_keeps_the_counts(web: WebHarness) -> N
     assert edited.status_code == 200, edited.text
     detail = edited.json()
     assert (detail["body"], detail["revision"], detail["call_to_action"]["options"]) == (
-        "Wat eten we vrijdag?", 1, ["Pizza", "Pasta"]
+        "Wat eten we vrijdag?",
+        1,
+        ["Pizza", "Pasta"],
     )
     await web.app.settle()
     slack_copy = next(iter(web.slack.sent.values()))

@@ -25,7 +25,9 @@ async def test_the_edit_form_updates_the_post_and_its_copies(web: WebHarness, ad
     await web.app.settle()
     detail = (await web.client.get("/api/posts/1")).json()
     assert (detail["title"], detail["revision"], detail["call_to_action"]["options"]) == (
-        "Lunch vrijdag", 1, ["Pizza", "Pasta"]
+        "Lunch vrijdag",
+        1,
+        ["Pizza", "Pasta"],
     )
     assert "vrijdag" in render_plain(next(iter(web.slack.sent.values())).markup)
     assert "edited 1×" in (await browser.get("/posts/1")).text

@@ -94,7 +94,7 @@ def refuse_options_after_answers(post: Post, options: tuple[str, ...], counts: C
     if answered:
         raise EditRefused(
             Message(
-                "%(count)s people already answered #%(id)s: its options stay as they are",
+                "#%(id)s already has answers (%(count)s): its options stay as they are",
                 count=answered,
                 id=post.id,
             ),

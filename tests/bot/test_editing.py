@@ -81,6 +81,10 @@ async def test_edit_only_the_body_keeps_the_title(console_app: ConsoleApp) -> No
     await console_app.say("mod: /post Dagstart | Koffie staat klaar | cta: like", "mod: /edit 1 | body: Thee ook")
     post = await post_of(console_app.app, 1)
     assert (post.title, post.body) == ("Dagstart", "Thee ook")
+    await console_app.say("mod: /edit 1", "mod: /help", "anna: /help")
+    assert console_app.replies_to("mod")[-2].startswith("say what #1 should say now")
+    assert "edit #ID | TITLE | BODY [| cta: poll A; B]" in console_app.replies_to("mod")[-1]
+    assert "edit #ID" not in console_app.replies_to("anna")[-1]  # employees see their own commands
 
 
 async def test_the_refusals(console_app: ConsoleApp) -> None:
@@ -100,7 +104,7 @@ async def test_the_refusals(console_app: ConsoleApp) -> None:
     assert "cannot change that to poll" in mod[1]
     assert "needs the moderator role" in console_app.replies_to("anna")[-1]
     assert mod[3] == "#2 is edited; 1 message is being updated"
-    assert mod[4] == "1 people already answered #2: its options stay as they are"
+    assert mod[4] == "#2 already has answers (1): its options stay as they are"
     assert mod[5] == "#2 is edited; 1 message is being updated"
     assert mod[-1] == "#1 is retracted: it can no longer be edited"
     first, second = await post_of(console_app.app, 1), await post_of(console_app.app, 2)

@@ -40,7 +40,7 @@ async def test_an_edit_updates_every_copy_in_place_and_keeps_the_votes(slack: Sl
     await slack.app.settle()
     await slack.command("mod", f"edit {post.id} | Lunch vrijdag | Wat eten we? | cta: poll Pizza; Sushi")
     await slack.answered("mod", 3)
-    assert slack.ephemerals("mod")[-1] == f"1 people already answered #{post.id}: its options stay as they are"
+    assert slack.ephemerals("mod")[-1] == f"#{post.id} already has answers (1): its options stay as they are"
     await slack.app.settle()
     algemeen = await slack.message_of(post.id, "algemeen")
     assert "Pizza (0)  Pasta (1)" in slack.seen("algemeen", algemeen)

@@ -34,7 +34,7 @@ async def test_the_edit_form_updates_the_post_and_its_copies(web: WebHarness, ad
 
     await web.react(1, "anna", "vote:1")
     refused = await browser.post("/posts/1/edit", data={"csrf": csrf, "options": "Sushi\nSalade"})
-    assert refused.status_code == 422 and "already answered #1" in refused.text
+    assert refused.status_code == 422 and "#1 already has answers (1)" in refused.text
     blank = await browser.post("/posts/1/edit", data={"csrf": csrf, "title": "x" * 400})
     assert blank.status_code == 422 and "title" in blank.text
     assert (await web.client.get("/api/posts/1")).json()["call_to_action"]["options"] == ["Pizza", "Pasta"]

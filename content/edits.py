@@ -37,6 +37,7 @@ def _behind(platform: str, now: datetime | None) -> list[ColumnElement[bool]]:
     """Sent copies on ``platform`` behind their live post, in enabled channels; with ``now``: not
     claimed or postponed past it."""
     conditions = [
+        Post.revision > 0,  # edited posts only: few, by ix_posts_revision
         Delivery.platform == platform,
         Delivery.state == DeliveryState.SENT,
         Delivery.platform_message_id.is_not(None),

@@ -242,7 +242,7 @@ class Post(Base):
     urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     paid_broadcast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))  # Telegram
     # Raised by every edit of a published post; each delivery records the revision its message shows (0010).
-    revision: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"), index=True)
     author: Mapped[str | None] = mapped_column(String(300))  # "platform:user_id" or "cli", "api"
     reject_reason: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(100))

@@ -276,3 +276,22 @@ async def test_where_a_delete_is_refused_the_copy_becomes_a_withdrawn_placeholde
     for ref in refs:
         assert text_of(adapter.shown[ref]) == f"#{post.id} was retracted"
         assert adapter.shown[ref].actions == ()
+
+
+async def test_two_instances_on_one_store_edit_each_copy_once(
+    store: Store, clock: FrozenClock, new_app: list[App]
+) -> None:
+    first, second = RecordingAdapter(), RecordingAdapter()
+    one, two = app_on(store, clock, first, new_app), app_on(store, clock, second, new_app)
+    await one.start()
+    await two.start()
+    post, refs = await publish(one)
+    for n in range(4):
+        await one.editing.edit(post.id, PostEdit(body=f"Stand {n}"), "console:mod", Role.MODERATOR)
+        two.edit_sync.wake()
+        await asyncio.gather(one.settle(), two.settle())
+    edits = first.edits + second.edits
+    assert sorted(edits, key=lambda r: r.message_id) == sorted(refs * 4, key=lambda r: r.message_id)
+    async with store.sessions() as session:
+        shown = [(await session.get(Delivery, i)) for i in (1, 2, 3)]
+    assert [d.shown_revision for d in shown if d is not None] == [4, 4, 4]

@@ -25,6 +25,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("posts", sa.Column("revision", sa.Integer(), server_default=sa.text("0"), nullable=False))
+    # The edit worker looks for edited posts (revision > 0) every second: few, found by this index, and
+    # their deliveries by ix_deliveries_post_id, never a scan of every delivery.
+    op.create_index("ix_posts_revision", "posts", ["revision"])
     op.add_column("deliveries", sa.Column("shown_revision", sa.Integer(), server_default=sa.text("0"), nullable=False))
     op.add_column("deliveries", sa.Column("edit_after", sa.DateTime(), nullable=True))
 
@@ -32,4 +35,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column("deliveries", "edit_after")
     op.drop_column("deliveries", "shown_revision")
+    op.drop_index("ix_posts_revision", table_name="posts")
     op.drop_column("posts", "revision")

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from adapters.base import Adapter, Previewer
+from adapters.base import Adapter
 from adapters.console.adapter import ConsoleAdapter
 from adapters.markup import MarkupParser
 from bot.clock import Clock, SystemClock
@@ -27,6 +27,8 @@ from bot.services.background import BackgroundTasks
 from bot.services.compose import Composer, click_url_for
 from bot.services.counters import CounterRefresher
 from bot.services.dispatch import Dispatcher, DispatchPolicy
+from bot.services.edit_sync import EditSync
+from bot.services.editing import EditingService
 from bot.services.engagement import EngagementService
 from bot.services.importing import Importer, poll_feed
 from bot.services.inbound import InboundRouter
@@ -44,6 +46,7 @@ from bot.services.slack_home import must_reads_home
 from bot.services.status import StatusPostService
 from bot.web.deps import WebDeps
 from bot.web.metrics import Metrics
+from bot.web.previews import preview_functions
 from content import posts
 from content.db import Store, create_store
 from content.migrate import upgrade
@@ -58,17 +61,6 @@ log = logging.getLogger("prikbord.app")
 # How long a stop waits for command answers still waiting their turn (a 429's retry_after) before it
 # gives them up; each given-up answer is recorded on its command.
 ANSWER_DRAIN_SECONDS = 5.0
-
-
-def preview_functions() -> dict[str, Previewer]:
-    """Each platform's own ``translate.preview`` for the compose page, configured or not. Imported
-    only when the web is on: the Telegram package loads its SDK."""
-    from adapters.console.translate import preview as console
-    from adapters.matrix.translate import preview as matrix
-    from adapters.slack.translate import preview as slack
-    from adapters.telegram.translate import preview as telegram
-
-    return {"console": console, "telegram": telegram, "slack": slack, "matrix": matrix}
 
 
 class App:
@@ -144,6 +136,9 @@ class App:
             quiet_hours=settings.quiet_hours.window(settings.timezone),
             tell_moderators=self.notifier.tell,
         )
+        # Edits of published posts: stored at once, the copies edited by the worker within the rate windows.
+        self.edit_sync = EditSync(self.store, self.adapters, self.composer, self.clock, self.rate_budget)
+        self.editing = EditingService(self.store, self.clock, self.adapters, self.composer, self.edit_sync.wake)
         self.status_posts = StatusPostService(
             settings.status_posts, self.store, self.publishing, self.notifier.tell, self.clock, settings.timezone
         )
@@ -181,7 +176,8 @@ class App:
         )
         self.privacy = PrivacyService(self.store, self.clock, self.engagement.forget_people)
         self.services = Services(
-            self.store, self.publishing, self.engagement, self.clock, self.zone, self.linking, self.languages
+            self.store, self.publishing, self.engagement, self.clock, self.zone, self.linking, self.languages,
+            editing=self.editing,
         )
         # Answers go out beside the inbound path, so one waiting out a 429 holds back no later update;
         # the console alone answers inline, as a conversation in a terminal does.
@@ -217,6 +213,7 @@ class App:
             platform_health=self.dispatcher.health,
             slack_lookup=self.slack_lookup,
             languages=self.languages,
+            editing=self.editing,
         )
         self.audience = AudienceService(self.store, self.clock, self.adapters, settings.audience.refresh)
         self.inbound = InboundRouter(
@@ -319,6 +316,7 @@ class App:
         await self.prepare_store()
         await self.engagement.start()
         await self.dispatcher.start()
+        await self.edit_sync.start()
         for adapter in self.adapters.values():
             if isinstance(adapter, ConsoleAdapter):
                 adapter.set_settle(self.settle)
@@ -350,6 +348,7 @@ class App:
         stored and counters edited. Scripts and tests call it between steps."""
         await self.publishing.publish_due()
         await self.dispatcher.settle()
+        await self.edit_sync.settle()
         await self.counters.flush()
         await self.audience.flush()
 
@@ -370,6 +369,7 @@ class App:
         self._tasks.clear()
         # Sends under way finish and the last counter edits go out while the adapters still run.
         await self.answer_tasks.drain(ANSWER_DRAIN_SECONDS)
+        await self.edit_sync.stop()
         await self.dispatcher.stop()
         await self.counters.stop()
         await self.rate_budget.close()

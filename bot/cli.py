@@ -314,6 +314,23 @@ def post_command(
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else str(result["id"]))
 
 
+@cli.command("edit")
+def edit_command(
+    post_id: Annotated[int, typer.Argument(help="the post to change")],
+    title: Annotated[str | None, typer.Option(help="the new title")] = None,
+    body: Annotated[str | None, typer.Option(help="the new Markdown body")] = None,
+    option: Annotated[list[str] | None, typer.Option(help="new poll/RSVP options (repeat), until a vote")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the post as JSON")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Change a published post; the running service edits every copy in place. Responses stay."""
+    from bot.cli_post import edit_post
+
+    settings = _settings(config)
+    found = run_async(lambda: edit_post(settings, post_id, title, body, tuple(option or ())), settings.database.url)
+    typer.echo(json.dumps(found, ensure_ascii=False) if as_json else f"#{post_id} revision {found['revision']}")
+
+
 @cli.command()
 def stats(
     post_id: Annotated[int | None, typer.Argument(help="one post; all posts without it")] = None,

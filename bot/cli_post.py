@@ -156,3 +156,39 @@ async def create_post(settings: Settings, request: PostRequest) -> dict[str, Any
             return (await post_stats(session, [created]))[0]
     finally:
         await app.stop()
+
+
+async def edit_post(
+    settings: Settings, post_id: int, title: str | None, body: str | None, options: tuple[str, ...]
+) -> dict[str, Any]:
+    """Store an edit of post ``post_id`` (as an admin); the running service's edit worker updates every
+    copy in the chats within a second or so. → the post's stats object with its ``revision``."""
+    from bot.app import App
+    from bot.services.drafts import CallToAction, DraftError
+    from bot.services.editing import PostEdit
+    from bot.services.publishing import NotFound, WrongState
+    from bot.services.roles import Role
+    from bot.services.stats import post_stats
+    from content import posts
+    from content.models import CtaKind
+
+    if title is None and body is None and not options:
+        raise CliError("say what to change: --title, --body or --option (repeat)", EXIT_INVALID_POST)
+    app = App(settings)
+    try:
+        await app.prepare_store()
+        try:
+            cta = None
+            if options:  # the post's own kind, URL and deadline with the new options
+                async with app.store.sessions() as session:
+                    post = await posts.get_post(session, post_id)
+                if post is not None:
+                    cta = CallToAction(CtaKind(post.cta_kind), options, post.cta_url, post.cta_deadline)
+            done = await app.editing.edit(post_id, PostEdit(title, body, cta), "cli", Role.ADMIN)
+        except (DraftError, NotFound, WrongState) as exc:
+            raise CliError(cli_wording(str(exc)), EXIT_INVALID_POST) from None
+        async with app.store.sessions() as session:
+            found = (await post_stats(session, [done.post]))[0]
+        return {**found, "revision": done.post.revision, "copies_to_update": done.copies}
+    finally:
+        await app.stop()

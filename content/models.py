@@ -25,6 +25,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from content.reminder_states import ReminderKind as ReminderKind
+from content.reminder_states import ReminderState as ReminderState
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -238,6 +241,8 @@ class Post(Base):
     published_at: Mapped[datetime | None]
     urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     paid_broadcast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))  # Telegram
+    # Raised by every edit of a published post; each delivery records the revision its message shows (0010).
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"), index=True)
     author: Mapped[str | None] = mapped_column(String(300))  # "platform:user_id" or "cli", "api"
     reject_reason: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(String(100))
@@ -271,6 +276,9 @@ class Delivery(Base):
     extra_message_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+    shown_revision: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))  # of posts.revision
+    # The edit worker's claim on a copy behind its post's revision, and its backoff after a 429 or an outage.
+    edit_after: Mapped[datetime | None]
 
 
 class Response(Base):
@@ -352,21 +360,6 @@ class RateLease(Base):
 
 
 # Scheduler (issue 5) ---------------------------------------------------------------------------
-
-
-class ReminderKind(StrEnum):
-    ROUND = "round"  # the reminder round of a post has run (so a restart does not start it again)
-    REMINDER = "reminder"  # one person's private reminder
-    SUMMARY = "summary"  # the moderators' summary at the deadline
-
-
-class ReminderState(StrEnum):
-    PENDING = "pending"  # waiting for its due time (the end of the person's quiet hours)
-    SENT = "sent"
-    OPTED_OUT = "opted_out"
-    ACKED = "acked"  # acknowledged before the reminder went
-    UNREACHABLE = "unreachable"  # no private chat on any of the person's platforms
-    LATE = "late"  # quiet hours lasted past the deadline
 
 
 class Reminder(Base):

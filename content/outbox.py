@@ -28,8 +28,11 @@ class ClaimedDelivery:
     platform_message_id: str | None
 
 
-def add_deliveries(session: AsyncSession, post_id: int, channels: Iterable[Channel], now: datetime) -> int:
-    """Queue one delivery per channel (in the caller's transaction). Returns how many."""
+def add_deliveries(
+    session: AsyncSession, post_id: int, channels: Iterable[Channel], now: datetime, revision: int = 0
+) -> int:
+    """Queue one delivery per channel (in the caller's transaction). Returns how many. ``revision``: the
+    post's (edited before it was published): the copies are composed from that text."""
     rows = [
         Delivery(
             post_id=post_id,
@@ -39,6 +42,7 @@ def add_deliveries(session: AsyncSession, post_id: int, channels: Iterable[Chann
             attempts=0,
             next_attempt_at=now,
             extra_message_ids=[],
+            shown_revision=revision,
         )
         for c in channels
     ]

@@ -17,6 +17,7 @@ from bot.services.roles import Role
 from content.db import Store
 
 if TYPE_CHECKING:
+    from bot.services.editing import EditingService
     from bot.services.languages import PersonLanguages
     from bot.services.linking import LinkingService
 
@@ -32,6 +33,7 @@ class Services:
     zone: ZoneInfo
     linking: LinkingService | None = None  # /link, /whoami, /unlink (bot/commands/people.py)
     languages: PersonLanguages | None = None  # None: every answer in the source language, English
+    editing: EditingService | None = None  # `edit` (bot/commands/moderation.py)
 
 
 @dataclass(frozen=True)

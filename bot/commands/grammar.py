@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import Message
 from bot.services.drafts import CallToAction, PostDraft
+from bot.services.editing import PostEdit
 from content.models import CtaKind, PostKind
 
 
@@ -167,6 +168,35 @@ def parse_post(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
 
 
 _BROADCAST = {"": True, "paid": True, "yes": True, "on": True, "true": True, "no": False, "off": False, "false": False}
+
+
+def parse_edit(text: str, zone: ZoneInfo, now: datetime) -> tuple[int, PostEdit]:
+    """``ID | new title | new body… | cta: poll A; B`` (the ID may lead the title's line). The first plain
+    part is the new title, further plain parts the new body; ``title:`` or ``body:`` change only that
+    one (``edit 12 | body: …`` keeps the title); ``cta:`` restates the call to action with new options."""
+    parts = split_parts(text)
+    head, _, first = (parts[0] if parts else "").partition(" ")
+    post_id = parse_post_ref(head)
+    rest = ([first.strip()] if first.strip() else []) + parts[1:]
+    title: str | None = None
+    body: list[str] = []
+    cta: CallToAction | None = None
+    for part in rest:
+        key, sep, value = part.partition(":")
+        key_l = key.strip().lower()
+        if sep and key_l == "cta":
+            cta = parse_cta(value, zone, now)
+        elif sep and key_l == "title":
+            title = value.strip()
+        elif sep and key_l == "body":
+            body.append(value.strip())
+        elif title is None:
+            title = part
+        else:
+            body.append(part)
+    if title is None and not body and cta is None:
+        raise UsageError(Message("say what #%(id)s should say now: `edit %(id)s | new title | new body`", id=post_id))
+    return post_id, PostEdit(title=title, body="\n\n".join(body) if body else None, cta=cta)
 
 
 def parse_broadcast(value: str) -> bool:

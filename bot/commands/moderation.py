@@ -1,9 +1,9 @@
-"""``retract``, ``approve``, ``reject``, ``pending``, ``stats``."""
+"""``edit``, ``retract``, ``approve``, ``reject``, ``pending``, ``stats``."""
 
 from __future__ import annotations
 
 from bot.commands.base import CommandContext, CommandSpec, Reply
-from bot.commands.grammar import UsageError, parse_post_ref
+from bot.commands.grammar import UsageError, parse_edit, parse_post_ref
 from bot.i18n import N_, Message
 from bot.services.post_words import state_word
 from bot.services.roles import Role
@@ -15,6 +15,23 @@ from content.models import PostState
 def state_name(ctx: CommandContext, state: str) -> str:
     """A post's state in the words moderators read."""
     return ctx.render(state_word(state))
+
+
+async def edit(ctx: CommandContext, args: str) -> Reply:
+    post_id, change = parse_edit(args, ctx.services.zone, ctx.now)
+    editing = ctx.services.editing
+    if editing is None:
+        raise UsageError(Message("editing is not available here"))
+    done = await editing.edit(post_id, change, ctx.actor, ctx.role)
+    return Reply(
+        ctx.ngettext(
+            "#%(id)s is edited; %(count)s message is being updated",
+            "#%(id)s is edited; %(count)s messages are being updated",
+            done.copies,
+            id=done.post.id,
+            count=done.copies,
+        )
+    )
 
 
 async def retract(ctx: CommandContext, args: str) -> Reply:
@@ -95,6 +112,13 @@ async def stats(ctx: CommandContext, args: str) -> Reply:
 
 
 COMMANDS = [
+    CommandSpec(
+        "edit",
+        Role.MODERATOR,
+        N_("edit #ID | TITLE | BODY [| cta: poll A; B]"),
+        N_("change a published post in every chat; its responses stay"),
+        edit,
+    ),
     CommandSpec(
         "retract",
         Role.MODERATOR,

@@ -152,6 +152,11 @@ class Composer:
         t = SOURCE if self._chat_language is None else self._chat_language(platform, chat_id)
         return self.compose(post, counts, delivery_id, t)
 
+    def compose_retracted_for_chat(self, platform: str, chat_id: str, post: Post) -> OutboundMessage:
+        """The short "withdrawn" placeholder, without buttons, in the channel's language."""
+        t = SOURCE if self._chat_language is None else self._chat_language(platform, chat_id)
+        return self.compose_retracted(post, t)
+
     def compose_retracted(self, post: Post, t: Translator = SOURCE) -> OutboundMessage:
         retracted = t.gettext("#%(id)s was retracted", id=post.id)
         return OutboundMessage(markup=Document((Paragraph((Text(retracted),)),)))

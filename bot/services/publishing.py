@@ -19,7 +19,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.base import Adapter, ChatRef, DeliveryError, MessageRef, MessageTooLong
+from adapters.base import Adapter, ChatRef, DeliveryError, MessageRef, MessageTooLong, RateLimited, TransientError
 from bot.clock import Clock
 from bot.i18n import Message, Moment, Refusal
 from bot.services.compose import Composer
@@ -191,7 +191,8 @@ class PublishingService:
         post.updated_at = now
         if post.kind in FEED_KINDS:
             channels = await posts.all_channels(session)
-            add_deliveries(session, post.id, posts.channels_for_audience(channels, post.audience, self.platforms), now)
+            targets = posts.channels_for_audience(channels, post.audience, self.platforms)
+            add_deliveries(session, post.id, targets, now, post.revision or 0)
 
     # -- moderating -------------------------------------------------------------------------
 
@@ -236,12 +237,35 @@ class PublishingService:
             if adapter is None:
                 continue
             for message_id in sent.message_ids:
+                ref = MessageRef(ChatRef(sent.platform, sent.chat_id), message_id)
                 try:
-                    await adapter.delete(MessageRef(ChatRef(sent.platform, sent.chat_id), message_id))
+                    await adapter.delete(ref)
                     removed += 1
-                except DeliveryError as exc:
+                except (RateLimited, TransientError) as exc:
                     log.warning("could not remove #%d from %s %s: %s", post_id, sent.platform, sent.chat_id, exc)
+                except DeliveryError as exc:
+                    removed += await self._withdraw_in_place(adapter, ref, post, exc)
         return post, removed
+
+    async def _withdraw_in_place(self, adapter: Adapter, ref: MessageRef, post: Post, refused: DeliveryError) -> int:
+        """The platform refused to delete a copy (too old, no right to): edit it into the short "withdrawn"
+        placeholder without buttons instead, so nobody acts on a retracted post. 1 when it is withdrawn."""
+        placeholder = self._composer.compose_retracted_for_chat(ref.chat.platform, ref.chat.chat_id, post)
+        try:
+            await adapter.edit(ref, placeholder)
+        except DeliveryError as exc:
+            log.warning(
+                "could not remove #%d from %s %s: %s (%s)", post.id, ref.chat.platform, ref.chat.chat_id, refused, exc
+            )
+            return 0
+        log.info(
+            "%s refused to delete #%d in %s (%s): withdrawn in place",
+            ref.chat.platform,
+            post.id,
+            ref.chat.chat_id,
+            refused,
+        )
+        return 1
 
     # -- time-driven --------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """``/api/posts``: create (publish now, schedule with ``publish_at``, or submit for review), list, read
-with deliveries, reach and counts, and approve / reject / retract."""
+with deliveries, reach and counts, edit, and approve / reject / retract."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bot.services.publishing import NotFound
 from bot.web.audience import AudienceOut, missing_csv, post_audience
 from bot.web.deps import WebDeps
 from bot.web.operations import Operations
-from bot.web.schemas import ErrorOut, PostDetailOut, PostId, PostIn, PostOut, ReasonIn
+from bot.web.schemas import ErrorOut, PostDetailOut, PostEditIn, PostId, PostIn, PostOut, ReasonIn
 from bot.web.views import post_detail, post_views
 from content import posts
 from content.models import PostKind, PostState
@@ -75,6 +75,19 @@ def posts_router(deps: WebDeps, operations: Operations) -> APIRouter:
     )
     async def get_missing_csv(post_id: Annotated[PostId, Path()]) -> Response:
         return missing_csv(await audience_of(post_id))
+
+    @router.patch(
+        "/{post_id}",
+        response_model=PostDetailOut,
+        responses=STATE_CONFLICT,
+        summary="Edit a post: every copy in the chats is updated in place",
+    )
+    async def edit_post(post_id: Annotated[PostId, Path()], data: PostEditIn) -> PostDetailOut:
+        """Title, body, a poll's options (until someone voted) or a link's URL; responses and counts stay.
+        The copies are edited by the service within the platforms' rate limits. A retracted or rejected post
+        is a 409; a change of the call to action's kind, or options after a vote, a 422 on that field."""
+        await operations.edit_post(post_id, data, ACTOR)
+        return await detail(post_id)
 
     @router.post("/{post_id}/approve", response_model=PostDetailOut, responses=STATE_CONFLICT)
     async def approve(post_id: Annotated[PostId, Path()]) -> PostDetailOut:

@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.services.drafts import DraftError
+from bot.services.editing import EditRefused
 from bot.services.publishing import NotAllowed, NotFound, WrongState
 from bot.web.api_admin import admin_router
 from bot.web.api_people import people_router
@@ -187,6 +188,11 @@ def _create_api(deps: WebDeps) -> FastAPI:
         # The same shape as pydantic's 422s, so clients read one kind of error.
         return JSONResponse({"detail": [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]}, status_code=422)
 
+    async def edit_refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, EditRefused)
+        detail = [{"loc": ["body", *exc.field.split(".")], "msg": str(exc), "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=422)
+
     async def form_refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, FormError)
         return pages.render("error.html", exc.status, csrf="", signed_in=False, message=str(exc))
@@ -200,6 +206,7 @@ def _create_api(deps: WebDeps) -> FastAPI:
     web.add_exception_handler(WrongState, error(409))
     web.add_exception_handler(NotAllowed, error(403))
     web.add_exception_handler(DraftError, draft_refused)
+    web.add_exception_handler(EditRefused, edit_refused)
     web.add_exception_handler(FormError, form_refused)
     web.add_exception_handler(NotSignedIn, not_signed_in)
     web.add_middleware(SecurityHeaders)

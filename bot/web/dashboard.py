@@ -4,11 +4,13 @@ channels, search. Server-rendered; no script runs in the browser."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from markupsafe import Markup
+from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from bot.services.drafts import DraftError
@@ -22,6 +24,7 @@ from bot.web.forms import FormError
 from bot.web.guard import Guard
 from bot.web.operations import Operations
 from bot.web.pages import MARK_CLOSE, MARK_OPEN, Pages
+from bot.web.schemas import PostEditIn
 from bot.web.security import Session
 from bot.web.views import post_detail, views_with_insights
 from content import analytics, posts
@@ -42,6 +45,18 @@ async def engagement_chart(deps: WebDeps, label: str, post_id: int | None = None
     for day, kind, n in rows:
         counts[day][kind] = n
     return engagement_svg(days, counts, label)
+
+
+def edit_of_form(form: Mapping[str, str], cta_kind: str | None) -> PostEditIn:
+    """The edit form's fields as an API edit (validated the same way); blank fields are left as they are."""
+    fields: dict[str, Any] = {}
+    for name in ("title", "body"):
+        if form.get(name, "").strip():
+            fields[name] = form[name]
+    options = [line.strip() for line in form.get("options", "").splitlines() if line.strip()]
+    if options and cta_kind is not None:
+        fields["call_to_action"] = {"kind": cta_kind, "options": options}
+    return PostEditIn.model_validate(fields)
 
 
 def dashboard_router(deps: WebDeps, operations: Operations, pages: Pages, guard: Guard) -> APIRouter:
@@ -94,6 +109,26 @@ def dashboard_router(deps: WebDeps, operations: Operations, pages: Pages, guard:
     async def post_responses(request: Request, post_id: Id) -> Response:
         guard.page(request)
         return responses_csv(deps, post_id, None)
+
+    @router.post("/posts/{post_id}/edit")
+    async def edit_post(request: Request, post_id: Id) -> Response:
+        """The post page's edit form: title, body and (poll, rsvp) options one per line; an empty field stays."""
+        _, form = await guard.form(request)
+        try:
+            data = edit_of_form(form, await _cta_kind(post_id))
+            await operations.edit_post(post_id, data, ACTOR)
+        except ValidationError as exc:
+            raise FormError(422, "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors())) from None
+        except (NotFound, WrongState) as exc:
+            raise FormError(409 if isinstance(exc, WrongState) else 404, str(exc)) from None
+        except DraftError as exc:  # EditRefused too: another kind, options after a vote, nothing changed
+            raise FormError(422, str(exc)) from None
+        return RedirectResponse(f"/posts/{post_id}", status_code=303)
+
+    async def _cta_kind(post_id: int) -> str | None:
+        async with deps.store.sessions() as db:
+            post = await posts.get_post(db, post_id)
+        return None if post is None else post.cta_kind
 
     @router.post("/posts/{post_id}/{action}")
     async def act_on_post(request: Request, post_id: Id, action: str) -> Response:

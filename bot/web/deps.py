@@ -11,6 +11,7 @@ from adapters.base import Adapter, Previewer
 from bot.clock import Clock
 from bot.config import Settings
 from bot.services.compose import ClickUrl, Composer
+from bot.services.editing import EditingService
 from bot.services.engagement import EngagementService
 from bot.services.health import PlatformHealth
 from bot.services.linking import LinkingService
@@ -43,3 +44,4 @@ class WebDeps:
     platform_health: PlatformHealth | None = None  # the dispatcher's view: /healthz and the dashboard
     slack_lookup: SlackLookup | None = None  # the directory import's Slack emails → user ids (Slack configured)
     languages: PersonLanguages | None = None  # the language of each person's /sso/… pages (bot/web/sso.py)
+    editing: EditingService | None = None  # PATCH /api/posts/{id} and the post page's edit form

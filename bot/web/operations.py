@@ -10,10 +10,11 @@ from fastapi import HTTPException
 from adapters.base import DeliveryError
 from bot.services.directory import import_directory
 from bot.services.drafts import CallToAction, PostDraft
+from bot.services.editing import EditResult, PostEdit
 from bot.services.publishing import NotFound
 from bot.services.roles import Role
 from bot.web.deps import WebDeps
-from bot.web.schemas import PostIn
+from bot.web.schemas import PostEditIn, PostIn
 from content import posts
 from content.directory import DirectoryResult
 from content.models import Channel, CtaKind, Post, PostKind
@@ -49,6 +50,18 @@ class Operations:
 
     async def reject(self, post_id: int, actor: str, reason: str) -> Post:
         return await self._deps.publishing.reject(post_id, actor, reason)
+
+    async def edit_post(self, post_id: int, data: PostEditIn, actor: str) -> EditResult:
+        """Raises EditRefused (a 422 on the field), NotFound, WrongState or DraftError like EditingService.edit."""
+        if self._deps.editing is None:
+            raise NotFound("editing is not wired in this process")
+        cta = data.call_to_action
+        change = PostEdit(
+            data.title,
+            data.body,
+            None if cta is None else CallToAction(CtaKind(cta.kind), tuple(cta.options), cta.url, cta.deadline),
+        )
+        return await self._deps.editing.edit(post_id, change, actor, Role.ADMIN)
 
     async def retract(self, post_id: int, actor: str) -> Post:
         post, _ = await self._deps.publishing.retract(post_id, actor)

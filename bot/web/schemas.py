@@ -17,6 +17,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from bot.services.drafts import MAX_BODY, MAX_OPTION, MAX_TITLE
@@ -128,6 +129,28 @@ class PostIn(Strict):
         return title
 
 
+class PostEditIn(Strict):
+    """``PATCH /api/posts/{id}``: what to change; a field left out stays. ``call_to_action`` restates it:
+    the post's own kind (another is a 422 on ``call_to_action.kind``), new options only until someone voted."""
+
+    title: Title | None = None
+    body: Body | None = None
+    call_to_action: CallToActionIn | None = None
+
+    @field_validator("title")
+    @classmethod
+    def _title_not_blank(cls, title: str | None) -> str | None:
+        if title is not None and not title.strip():
+            raise ValueError("the title must not be blank")
+        return title
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> PostEditIn:
+        if self.title is None and self.body is None and self.call_to_action is None:
+            raise ValueError("say what to change: title, body or call_to_action")
+        return self
+
+
 class ReasonIn(Strict):
     reason: Reason = ""
 
@@ -191,6 +214,7 @@ class PostOut(BaseModel):
     reject_reason: str | None
     click_url: str | None
     created_at: datetime
+    revision: int = Field(default=0, description="raised by every edit; 0: as first written")
     counts: dict[str, int] = Field(description="response kind → distinct people")
     votes: dict[str, int] = Field(description="poll/rsvp option → distinct people")
     deliveries: dict[str, int] = Field(description="delivery state → count")

@@ -37,6 +37,7 @@ def _out(deps: WebDeps, post: Post, stats: dict[str, Any], insight: PostInsight)
         reject_reason=post.reject_reason,
         click_url=deps.click_url(post),
         created_at=post.created_at,
+        revision=post.revision,
         counts=stats["counts"],
         votes=stats["votes"],
         deliveries=stats["deliveries"],

@@ -201,3 +201,49 @@ async def test_run_reports_the_telegram_bot_it_connected_as(tmp_path: Path) -> N
             assert run.alive()
         finally:
             assert await run.stop() == 0
+
+
+def test_edit_command_stores_the_edit_and_the_next_run_updates_the_copy(tmp_path: Path) -> None:
+    posted = prikbord(
+        [
+            "post",
+            "--title",
+            "Lunch",
+            "--body",
+            "Wat eten we?",
+            "--cta",
+            "poll",
+            "--option",
+            "Pizza",
+            "--option",
+            "Sushi",
+        ],
+        tmp_path,
+    )
+    assert posted.returncode == 0, posted.stderr
+    run = prikbord(["run"], tmp_path, "")
+    assert run.returncode == 0, run.stderr
+
+    edited = prikbord(
+        ["edit", "1", "--body", "Wat eten we vrijdag?", "--option", "Pizza", "--option", "Salade", "--json"], tmp_path
+    )
+    assert edited.returncode == 0, edited.stderr
+    result = json.loads(edited.stdout)
+    assert (result["revision"], result["copies_to_update"], result["votes"]) == (1, 1, {"Pizza": 0, "Salade": 0})
+    assert prikbord(["edit", "1", "--body", "Wat eten we vrijdag?"], tmp_path).returncode == 1  # nothing changes
+
+    missing = prikbord(["edit", "9", "--title", "X"], tmp_path)
+    assert missing.returncode == 1 and "there is no post #9" in missing.stderr
+    nothing = prikbord(["edit", "1"], tmp_path)
+    assert nothing.returncode == 1 and "--title, --body or --option" in nothing.stderr
+
+    import sqlite3
+
+    def shown() -> int:
+        with sqlite3.connect(tmp_path / "prikbord.db") as db:
+            return int(db.execute("select shown_revision from deliveries where post_id = 1").fetchone()[0])
+
+    assert shown() == 0
+    again = prikbord(["run"], tmp_path, "")  # the service (a later run here) edits the copy behind
+    assert again.returncode == 0, again.stderr
+    assert shown() == 1

@@ -85,8 +85,12 @@ def test_help_imports_neither_the_store_nor_the_config(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["stats", "--json"], ["post", "--title", "Second", "--body", "b", "--cta", "like"]],
-    ids=["stats", "post"],
+    [
+        ["stats", "--json"],
+        ["post", "--title", "Second", "--body", "b", "--cta", "like"],
+        ["edit", "1", "--title", "First, edited"],
+    ],
+    ids=["stats", "post", "edit"],
 )
 def test_store_commands_import_no_sdk_web_or_scheduler(used_database: Path, args: list[str]) -> None:
     packages, status = loaded_packages(args, used_database)

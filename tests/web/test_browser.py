@@ -140,6 +140,15 @@ def test_compose_preview_publish_and_watch_the_reactions(page: Any, live_server:
     assert forged.status == 403 and "CSRF" in forged.text()
     assert live_server.call(_post_count) == 1
 
+    # Edited from the post page: the title changes, the votes stay (the options are kept once people voted).
+    page.goto("/posts/1")
+    page.click("details.edit summary")
+    page.fill(".edit-form input[name=title]", "Lunch vrijdag (verplaatst)")
+    page.click(".edit-form button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("Lunch vrijdag (verplaatst)")
+    expect(page.locator("details.edit summary")).to_contain_text("edited 1×")
+    expect(page.locator("tr[data-option=Pizza] progress")).to_have_attribute("value", "2")
+
 
 PHONE = {"width": 390, "height": 844}
 BODY = (

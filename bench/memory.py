@@ -59,7 +59,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: t
 from tests.faults.prikbord_process import PRIKBORD, clean_env, free_port, write_config
 from tests.peers.telegram import TelegramPeer
 
-GOAL_MIB = 200.0
+# The issue's bound is 200 MB: read as SI megabytes (10⁶ bytes), the stricter reading, 190.7 MiB.
+GOAL_MB = 200.0
+GOAL_MIB = GOAL_MB * 1e6 / 2**20
 TOKEN = "fault-suite-admin-token"  # what tests/faults/prikbord_process.write_config configures
 STARTED = re.compile(r"^prikbord \S+ started$", re.M)
 
@@ -163,8 +165,10 @@ async def operator_pages(
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=timeout) as client:
 
         async def get(path: str, **kw: Any) -> httpx.Response:
+            began = time.perf_counter()
             answer = await client.get(path, **kw)
-            after.append((f"GET {path}", memory_kib(pid)))
+            took_ms = round(1000 * (time.perf_counter() - began))  # beside the kB: how long the answer took
+            after.append((f"GET {path}", memory_kib(pid) | {"answer_ms": took_ms}))
             if answer.status_code != 200:
                 failures.append(f"GET {path} answered {answer.status_code}: {answer.text[:300]}")
             return answer
@@ -283,6 +287,10 @@ def mib(kib: float) -> float:
     return round(kib / 1024, 1)
 
 
+def mb(mib_: float) -> float:
+    return round(mib_ * 2**20 / 1e6, 1)
+
+
 # ---------------------------------------------------------------------------------------------
 # The report
 
@@ -351,6 +359,7 @@ def print_backend(backend: Backend, shapes: Sequence[Shape], by_shape: dict[str,
                 s["anon_pages_mib"],
                 s["file_pages_mib"],
                 s["hwm_pages_mib"],
+                mb(s["hwm_pages_mib"]),
                 round(s["hwm_pages_mib"] - base["hwm_pages_mib"], 1),
                 f"{100 * s['hwm_pages_mib'] / GOAL_MIB:.0f} %",
             ]
@@ -368,8 +377,9 @@ def print_backend(backend: Backend, shapes: Sequence[Shape], by_shape: dict[str,
             "heap",
             "files",
             "peak",
+            "peak MB",
             "peak − base",
-            "of 200",
+            f"of {GOAL_MB:g} MB",
         ],
         rows,
     )
@@ -396,13 +406,13 @@ async def traced_top(backend: Backend, shape: Shape, args: argparse.Namespace, f
 
 
 def print_requests(measured: Measured) -> None:
-    """Memory after each request of the operator's pages (one round of the full shape)."""
+    """Memory after each request of the operator's pages, and its time (one round of the full shape)."""
     rows: list[list[object]] = []
     hwm = measured.idle["VmHWM"]
     for what, kib in measured.by_request:
-        rows.append([what, mib(kib["VmRSS"]), mib(kib["VmHWM"]), mib(kib["VmHWM"] - hwm)])
+        rows.append([what, mib(kib["VmRSS"]), mib(kib["VmHWM"]), mib(kib["VmHWM"] - hwm), kib["answer_ms"] / 1000])
         hwm = kib["VmHWM"]
-    print_table(["request (full shape, last round)", "RSS after", "peak after", "peak +"], rows)
+    print_table(["request (full shape, last round)", "RSS after", "peak after", "peak +", "answer s"], rows)
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -414,7 +424,12 @@ async def main_async(args: argparse.Namespace) -> int:
     )
     if note:
         print(note)
-    figures: dict[str, Any] = {"bench": "memory", "goal_mib": GOAL_MIB, "rounds": args.rounds}
+    figures: dict[str, Any] = {
+        "bench": "memory",
+        "goal_mb": GOAL_MB,
+        "goal_mib": round(GOAL_MIB, 1),
+        "rounds": args.rounds,
+    }
     if note:
         figures["note"] = note
     failures: list[str] = []
@@ -441,7 +456,9 @@ async def main_async(args: argparse.Namespace) -> int:
         met = by_shape["full"]["hwm_pages_mib"] <= GOAL_MIB
         goal_met = goal_met and met
         requests = {what: mib(kib["VmHWM"]) for what, kib in runs["full"][-1].by_request}
+        answers = {what: kib["answer_ms"] / 1000 for what, kib in runs["full"][-1].by_request}
         figures[backend.name] = {"shapes": by_shape, **per, "full_peak_after_request_mib": requests, "goal_met": met}
+        figures[backend.name]["full_answer_s"] = answers
         if args.tracemalloc:
             try:
                 for line in await traced_top(backend, shapes[-1], args, failures):
@@ -450,7 +467,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 failures.append(f"{backend.name} --tracemalloc: {type(exc).__name__}: {exc}")
     figures["goal_met"] = goal_met
     verdict = "met" if goal_met else "NOT met"
-    print(f"\ngoal: peak (VmHWM) of the full shape ≤ {GOAL_MIB:g} MiB on every backend: {verdict}")
+    print(f"\ngoal: peak (VmHWM) of the full shape ≤ {GOAL_MB:g} MB ({GOAL_MIB:.1f} MiB) on every backend: {verdict}")
     return conclude(
         figures,
         failures,

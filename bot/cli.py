@@ -7,6 +7,7 @@ imports what it uses inside its body (SDKs, the web stack and the scheduler only
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -295,6 +296,9 @@ def post_command(
     in_: Annotated[str | None, typer.Option("--in", help="publish after (2h, 30m, 1d)")] = None,
     now: Annotated[bool, typer.Option("--now", help="publish at once (the default without --at/--in)")] = False,
     urgent: Annotated[bool, typer.Option(help="ignore quiet hours")] = False,
+    direct: Annotated[
+        bool, typer.Option("--direct", help="a must-read sent privately to each person of --to, not to the channels")
+    ] = False,
     paid_broadcast: Annotated[
         bool, typer.Option("--paid-broadcast", help="Telegram: a paid broadcast (up to 1,000/s, 0.1 Star a message)")
     ] = False,
@@ -310,6 +314,7 @@ def post_command(
         title, body, cta, tuple(option or ()), url, deadline, tuple(to or ()), at, in_, now, urgent, kind,
         paid_broadcast,
     )
+    request = dataclasses.replace(request, direct=direct)
     result = run_async(lambda: create_post(settings, request), settings.database.url)
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else str(result["id"]))
 

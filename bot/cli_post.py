@@ -67,6 +67,8 @@ class PostRequest:
     kind: str
     paid_broadcast: bool = False
 
+    direct: bool = False  # --direct: privately to each person (a must-read)
+
 
 def _when(option: str, value: str, zone: ZoneInfo, now: datetime, date_only: time) -> datetime:
     from bot.commands.grammar import UsageError, parse_when
@@ -146,6 +148,7 @@ async def create_post(settings: Settings, request: PostRequest) -> dict[str, Any
             audience=request.to or ("everyone",),
             publish_at=publish_moment(request, zone, now),
             urgent=request.urgent,
+            direct=request.direct,
             paid_broadcast=request.paid_broadcast,
         )
         try:

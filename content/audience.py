@@ -18,7 +18,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, Subquery, and_, case, func, or_, select, union, update
+from sqlalchemy import BindParameter, Select, String, Subquery, and_, case, func, literal, or_, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -153,11 +153,8 @@ def _members_at_delivery(
     """(post, employee, identity, platform, channel) of every member of a channel when it received the post.
     With ``pending_at``, a delivery still on its way counts as received then (who it is about to reach)."""
     received = Delivery.sent_at if pending_at is None else func.coalesce(Delivery.sent_at, pending_at)
-    delivered = (
-        Delivery.sent_at.is_not(None)
-        if pending_at is None
-        else or_(Delivery.sent_at.is_not(None), Delivery.state.in_((DeliveryState.PENDING, DeliveryState.SENDING)))
-    )
+    on_its_way = or_(Delivery.state == _fixed(DeliveryState.PENDING), Delivery.state == _fixed(DeliveryState.SENDING))
+    delivered = Delivery.sent_at.is_not(None) if pending_at is None else or_(Delivery.sent_at.is_not(None), on_its_way)
     return (
         select(Delivery.post_id, Identity.employee_id, Identity.id, Identity.platform, Delivery.channel_id)
         .join(
@@ -166,7 +163,7 @@ def _members_at_delivery(
                 Membership.channel_id == Delivery.channel_id,
                 # Someone seen acting in a chat was a member since a time nobody told us: from before the
                 # posts they could see. Joins and member lists carry their real time.
-                or_(Membership.joined_at <= received, Membership.source == MembershipSource.SEEN),
+                or_(Membership.joined_at <= received, Membership.source == _fixed(MembershipSource.SEEN)),
                 or_(Membership.left_at.is_(None), Membership.left_at > received),
             ),
         )
@@ -174,9 +171,17 @@ def _members_at_delivery(
         .where(
             Delivery.post_id.in_(list(post_ids)),
             delivered,
-            Delivery.state != DeliveryState.FAILED,
+            Delivery.state != _fixed(DeliveryState.FAILED),
         )
     )
+
+
+def _fixed(value: DeliveryState | MembershipSource) -> BindParameter[str]:
+    """A constant written into the SQL rather than sent as a parameter. PostgreSQL plans a prepared
+    statement generically after five runs, guessing ``state != $1`` from the column's statistics alone:
+    with nearly every delivery ``sent`` it expected one row and chose nested loops over 20,000
+    memberships, doubling who-has-not (bench/audience.py: 60–110 ms instead of 40)."""
+    return literal(value.value, String(), literal_execute=True)
 
 
 def _reached_union(post_id: int, pending_at: datetime | None, employee_ids: Collection[int] | None = None) -> Subquery:
@@ -321,12 +326,16 @@ async def reached_people(
         employee_id, identity_id, platform, Employee.name, Employee.email, Employee.department, Employee.location
     ).join(Employee, Employee.id == employee_id)
     if not_done is not None:
+        # NOT IN a subquery (employee_id is never NULL): PostgreSQL hashes it once, SQLite indexes it once;
+        # a correlated NOT EXISTS took SQLite 8 s here, one scan of the post's responses per row.
         done = select(Response.employee_id).where(Response.post_id == post_id, Response.kind == not_done)
         statement = statement.where(employee_id.not_in(done))
     fields: dict[int, tuple[str, str | None, str | None, str | None]] = {}
     platforms: dict[int, set[str]] = defaultdict(set)
     identities: dict[int, set[int]] = defaultdict(set)
-    for person, identity, where, name, email, department, location in (await session.execute(statement)).all():
+    # Core rows, not the ORM's: thousands of plain tuples, a third less work than through the Session's results.
+    rows = (await (await session.connection()).execute(statement)).all()
+    for person, identity, where, name, email, department, location in rows:
         fields[int(person)] = (name, email, department, location)
         platforms[int(person)].add(str(where))
         identities[int(person)].add(int(identity))

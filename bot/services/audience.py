@@ -21,7 +21,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from adapters.base import AccountClosed, Adapter, ChatRef, DeliveryError, MemberJoined, MemberLeft, UserRef
+from adapters.base import (
+    AccountClosed,
+    Adapter,
+    ChatRef,
+    DeliveryError,
+    MemberJoined,
+    MemberLeft,
+    MemberList,
+    UserRef,
+)
 from bot.clock import Clock
 from content import audience, posts
 from content.db import Store
@@ -97,19 +106,34 @@ class AudienceService:
         async with self._store.sessions() as session:
             channels = [c for c in await posts.all_channels(session) if c.enabled and c.platform in self._adapters]
         done = []
-        for channel in channels:
-            synced = await self.sync_channel(channel)
-            if synced is not None:
-                done.append(synced)
+        # The next channel's list is read while this one's is stored: the platform's pace sets how long a
+        # round takes, not the database (bench/membership_sync.py).
+        reading: asyncio.Task[MemberList | None] | None = None
+        try:
+            for n, channel in enumerate(channels):
+                listing = await (reading or self._read(channel))
+                reading = asyncio.create_task(self._read(channels[n + 1])) if n + 1 < len(channels) else None
+                synced = await self._store_list(channel, listing)
+                if synced is not None:
+                    done.append(synced)
+        finally:
+            if reading is not None:
+                reading.cancel()  # a failure above ends the round; its own error is the one to tell
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reading
         return done
 
     async def sync_channel(self, channel: Channel) -> ChannelSync | None:
-        adapter = self._adapters[channel.platform]
+        return await self._store_list(channel, await self._read(channel))
+
+    async def _read(self, channel: Channel) -> MemberList | None:
         try:
-            listing = await adapter.list_members(ChatRef(channel.platform, channel.chat_id))
+            return await self._adapters[channel.platform].list_members(ChatRef(channel.platform, channel.chat_id))
         except DeliveryError as exc:
             log.warning("could not read the members of %s (%s); keeping what is known", channel.name, exc)
             return None
+
+    async def _store_list(self, channel: Channel, listing: MemberList | None) -> ChannelSync | None:
         if listing is None:
             return None
         now = self._clock.now()

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import Adapter, DeliveryError, UserRef
 from bot.clock import Clock
-from bot.i18n import SOURCE, Translator
+from bot.i18n import SOURCE, Message, Moment, Translator
 from bot.services.languages import PersonLanguages
 from bot.services.notify import PrivateSender, send_directly
 from bot.services.publishing import Tell
@@ -42,11 +42,11 @@ log = logging.getLogger("prikbord.reminders")
 SUMMARY_CATCH_UP = timedelta(hours=24)
 
 
-def reach_text(reach: audience.Reach, t: Translator = SOURCE) -> str:
+def reach_words(reach: audience.Reach) -> Message | int:
     """A reach as people read it: ``120``, or ``about 340 (52 known by name)`` where it is an estimate."""
     if not reach.estimate:
-        return str(reach.value)
-    return t.gettext("about %(value)s (%(known)s known by name)", value=reach.value, known=reach.known)
+        return reach.value
+    return Message("about %(value)s (%(known)s known by name)", value=reach.value, known=reach.known)
 
 
 class ReminderService:
@@ -214,7 +214,7 @@ class ReminderService:
 
     def _translator(self, employee: Employee | None) -> Translator:
         """A reminder goes out without an event, so in the directory's language (else the default); the
-        moderators' summary (``employee`` None) in the default language."""
+        text the moderators' summary returns (``employee`` None) in the default language."""
         if self._languages is None:
             return SOURCE
         return self._languages.choose(employee.language) if employee is not None else self._languages.default
@@ -261,14 +261,14 @@ class ReminderService:
                 return None
             reach = (await audience.reach_of(session, [post_id]))[post_id]
             acked = len(await scheduling.acknowledged(session, post_id))
-            t = self._translator(None)
-            text = t.gettext(
+            # Worded for each moderator in their language by the notifier; returned in the default one.
+            note = Message(
                 "#%(id)s “%(title)s”: %(acked)s of %(reach)s acknowledged by the deadline (%(deadline)s)",
                 id=post.id,
                 title=post.title,
                 acked=acked,
-                reach=reach_text(reach, t),
-                deadline=t.moment(post.cta_deadline, self._zone),
+                reach=reach_words(reach),
+                deadline=Moment(post.cta_deadline, self._zone),
             )
-        await self._tell(text)
-        return text
+        await self._tell(note)
+        return self._translator(None).render(note)

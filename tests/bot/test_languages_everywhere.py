@@ -134,6 +134,20 @@ async def test_each_moderator_is_told_in_their_own_language(console_with: object
     )
 
 
+async def test_the_deadline_summary_reaches_each_moderator_in_their_language(
+    console_with: object, clock: FrozenClock
+) -> None:
+    h = await console_with(moderation={"moderators": ["console:anna", "console:bram"]})  # type: ignore[operator]
+    await import_directory(h.app)
+    await h.say("anna: /mine", "bram: /mine", "carla: /mine")
+    await h.say("anna: /post Verlof | Lees dit | cta: acknowledge by 2026-12-02 10:00", "carla: /ack 1")
+    clock.set(datetime(2026, 12, 2, 9, 30, tzinfo=UTC))  # past the deadline (10:00 in Amsterdam)
+    returned = await h.app.reminders.summarize(1)
+    assert returned == "#1 “Verlof”: 1 of 3 acknowledged by the deadline (Wed 02 Dec 10:00)"  # [i18n] default
+    assert last(h, "anna") == "⚠ #1 “Verlof”: 1 van 3 bevestigden het lezen vóór de deadline (wo 02 dec 10:00)"
+    assert last(h, "bram") == f"⚠ {returned}"
+
+
 def test_a_message_words_its_nested_values_and_moments_in_the_readers_language() -> None:
     catalogues = load_catalogues()
     dutch, english = catalogues.translator("nl"), catalogues.translator("en")

@@ -55,6 +55,12 @@ class WrongState(Refusal, ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class ModerationPolicy:
+    require_call_to_action: bool = False
+    open_posting: bool = False
+
+
 class PublishingService:
     def __init__(
         self,

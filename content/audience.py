@@ -177,10 +177,8 @@ def _members_at_delivery(
 
 
 def _fixed(value: DeliveryState | MembershipSource) -> BindParameter[str]:
-    """A constant written into the SQL rather than sent as a parameter. PostgreSQL plans a prepared
-    statement generically after five runs, guessing ``state != $1`` from the column's statistics alone:
-    with nearly every delivery ``sent`` it expected one row and chose nested loops over 20,000
-    memberships, doubling who-has-not (bench/audience.py: 60–110 ms instead of 40)."""
+    """A constant in the SQL, not a parameter: PostgreSQL's generic plan (after five runs) guessed one row
+    for ``state != $1`` and chose nested loops over 20,000 memberships (bench/audience.py: 60–110 ms, not 40)."""
     return literal(value.value, String(), literal_execute=True)
 
 

@@ -69,6 +69,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations.members": {"channels:read", "groups:read"},  # the channels' member lists (audience)
     "views.publish": set(),
     "users.lookupByEmail": {"users:read.email"},  # the directory import's Slack emails
+    "users.info": {"users:read"},  # a person's locale (include_locale) for their language
 }
 # Event type the adapter parses → (subscriptions in the manifest, the scopes they need). Slack's event
 # reference; "message" is subscribed per kind of conversation (thread replies in public and private channels).

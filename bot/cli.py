@@ -7,7 +7,6 @@ imports what it uses inside its body (SDKs, the web stack and the scheduler only
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -312,9 +311,8 @@ def post_command(
     settings = _settings(config)
     request = PostRequest(
         title, body, cta, tuple(option or ()), url, deadline, tuple(to or ()), at, in_, now, urgent, kind,
-        paid_broadcast,
+        paid_broadcast, direct=direct,
     )
-    request = dataclasses.replace(request, direct=direct)
     result = run_async(lambda: create_post(settings, request), settings.database.url)
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else str(result["id"]))
 

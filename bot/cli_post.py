@@ -36,6 +36,9 @@ _CLI_WORDS: tuple[tuple[str, str], ...] = (
     ("`by WHEN`", "--deadline"),
     ("use `to:` with one of", "use --to with one of"),
     ("`to:`", "--to"),
+    ("`to: ", "`--to "),  # `to: floor=3` is no audience
+    ("add `cta: acknowledge`, or leave out `direct`", "give --cta acknowledge, or leave out --direct"),
+    ("`direct`", "--direct"),
     ("the first part of the post is its title", "give --title"),
     ("or none for yes/no/maybe", "(one --option each), or none for yes/no/maybe"),
     ("only poll and rsvp take options", "only --cta poll and rsvp take --option"),
@@ -66,7 +69,6 @@ class PostRequest:
     urgent: bool
     kind: str
     paid_broadcast: bool = False
-
     direct: bool = False  # --direct: privately to each person (a must-read)
 
 

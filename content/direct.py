@@ -240,17 +240,21 @@ async def add_direct_deliveries(
     return DirectFanOut(len(targets), len(missed))
 
 
-async def record_opened(session: AsyncSession, channel_id: int, chat_id: str) -> None:
+async def record_opened(session: AsyncSession, channel_id: int, chat_id: str) -> str:
     """A private chat the sender opened: the channel (and its account) now carry its real id, so later
-    posts and the person's presses in it find it."""
-    channel = await session.get(Channel, channel_id)
-    if channel is None or channel.kind != DIRECT or unopened_user(channel.chat_id) is None:
-        return
+    posts and the person's presses in it find it. → the chat the copy goes to: the one recorded first,
+    where another copy's sender (another instance) opened the chat already."""
+    channel = await session.get(Channel, channel_id, with_for_update=True)
+    if channel is None or channel.kind != DIRECT:
+        return chat_id
+    if unopened_user(channel.chat_id) is None:
+        return channel.chat_id
     channel.chat_id = chat_id
     if channel.identity_id is not None:
         await session.execute(
             update(Identity).where(Identity.id == channel.identity_id).values(private_chat_id=chat_id)
         )
+    return chat_id
 
 
 async def remember_private_chat(session: AsyncSession, identity_id: int, chat_id: str) -> None:

@@ -36,10 +36,16 @@ class DirectRooms:
         # Changes are written one at a time (a read-modify-write of the whole map).
         self._known: dict[str, list[str]] | None = None
         self._writing = asyncio.Lock()
+        # One opening per person at a time: two copies sent side by side (two posts) would each create a room.
+        self._opening: dict[str, asyncio.Lock] = {}
 
     async def open(self, user_id: str) -> str:
         """The direct room with ``user_id``: the remembered one while both are in it, else a new one
         (createRoom with ``is_direct`` and an invite), written to ``m.direct`` before it is used."""
+        async with self._opening.setdefault(user_id, asyncio.Lock()):
+            return await self._open(user_id)
+
+    async def _open(self, user_id: str) -> str:
         await self._session.ensure_login()
         if self._known is None:
             self._known = await self.account_data()

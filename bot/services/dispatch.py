@@ -323,10 +323,10 @@ class Dispatcher:
 
     # -- recording -------------------------------------------------------------------------------
 
-    async def _chat_opened(self, channel_id: int, chat_id: str) -> None:
+    async def _chat_opened(self, channel_id: int, chat_id: str) -> str:
         """A private copy's chat was just opened (content/direct.py): stored before the copy goes there."""
         async with self._store.transaction() as session:
-            await direct.record_opened(session, channel_id, chat_id)
+            return await direct.record_opened(session, channel_id, chat_id)
 
     def _recorded(self, platform: str, outcome: SendOutcome) -> None:
         """An outcome was committed (or its commit failed): the send no longer counts as in flight."""

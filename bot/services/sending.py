@@ -47,8 +47,9 @@ from content.outbox import ClaimedDelivery, SendOutcome
 log = logging.getLogger("prikbord.dispatch")
 
 TimedHook = Callable[[str, float], None]  # platform, seconds (a send's latency, or a 429's retry-after)
-# Stores the id of a private chat just opened (channel id, chat id), committed before the copy is sent.
-ChatOpened = Callable[[int, str], Awaitable[None]]
+# Stores the id of a private chat just opened (channel id, chat id), committed before the copy is sent;
+# → the chat to send to (the one stored first, should another sender have opened it meanwhile).
+ChatOpened = Callable[[int, str], Awaitable[str]]
 
 
 class Sender:
@@ -168,7 +169,7 @@ class Sender:
                     if person is not None:
                         chat = await self._open_private(adapter, claimed, person)
                         person = None
-                    async with limiter.slot(claimed.chat_id, message.paid_broadcast):
+                    async with limiter.slot(chat.chat_id, message.paid_broadcast):
                         ref = await self._timed_send(platform, adapter, chat, message, claimed.id)
             assert ref is not None
             return SendOutcome(claimed.id, DeliveryState.SENT, message_id=ref.message_id)
@@ -250,7 +251,7 @@ class Sender:
         if opened is None:
             raise _NoPrivateChat(f"{adapter.platform} has no private chat with {person} for the bot")
         if self._chat_opened is not None:
-            await self._chat_opened(claimed.channel_id, opened)
+            opened = await self._chat_opened(claimed.channel_id, opened)
         return ChatRef(adapter.platform, opened)
 
     def _later_or_failed(self, claimed: ClaimedDelivery, error: str) -> SendOutcome:

@@ -72,6 +72,10 @@ async def test_direct_rooms_are_created_once_remembered_in_m_direct_and_reused(
         await wait_for(lambda: _members_known(app, {owner, anna, bram}), "the room's members to be read")
         draft = PostDraft(title="Verlof", body="Lees dit.", cta=CallToAction(CtaKind.ACKNOWLEDGE), direct=True)
         post = await app.publishing.create(draft, "cli", Role.MODERATOR)
+        # A second must-read before the first one's rooms exist: its copies are sent alongside, and each
+        # person still gets one direct room, not one per post.
+        second = PostDraft(title="Rooster", cta=CallToAction(CtaKind.ACKNOWLEDGE), direct=True)
+        beside = await app.publishing.create(second, "cli", Role.MODERATOR)
         await app.settle()
 
         copies = await _copies(app, post.id)
@@ -79,8 +83,11 @@ async def test_direct_rooms_are_created_once_remembered_in_m_direct_and_reused(
         assert {state for _, state, _ in copies.values()} == {"sent"}
         rooms = {user: room_id for user, (room_id, _, _) in copies.items()}
         assert len(set(rooms.values())) == 3 and room not in rooms.values()  # one direct room each
+        assert {user: state for user, (_, state, _) in (await _copies(app, beside.id)).items()} == dict.fromkeys(
+            rooms, "sent"
+        )
         remembered = await _m_direct(synapse, bot)
-        assert {user: ids[0] for user, ids in remembered.items()} == rooms
+        assert remembered == {user: [room_id] for user, room_id in rooms.items()}
 
         # Anna accepts the invite, sees the post and presses ✅: counted for her, on her copy.
         anna_room, _, event_id = copies[anna]
@@ -91,7 +98,7 @@ async def test_direct_rooms_are_created_once_remembered_in_m_direct_and_reused(
             for e in await people["danna"].messages(anna_room)
             if e["type"] == "m.room.message"
         ]
-        assert any("Verlof" in b for b in bodies)
+        assert any("Verlof" in b for b in bodies) and any("Rooster" in b for b in bodies)  # both in her one room
         key = default_emoji("ack")
         assert key is not None
         await people["danna"].react(anna_room, event_id, key)

@@ -1,0 +1,69 @@
+"""content/direct.py on its own: which account of a person gets a private copy, and a private chat opened
+twice (two senders side by side) keeps the one recorded first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.clock import FrozenClock
+from content import direct
+from content.db import Store
+from content.models import Channel, Identity
+from content.people import ensure_identity
+
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+def _identity(id_: int, platform: str, private_chat_id: str | None = None) -> Identity:
+    return Identity(id=id_, platform=platform, platform_user_id=f"u{id_}", private_chat_id=private_chat_id)
+
+
+def test_the_account_last_responded_on_gets_the_copy_else_an_open_chat_else_the_platform_order() -> None:
+    slack, matrix, telegram = _identity(1, "slack"), _identity(2, "matrix"), _identity(3, "telegram", "3")
+    everywhere = {"slack", "matrix", "telegram"}
+    assert direct.direct_identity([matrix, slack], {}, everywhere) is slack  # Slack, Matrix, Telegram
+    accounts = [telegram, matrix, slack]
+    assert direct.direct_identity(accounts, {}, everywhere) is telegram  # its private chat is open already
+    assert direct.direct_identity(accounts, {2: NOW, 1: NOW - timedelta(days=1)}, everywhere) is matrix
+    assert direct.direct_identity(accounts, {}, {"telegram"}) is telegram  # only running platforms
+    never_started = _identity(5, "telegram")
+    assert direct.direct_identity([never_started], {}, everywhere) is None
+    assert "has not started the bot" in direct.reason_unreachable([never_started], everywhere)
+    assert "which is not running" in direct.reason_unreachable([slack], {"telegram"})
+    assert "no messenger account linked" in direct.reason_unreachable([], everywhere)
+
+
+def test_segments_are_read_without_case_and_tags_are_no_segments() -> None:
+    assert direct.segment_of(" Department = Sales ") == ("department", "sales")
+    assert direct.segment_of("everyone") is None
+    assert direct.segments_of(["department=sales", "department=support", "location=utrecht", "nl"]) == {
+        "department": {"sales", "support"},
+        "location": {"utrecht"},
+    }
+    assert direct.unopened_user(direct.unopened_chat("U01")) == "U01"
+    assert direct.unopened_user("D01") is None
+
+
+async def test_a_chat_opened_twice_keeps_the_one_recorded_first(store: Store, clock: FrozenClock) -> None:
+    async with store.transaction() as session:
+        person = await ensure_identity(session, "slack", "U01", "Anna", clock.now())
+        channel = Channel(
+            name=f"direct:{person.identity_id}",
+            platform="slack",
+            chat_id=direct.unopened_chat("U01"),
+            tags=[],
+            kind=direct.DIRECT,
+            identity_id=person.identity_id,
+        )
+        session.add(channel)
+        await session.flush()
+        channel_id = channel.id
+    async with store.transaction() as session:
+        assert await direct.record_opened(session, channel_id, "D01") == "D01"
+    async with store.transaction() as session:  # a second sender opened it too, and got another chat
+        assert await direct.record_opened(session, channel_id, "D02") == "D01"
+    async with store.sessions() as session:
+        stored = await session.get(Channel, channel_id)
+        identity = await session.get(Identity, person.identity_id)
+        assert stored is not None and identity is not None
+        assert (stored.chat_id, identity.private_chat_id) == ("D01", "D01")

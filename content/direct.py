@@ -268,7 +268,8 @@ async def remember_private_chat(session: AsyncSession, identity_id: int, chat_id
     channel = (
         await session.execute(select(Channel).where(Channel.kind == DIRECT, Channel.identity_id == identity_id))
     ).scalar_one_or_none()
-    if channel is not None and channel.chat_id != chat_id:
+    if channel is not None and unopened_user(channel.chat_id) is not None:
+        # An opened chat stays: the copies sent there are found by it (a press on one names that chat).
         channel.chat_id = chat_id
 
 

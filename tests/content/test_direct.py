@@ -67,3 +67,36 @@ async def test_a_chat_opened_twice_keeps_the_one_recorded_first(store: Store, cl
         identity = await session.get(Identity, person.identity_id)
         assert stored is not None and identity is not None
         assert (stored.chat_id, identity.private_chat_id) == ("D01", "D01")
+
+    # The person writes to the bot from another private chat (a room of their own): copies already sent
+    # are found by the chat they are in, so the channel keeps it.
+    async with store.transaction() as session:
+        await direct.remember_private_chat(session, person.identity_id, "D03")
+    async with store.sessions() as session:
+        stored = await session.get(Channel, channel_id)
+        assert stored is not None and stored.chat_id == "D01"
+
+
+async def test_a_private_chat_made_known_by_the_person_opens_a_waiting_channel(
+    store: Store, clock: FrozenClock
+) -> None:
+    async with store.transaction() as session:
+        person = await ensure_identity(session, "matrix", "@anna:example.org", "Anna", clock.now())
+        channel = Channel(
+            name=f"direct:{person.identity_id}",
+            platform="matrix",
+            chat_id=direct.unopened_chat("@anna:example.org"),
+            tags=[],
+            kind=direct.DIRECT,
+            identity_id=person.identity_id,
+        )
+        session.add(channel)
+        await session.flush()
+        channel_id = channel.id
+    async with store.transaction() as session:
+        await direct.remember_private_chat(session, person.identity_id, "!dm:example.org")
+    async with store.sessions() as session:
+        stored = await session.get(Channel, channel_id)
+        identity = await session.get(Identity, person.identity_id)
+        assert stored is not None and identity is not None
+        assert (stored.chat_id, identity.private_chat_id) == ("!dm:example.org", "!dm:example.org")

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import SOURCE, Message, Translator
 from bot.services.drafts import DraftError, PostDraft
 from content import direct, posts
 from content.models import Channel, Post
@@ -46,21 +47,29 @@ async def fan_out_privately(session: AsyncSession, post: Post, platforms: Sequen
     log.info("#%d goes privately to %d people (%d unreachable)", post.id, fan_out.sent_to, fan_out.unreachable)
 
 
-def no_people_error(audience: Sequence[str]) -> str:
+def no_people_error(audience: Sequence[str]) -> Message:
     """Why a post to people has nobody to go to, and what to do about it."""
     wanted = ", ".join(audience) or "everyone"
     if direct.segments_of(audience):
-        return f"nobody in the directory has {wanted}: check the spelling, or import the directory first"
-    return f"nobody is known to be a member of the channels for {wanted}, so `direct` has nobody to send to"
+        return Message(
+            "nobody in the directory has %(wanted)s: check the spelling, or import the directory first", wanted=wanted
+        )
+    return Message(
+        "nobody is known to be a member of the channels for %(wanted)s, so `direct` has nobody to send to",
+        wanted=wanted,
+    )
 
 
-async def unreachable_lines(session: AsyncSession, post_id: int, shown: int) -> list[str]:
-    """For ``stats ID missing``: the people a post to people could not be sent to, with the reason."""
+async def unreachable_lines(session: AsyncSession, post_id: int, shown: int, t: Translator = SOURCE) -> list[str]:
+    """For ``stats ID missing``: the people a post to people could not be sent to, with the reason (as
+    recorded, in English: the platforms' own errors among them)."""
     people = await direct.unreachable(session, post_id)
     if not people:
         return []
-    lines = [f"{len(people)} could not be sent it privately:"]
-    lines += [f"- {p.name} · {p.platform or 'no platform'} · {p.reason}" for p in people[:shown]]
+    lines = [t.gettext("%(count)s could not be sent it privately:", count=len(people))]
+    nowhere = t.gettext("no platform")
+    lines += [f"- {p.name} · {p.platform or nowhere} · {p.reason}" for p in people[:shown]]
     if len(people) > shown:
-        lines.append(f"… and {len(people) - shown} more: the post's page on the dashboard lists everyone")
+        more = len(people) - shown
+        lines.append(t.gettext("… and %(count)s more: the post's page on the dashboard lists everyone", count=more))
     return lines

@@ -161,16 +161,25 @@ def _checked_audience(audience: tuple[str, ...], draft: PostDraft) -> tuple[str,
         for attribute, value in found:
             if attribute not in SEGMENT_ATTRIBUTES or not value:
                 raise DraftError(
-                    f"`to: {attribute}={value}` is no audience: select people with `department=NAME` or `location=NAME`"
+                    Message(
+                        "`to: %(segment)s` is no audience: select people with `department=NAME` or `location=NAME`",
+                        segment=f"{attribute}={value}",
+                    )
                 )
         if len(found) < len(segments):
             raise DraftError(
-                "`to:` takes either channel tags or people (department=…, location=…), not both: "
-                "post twice to reach both"
+                Message(
+                    "`to:` takes either channel tags or people (department=…, location=…), not both: "
+                    "post twice to reach both"
+                )
             )
         audience = tuple(f"{a}={v}" for a, v in found)
     if draft.direct and draft.cta.kind != CtaKind.ACKNOWLEDGE:
-        raise DraftError("only a must-read goes `direct` to each person: add `cta: acknowledge`, or leave out `direct`")
+        raise DraftError(
+            Message("only a must-read goes `direct` to each person: add `cta: acknowledge`, or leave out `direct`")
+        )
     if (draft.direct or found) and draft.kind not in FEED_KINDS:
-        raise DraftError(f"a {draft.kind.value} post is not sent; only news goes to people directly")
+        raise DraftError(
+            Message("a %(kind)s post is not sent; only news goes to people directly", kind=draft.kind.value)
+        )
     return audience

@@ -138,7 +138,7 @@ async def missing_report(
         )
     from bot.services.direct_audience import unreachable_lines  # posts to people only
 
-    unreachable = await unreachable_lines(session, post.id, shown)
+    unreachable = await unreachable_lines(session, post.id, shown, t)
     if not people:
         return "\n".join([head + ".", *unreachable])
     lines = [head + ":"]

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.models import (
@@ -180,6 +181,39 @@ async def _direct_channels(session: AsyncSession, identity_ids: Sequence[int]) -
     return found
 
 
+async def _make_direct_channels(session: AsyncSession, identities: Sequence[Identity], now: datetime) -> None:
+    """Each account's private channel, made unless it exists: another transaction (a second post published
+    at the same moment, another instance) may make the same one, and then that one is kept (the insert
+    waits for it and skips; a plain insert would fail the whole publishing). The person is the chat's one
+    member from its first moment: reach counts exactly who was sent to."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    rows = [
+        {
+            "name": f"direct:{i.id}",
+            "platform": i.platform,
+            "chat_id": i.private_chat_id or unopened_chat(i.platform_user_id),
+            "tags": [],
+            "enabled": True,
+            "kind": DIRECT,
+            "identity_id": i.id,
+            "members_partial": False,
+            "member_count": 1,
+        }
+        for i in identities
+    ]
+    made: list[tuple[int, int]] = []
+    for start in range(0, len(rows), _CHUNK):
+        statement = insert(table_of(Channel)).on_conflict_do_nothing().returning(Channel.id, Channel.identity_id)
+        result = await session.execute(statement, rows[start : start + _CHUNK])
+        made += [(c, i) for c, i in result.all() if i is not None]
+    memberships = [
+        {"channel_id": c, "identity_id": i, "joined_at": now, "left_at": None, "source": MembershipSource.LIST}
+        for c, i in made
+    ]
+    if memberships:
+        await session.execute(table_of(Membership).insert(), memberships)
+
+
 @dataclass(frozen=True, slots=True)
 class DirectFanOut:
     sent_to: int  # private copies queued
@@ -197,8 +231,11 @@ async def add_direct_deliveries(
     last_active = await _last_active(session, all_ids)
     chosen = {e: direct_identity(identities.get(e, []), last_active, platforms) for e in people}
     channels = await _direct_channels(session, sorted(i.id for i in chosen.values() if i is not None))
+    fresh = [i for i in chosen.values() if i is not None and i.id not in channels]
+    if fresh:
+        await _make_direct_channels(session, fresh, now)
+        channels.update(await _direct_channels(session, sorted(i.id for i in fresh)))
     targets: list[Channel] = []
-    fresh: list[tuple[Channel, Identity]] = []
     missed: list[list[object]] = []
     for employee_id in people:
         identity = chosen[employee_id]
@@ -206,32 +243,12 @@ async def add_direct_deliveries(
             missed.append([employee_id, None, reason_unreachable(identities.get(employee_id, []), platforms)])
             continue
         channel = channels.get(identity.id)
-        if channel is None:
-            channel = Channel(
-                name=f"direct:{identity.id}",
-                platform=identity.platform,
-                chat_id=identity.private_chat_id or unopened_chat(identity.platform_user_id),
-                tags=[],
-                enabled=True,
-                kind=DIRECT,
-                identity_id=identity.id,
-                members_partial=False,
-                member_count=1,
-            )
-            fresh.append((channel, identity))
+        if channel is None:  # its chat id or name is a configured channel's (a room the bot was told to post in)
+            missed.append([employee_id, identity.platform, "their private chat is also a configured channel"])
         elif not channel.enabled:
             missed.append([employee_id, identity.platform, channel.disabled_reason or "their private chat is off"])
-            continue
-        targets.append(channel)
-    session.add_all([c for c, _ in fresh])
-    await session.flush()
-    # The person is the chat's one member from its first moment: reach counts exactly who was sent to.
-    memberships = [
-        {"channel_id": c.id, "identity_id": i.id, "joined_at": now, "left_at": None, "source": MembershipSource.LIST}
-        for c, i in fresh
-    ]
-    if memberships:
-        await session.execute(table_of(Membership).insert(), memberships)
+        else:
+            targets.append(channel)
     add_deliveries(session, post.id, targets, now)
     if missed:
         session.add(

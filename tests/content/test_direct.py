@@ -3,12 +3,15 @@ twice (two senders side by side) keeps the one recorded first."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
 
 from bot.clock import FrozenClock
 from content import direct
 from content.db import Store
-from content.models import Channel, Identity
+from content.models import Channel, CtaKind, Delivery, Identity, Membership, Post, PostState
 from content.people import ensure_identity
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -100,3 +103,51 @@ async def test_a_private_chat_made_known_by_the_person_opens_a_waiting_channel(
         identity = await session.get(Identity, person.identity_id)
         assert stored is not None and identity is not None
         assert (stored.chat_id, identity.private_chat_id) == ("!dm:example.org", "!dm:example.org")
+
+
+async def test_two_posts_fanned_out_at_once_share_each_persons_private_chat(store: Store, clock: FrozenClock) -> None:
+    """Two publishing transactions side by side (two moderators, two instances on PostgreSQL): the second
+    finds no channel yet, and its insert of the same one waits for the first and skips it instead of
+    failing the publishing on the unique index."""
+    now = clock.now()
+    async with store.transaction() as session:
+        anna = await ensure_identity(session, "slack", "U01", "Anna", now)
+        bram = await ensure_identity(session, "slack", "U02", "Bram", now)
+        made = [
+            Post(
+                title=title,
+                cta_kind=CtaKind.ACKNOWLEDGE,
+                state=PostState.PUBLISHED,
+                audience=["department=sales"],
+                created_at=now,
+                updated_at=now,
+            )
+            for title in ("Eerste", "Tweede")
+        ]
+        session.add_all(made)
+        await session.flush()
+        first, second = made
+    people = [anna.employee_id, bram.employee_id]
+    first_done = asyncio.Event()
+
+    async def fan_out(post: Post, wait: asyncio.Event | None) -> direct.DirectFanOut:
+        async with store.transaction() as session:
+            if wait is not None:
+                await wait.wait()
+            result = await direct.add_direct_deliveries(session, post, people, {"slack"}, now)
+            if wait is None:
+                first_done.set()
+                await asyncio.sleep(0.3)  # still uncommitted while the second one looks and inserts
+            return result
+
+    results = await asyncio.gather(fan_out(first, None), fan_out(second, first_done))
+    assert results == [direct.DirectFanOut(2, 0), direct.DirectFanOut(2, 0)]
+    async with store.sessions() as session:
+        found = await session.execute(select(Channel.id, Channel.identity_id).where(Channel.kind == "direct"))
+        channels = found.all()
+        deliveries = (await session.execute(select(Delivery.post_id, Delivery.channel_id))).all()
+        members = (await session.execute(select(Membership.channel_id, Membership.identity_id))).all()
+    assert sorted(i for _, i in channels) == sorted([anna.identity_id, bram.identity_id])
+    by_identity = {i: c for c, i in channels}
+    assert sorted(members) == sorted((c, i) for i, c in by_identity.items())  # one member each, once
+    assert sorted(deliveries) == sorted((p.id, c) for p in (first, second) for c in by_identity.values())

@@ -246,12 +246,20 @@ class Sender:
 
     async def _open_private(self, adapter: Adapter, claimed: ClaimedDelivery, person: str) -> ChatRef:
         """Open the private chat of a copy to ``person`` (a Slack DM, a Matrix direct room) and store it
-        before anything is sent there: a crash after this finds the copy by the real chat."""
-        opened = await adapter.open_private(UserRef(adapter.platform, person, ""))
-        if opened is None:
-            raise _NoPrivateChat(f"{adapter.platform} has no private chat with {person} for the bot")
-        if self._chat_opened is not None:
-            opened = await self._chat_opened(claimed.channel_id, opened)
+        before anything is sent there: a crash after this finds the copy by the real chat. A stop does not
+        cancel this (as it cancels no recording): the send then goes back to the outbox untried."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._waiting.discard(task)
+        try:
+            opened = await adapter.open_private(UserRef(adapter.platform, person, ""))
+            if opened is None:
+                raise _NoPrivateChat(f"{adapter.platform} has no private chat with {person} for the bot")
+            if self._chat_opened is not None:
+                opened = await self._chat_opened(claimed.channel_id, opened)
+        finally:
+            if task is not None:
+                self._waiting.add(task)
         return ChatRef(adapter.platform, opened)
 
     def _later_or_failed(self, claimed: ClaimedDelivery, error: str) -> SendOutcome:

@@ -295,6 +295,9 @@ def post_command(
     in_: Annotated[str | None, typer.Option("--in", help="publish after (2h, 30m, 1d)")] = None,
     now: Annotated[bool, typer.Option("--now", help="publish at once (the default without --at/--in)")] = False,
     urgent: Annotated[bool, typer.Option(help="ignore quiet hours")] = False,
+    direct: Annotated[
+        bool, typer.Option("--direct", help="a must-read sent privately to each person of --to, not to the channels")
+    ] = False,
     paid_broadcast: Annotated[
         bool, typer.Option("--paid-broadcast", help="Telegram: a paid broadcast (up to 1,000/s, 0.1 Star a message)")
     ] = False,
@@ -308,7 +311,7 @@ def post_command(
     settings = _settings(config)
     request = PostRequest(
         title, body, cta, tuple(option or ()), url, deadline, tuple(to or ()), at, in_, now, urgent, kind,
-        paid_broadcast,
+        paid_broadcast, direct=direct,
     )
     result = run_async(lambda: create_post(settings, request), settings.database.url)
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else str(result["id"]))

@@ -36,6 +36,9 @@ _CLI_WORDS: tuple[tuple[str, str], ...] = (
     ("`by WHEN`", "--deadline"),
     ("use `to:` with one of", "use --to with one of"),
     ("`to:`", "--to"),
+    ("`to: ", "`--to "),  # `to: floor=3` is no audience
+    ("add `cta: acknowledge`, or leave out `direct`", "give --cta acknowledge, or leave out --direct"),
+    ("`direct`", "--direct"),
     ("the first part of the post is its title", "give --title"),
     ("or none for yes/no/maybe", "(one --option each), or none for yes/no/maybe"),
     ("only poll and rsvp take options", "only --cta poll and rsvp take --option"),
@@ -66,6 +69,7 @@ class PostRequest:
     urgent: bool
     kind: str
     paid_broadcast: bool = False
+    direct: bool = False  # --direct: privately to each person (a must-read)
 
 
 def _when(option: str, value: str, zone: ZoneInfo, now: datetime, date_only: time) -> datetime:
@@ -146,6 +150,7 @@ async def create_post(settings: Settings, request: PostRequest) -> dict[str, Any
             audience=request.to or ("everyone",),
             publish_at=publish_moment(request, zone, now),
             urgent=request.urgent,
+            direct=request.direct,
             paid_broadcast=request.paid_broadcast,
         )
         try:

@@ -192,6 +192,8 @@ class Channel(Base):
     # True where the platform cannot list members (Telegram): memberships hold only the people seen.
     members_partial: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     members_synced_at: Mapped[datetime | None]
+    kind: Mapped[str] = mapped_column(String(8), default="group", server_default=text("'group'"))  # or "direct":
+    identity_id: Mapped[int | None] = mapped_column(Integer, index=True, unique=True)  # whose (content/direct.py)
 
 
 class MembershipSource(StrEnum):
@@ -240,6 +242,7 @@ class Post(Base):
     publish_at: Mapped[datetime | None] = mapped_column(index=True)
     published_at: Mapped[datetime | None]
     urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    direct: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))  # to people
     paid_broadcast: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))  # Telegram
     # Raised by every edit of a published post; each delivery records the revision its message shows (0010).
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"), index=True)
@@ -357,9 +360,6 @@ class RateLease(Base):
     scope: Mapped[str] = mapped_column(String(300), primary_key=True)
     place: Mapped[int] = mapped_column(Integer, primary_key=True)
     free_at: Mapped[float] = mapped_column(Float, default=0.0)
-
-
-# Scheduler (issue 5) ---------------------------------------------------------------------------
 
 
 class Reminder(Base):

@@ -132,7 +132,8 @@ async def open_must_reads(session: AsyncSession, employee_id: int, now: datetime
 
 
 async def all_channels(session: AsyncSession) -> list[Channel]:
-    return list((await session.execute(select(Channel).order_by(Channel.id))).scalars())
+    """The configured channels (groups, rooms); people's private chats (content/direct.py) are not listed."""
+    return list((await session.execute(select(Channel).where(Channel.kind != "direct").order_by(Channel.id))).scalars())
 
 
 async def channel_by_chat(session: AsyncSession, platform: str, chat_id: str) -> Channel | None:

@@ -63,8 +63,8 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat.delete": {"chat:write"},
     "chat.postEphemeral": {"chat:write"},
     "conversations.open": {"im:write"},
-    # find_sent reads the channels prikbord posts in, public and private.
-    "conversations.history": {"channels:history", "groups:history"},
+    # find_sent reads the channels prikbord posts in, public and private, and people's DMs (private copies).
+    "conversations.history": {"channels:history", "groups:history", "im:history"},
     "conversations.list": {"channels:read", "groups:read"},  # public_channel,private_channel
     "conversations.members": {"channels:read", "groups:read"},  # the channels' member lists (audience)
     "views.publish": set(),

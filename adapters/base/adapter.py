@@ -112,6 +112,11 @@ class Adapter(abc.ABC):
         """A private message to one person (reminders). False where no private chat exists."""
         return False
 
+    async def open_private(self, user: UserRef) -> str | None:
+        """The chat id of the private chat with ``user``, opened where the platform must open one first
+        (a Slack DM, a Matrix direct room), for a post's private copy; None where none can be had."""
+        return None
+
     async def list_members(self, chat: ChatRef) -> MemberList | None:
         """The people in ``chat`` now (the bot left out), for the audience's membership. None where the
         platform tells nothing; the core then knows only the people it sees act there."""

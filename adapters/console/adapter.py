@@ -141,3 +141,7 @@ class ConsoleAdapter(Adapter):
         self.private.append((user.user_id, text))
         self._out.print(f"[magenta]✉ to {escape(user.display_name or user.user_id)}:[/magenta] {escape(text)}")
         return True
+
+    async def open_private(self, user: UserRef) -> str | None:
+        """The console's "private chat" with a person: their name as the chat (a post's private copy)."""
+        return f"@{user.user_id}"

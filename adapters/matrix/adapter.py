@@ -29,8 +29,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from nio import RoomPreset
-
 from adapters.base import (
     Adapter,
     ChatRef,
@@ -49,6 +47,7 @@ from adapters.base import (
     Rate,
     UserRef,
 )
+from adapters.matrix.direct import DirectRooms
 from adapters.matrix.inbound import InboundHandler, RoomFlags
 from adapters.matrix.memory import AdapterMemory, StateLoad, StateSave
 from adapters.matrix.render import (
@@ -124,6 +123,7 @@ class MatrixAdapter(Adapter):
             memory=self._memory,
         )
         self._client = self._session.client
+        self._direct = DirectRooms(self._session, self._memory, user_id)
         self._rooms = RoomFlags()
         self._inbound = InboundHandler(
             session=self._session,
@@ -302,31 +302,13 @@ class MatrixAdapter(Adapter):
 
     async def send_private(self, user: UserRef, text: str) -> bool:
         """A notice in the direct room with ``user`` (reused while they are in it, else created)."""
-        await self._session.ensure_login()
-        room_id = await self._memory.dm_room(user.user_id)
-        if room_id is not None and not await self._still_member(room_id, user.user_id):
-            room_id = None
-        if room_id is None:
-            resp = await self._session.call(
-                "create a direct room with",
-                None,
-                self._client.room_create,
-                is_direct=True,
-                invite=[user.user_id],
-                preset=RoomPreset.trusted_private_chat,
-            )
-            room_id = str(resp.room_id)
-            await self._memory.remember_dm(user.user_id, room_id)
+        room_id = await self._direct.open(user.user_id)
         await self._send_content(room_id, notice_content(text), uuid.uuid4().hex, "send a private message in")
         return True
 
-    async def _still_member(self, room_id: str, user_id: str) -> bool:
-        try:
-            theirs = await self._session.state_event(room_id, "m.room.member", user_id)
-            mine = await self._session.state_event(room_id, "m.room.member", self.user_id)
-        except PermanentError:
-            return False
-        return (theirs or {}).get("membership") in ("join", "invite") and (mine or {}).get("membership") == "join"
+    async def open_private(self, user: UserRef) -> str | None:
+        """The direct room with ``user``, created once and remembered in the bot's ``m.direct``."""
+        return await self._direct.open(user.user_id)
 
     # -----------------------------------------------------------------------------------------
     # inbound

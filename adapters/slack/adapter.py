@@ -43,7 +43,7 @@ from adapters.base import (
     TransientError,
     UserRef,
 )
-from adapters.slack.calls import call_api, direct_message, member_channels, web_client
+from adapters.slack.calls import call_api, direct_message, member_channels, open_direct, web_client
 from adapters.slack.errors import SlackCallFailed, TokenRefused
 from adapters.slack.inbound import MAIN_COMMAND, PLATFORM, Inbound, MalformedPayload, parse_request
 from adapters.slack.locales import UserLocales
@@ -233,9 +233,8 @@ class SlackAdapter(Adapter):
         try:
             await self._call("chat.delete", self._api().chat_delete(channel=chat_id, ts=ref.message_id), chat_id)
         except SlackCallFailed as exc:
-            if exc.error != "message_not_found":
+            if exc.error != "message_not_found":  # else already gone (deleted by hand, a retried retract)
                 raise
-            # Already gone (deleted by hand, or a retried retract): the goal is reached.
 
     async def reply(self, command: CommandIssued, text: str, private: bool = True) -> None:
         url = self._response_urls.get(command.event_id)
@@ -250,8 +249,7 @@ class SlackAdapter(Adapter):
                 log.warning("slack: response_url answered %s; replying through the Web API", answer.status_code)
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 log.warning("slack: response_url unreachable (%s); replying through the Web API", type(exc).__name__)
-        chat_id = command.chat.chat_id
-        client = self._api()
+        chat_id, client = command.chat.chat_id, self._api()
         if private:
             call = client.chat_postEphemeral(channel=chat_id, user=command.user.user_id, text=escape(text))
             await self._call("chat.postEphemeral", call, chat_id)
@@ -261,10 +259,12 @@ class SlackAdapter(Adapter):
     async def send_private(self, user: UserRef, text: str) -> bool:
         return await direct_message(self._call, self._api(), user.user_id, text)
 
+    async def open_private(self, user: UserRef) -> str | None:  # conversations.open (slack/calls.py)
+        return await open_direct(self._call, self._api(), user.user_id)
+
     async def list_members(self, chat: ChatRef) -> MemberList | None:
         """Everyone in the channel (conversations.members, every page, paced to tier 4), the bot left out."""
-        bot = await self._bot_user()
-        if bot is None:
+        if (bot := await self._bot_user()) is None:
             raise TransientError("slack: auth.test failed for now, so the bot cannot be told from the members")
         return await self._members.members(self._api(), chat.chat_id, bot)
 

@@ -63,14 +63,25 @@ async def member_channels(client: AsyncWebClient, base_url: str) -> list[Discove
             return found
 
 
-async def direct_message(web_call: Call, client: AsyncWebClient, user_id: str, text: str) -> bool:
-    """``text`` to one person in their direct conversation with the bot (conversations.open, scope
-    im:write). False where there is none to have (user_not_found, cannot_dm_bot …)."""
+async def open_direct(web_call: Call, client: AsyncWebClient, user_id: str) -> str | None:
+    """The id of the bot's direct conversation with one person (conversations.open, tier 3, scope
+    im:write; it answers the same channel every time). None where there is none to have (user_not_found,
+    cannot_dm_bot, a deactivated account …); a 429 or an outage raises, to be tried again."""
     try:
         opened = await web_call("conversations.open", client.conversations_open(users=user_id), "")
-        channel = str((opened.get("channel") or {}).get("id") or "")
-        if not channel:
-            return False
+    except (PermanentError, SlackCallFailed) as exc:
+        log.info("slack: no direct conversation with %s: %s", user_id, exc)
+        return None
+    return str((opened.get("channel") or {}).get("id") or "") or None
+
+
+async def direct_message(web_call: Call, client: AsyncWebClient, user_id: str, text: str) -> bool:
+    """``text`` to one person in their direct conversation with the bot (:func:`open_direct`). False where
+    there is none to have."""
+    channel = await open_direct(web_call, client, user_id)
+    if channel is None:
+        return False
+    try:
         await web_call("chat.postMessage", client.chat_postMessage(channel=channel, text=escape(text)), channel)
     except (PermanentError, SlackCallFailed) as exc:
         log.info("slack: no private message to %s: %s", user_id, exc)

@@ -131,6 +131,8 @@ def parse_post(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
     if not parts:
         raise UsageError(Message("a post needs at least a title"))
     title, *rest = parts
+    direct = any(p.strip().lower() == "direct" for p in rest)  # `| direct`: privately to each person
+    rest = [p for p in rest if p.strip().lower() != "direct"]
     body: list[str] = []
     cta = CallToAction()
     audience: tuple[str, ...] = ("everyone",)
@@ -164,6 +166,7 @@ def parse_post(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
         audience=audience,
         urgent=urgent,
         paid_broadcast=paid_broadcast,
+        direct=direct,
     )
 
 
@@ -229,6 +232,7 @@ def parse_schedule(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
         publish_at=when,
         urgent=draft.urgent,
         paid_broadcast=draft.paid_broadcast,
+        direct=draft.direct,
     )
 
 

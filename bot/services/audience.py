@@ -69,6 +69,7 @@ class AudienceService:
         self._seen_written: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self._seen_pending: dict[tuple[str, str, str], str] = {}
         self._flusher: asyncio.Task[None] | None = None
+        self._flusher_sleeping = False  # still waiting out seen_delay: cancelling it loses nothing
         self._refresher: asyncio.Task[None] | None = None
         self.read_once = asyncio.Event()  # set when the first round of member lists is in (tests wait on it)
 
@@ -207,7 +208,11 @@ class AudienceService:
             self._flusher = asyncio.create_task(self._flush_soon(), name="audience-seen")
 
     async def _flush_soon(self) -> None:
-        await asyncio.sleep(self._seen_delay)
+        self._flusher_sleeping = True
+        try:
+            await asyncio.sleep(self._seen_delay)
+        finally:
+            self._flusher_sleeping = False
         try:
             await self._write_seen()
         except Exception:
@@ -216,7 +221,10 @@ class AudienceService:
     async def flush(self) -> None:
         """Write the people seen so far (tests and shutdown call it)."""
         if self._flusher is not None and not self._flusher.done():
-            self._flusher.cancel()
+            # Only while it sleeps: cancelled inside its write, the people it took were lost and the SQLite
+            # connection could be left holding the write lock (every later write: "database is locked").
+            if self._flusher_sleeping:
+                self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
         await self._write_seen()

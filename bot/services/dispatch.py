@@ -38,7 +38,7 @@ from bot.services.outcomes import OutcomeRecorder, SentDelivery, SentHook
 from bot.services.rate_windows import RateBudget, in_flight_cap
 from bot.services.reconcile import LeaseKeeper
 from bot.services.sending import Sender, TimedHook
-from content import outbox, posts
+from content import direct, outbox, posts
 from content.db import Store, store_error_line, store_unavailable
 from content.models import Post
 from content.outbox import ClaimedDelivery, SendOutcome
@@ -118,6 +118,7 @@ class Dispatcher:
             max_unrecorded_paid=self.policy.max_unrecorded_paid,
             stopping=lambda: self._stopping,
             wake=self.wake,
+            chat_opened=self._chat_opened,
         )
         self._in_flight: dict[str, int] = defaultdict(int)
         # Deliveries whose send task runs (claimed, composed, not yet recorded): the leases renewed.
@@ -325,6 +326,11 @@ class Dispatcher:
         await self._outcomes.put(platform, outcome, claimed)
 
     # -- recording -------------------------------------------------------------------------------
+
+    async def _chat_opened(self, channel_id: int, chat_id: str) -> str:
+        """A private copy's chat was just opened (content/direct.py): stored before the copy goes there."""
+        async with self._store.transaction() as session:
+            return await direct.record_opened(session, channel_id, chat_id)
 
     def _recorded(self, platform: str, outcome: SendOutcome) -> None:
         """An outcome was committed (or its commit failed): the send no longer counts as in flight."""

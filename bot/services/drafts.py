@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.i18n import N_, Message, Refusal
+from content.direct import SEGMENT_ATTRIBUTES, segment_of
 from content.models import FEED_KINDS, CtaKind, PostKind
 
 MAX_TITLE = 300
@@ -79,6 +80,7 @@ class PostDraft:
     paid_broadcast: bool = False
     source: str | None = None
     source_key: str | None = None
+    direct: bool = False  # a must-read sent privately to each person of the audience
 
 
 def normalized(draft: PostDraft, *, require_call_to_action: bool) -> PostDraft:
@@ -134,6 +136,7 @@ def normalized(draft: PostDraft, *, require_call_to_action: bool) -> PostDraft:
         raise DraftError(Message("every feed post needs a call to action: %(how)s", how=Message(CTA_HELP)))
     tags = (clean_text(t, multiline=False).lower() for t in draft.audience)
     audience = tuple(dict.fromkeys(t for t in tags if has_visible(t))) or ("everyone",)
+    audience = _checked_audience(audience, draft)
     return PostDraft(
         title=title,
         body=body,
@@ -145,4 +148,38 @@ def normalized(draft: PostDraft, *, require_call_to_action: bool) -> PostDraft:
         paid_broadcast=draft.paid_broadcast,
         source=draft.source,
         source_key=draft.source_key,
+        direct=draft.direct,
     )
+
+
+def _checked_audience(audience: tuple[str, ...], draft: PostDraft) -> tuple[str, ...]:
+    """Segments (``department=sales``) select people, tags select channels: one or the other; ``direct``
+    is for must-reads. Returns the audience with segments written one way (``department=sales``)."""
+    segments = [segment_of(t) for t in audience]
+    found = [s for s in segments if s is not None]
+    if found:
+        for attribute, value in found:
+            if attribute not in SEGMENT_ATTRIBUTES or not value:
+                raise DraftError(
+                    Message(
+                        "`to: %(segment)s` is no audience: select people with `department=NAME` or `location=NAME`",
+                        segment=f"{attribute}={value}",
+                    )
+                )
+        if len(found) < len(segments):
+            raise DraftError(
+                Message(
+                    "`to:` takes either channel tags or people (department=…, location=…), not both: "
+                    "post twice to reach both"
+                )
+            )
+        audience = tuple(f"{a}={v}" for a, v in found)
+    if draft.direct and draft.cta.kind != CtaKind.ACKNOWLEDGE:
+        raise DraftError(
+            Message("only a must-read goes `direct` to each person: add `cta: acknowledge`, or leave out `direct`")
+        )
+    if (draft.direct or found) and draft.kind not in FEED_KINDS:
+        raise DraftError(
+            Message("a %(kind)s post is not sent; only news goes to people directly", kind=draft.kind.value)
+        )
+    return audience

@@ -25,8 +25,9 @@ from bot.i18n import Message
 from bot.services.audience import AudienceService
 from bot.services.engagement import EngagementService, Result
 from bot.services.notify import ModeratorNotifier
-from content import posts
+from content import direct, posts
 from content.db import Store
+from content.people import ensure_identity
 
 log = logging.getLogger("prikbord.inbound")
 
@@ -59,12 +60,15 @@ class InboundRouter:
         self._engagement = engagement
         self._notifier = notifier
         self._audience = audience
+        self._private_chats: set[tuple[str, str, str]] = set()  # (platform, user, chat) already stored
 
     async def __call__(self, event: Event) -> None:
         if self._audience is not None and isinstance(event, MemberJoined | MemberLeft | AccountClosed):
             await self._audience.handle(event)
             return
         if isinstance(event, CommandIssued):
+            if event.private_chat and event.chat.platform != "console":
+                await self._remember_private_chat(event)
             if self._audience is not None and speaking_is_membership(event):
                 self._audience.note_seen(event.chat, event.user)
             await self._commands.handle(event)
@@ -76,6 +80,18 @@ class InboundRouter:
             await self._membership(event)
         elif isinstance(event, ChannelMigrated):
             await self._migrated(event)
+
+    async def _remember_private_chat(self, command: CommandIssued) -> None:
+        """A command from someone's private chat with the bot (Telegram's /start) says where that chat is:
+        a post's private copy to them can go there (content/direct.py)."""
+        key = (command.chat.platform, command.user.user_id, command.chat.chat_id)
+        if key in self._private_chats:
+            return
+        user = command.user
+        async with self._store.transaction() as session:
+            person = await ensure_identity(session, user.platform, user.user_id, user.display_name, self._clock.now())
+            await direct.remember_private_chat(session, person.identity_id, command.chat.chat_id)
+        self._private_chats.add(key)
 
     async def _membership(self, event: ChannelMembershipChanged) -> None:
         chat = event.chat

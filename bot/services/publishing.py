@@ -23,10 +23,11 @@ from adapters.base import Adapter, ChatRef, DeliveryError, MessageRef, MessageTo
 from bot.clock import Clock
 from bot.i18n import Message, Moment, Refusal
 from bot.services.compose import Composer
+from bot.services.direct_audience import fan_out_privately, is_to_people, people_targets
 from bot.services.drafts import DraftError, PostDraft, normalized
 from bot.services.post_words import state_word
 from bot.services.roles import Role
-from content import posts
+from content import direct, posts
 from content.db import Store
 from content.models import FEED_KINDS, Channel, CtaKind, Post, PostState
 from content.outbox import add_deliveries
@@ -151,7 +152,9 @@ class PublishingService:
             raise DraftError(Message("a post from %(source)r was imported already", source=draft.source_key))
         channels = await posts.all_channels(session)
         targets: list[Channel] = []
-        if to_feed and draft.kind in FEED_KINDS:
+        if to_feed and draft.kind in FEED_KINDS and is_to_people(draft):
+            targets = await people_targets(session, draft.audience, self.platforms)
+        elif to_feed and draft.kind in FEED_KINDS:
             targets = posts.channels_for_audience(channels, draft.audience, self.platforms)
             if not targets:
                 raise DraftError(no_audience_error(channels, draft.audience))
@@ -189,7 +192,9 @@ class PublishingService:
         post.state = PostState.PUBLISHED
         post.published_at = now
         post.updated_at = now
-        if post.kind in FEED_KINDS:
+        if post.kind in FEED_KINDS and direct.is_direct(post):
+            await fan_out_privately(session, post, self.platforms, now)
+        elif post.kind in FEED_KINDS:
             channels = await posts.all_channels(session)
             targets = posts.channels_for_audience(channels, post.audience, self.platforms)
             add_deliveries(session, post.id, targets, now, post.revision or 0)
@@ -385,6 +390,7 @@ def post_from_draft(draft: PostDraft, *, author: str | None, now: datetime) -> P
         state=PostState.DRAFT,
         publish_at=draft.publish_at,
         urgent=draft.urgent,
+        direct=draft.direct,
         paid_broadcast=draft.paid_broadcast,
         author=author,
         source=draft.source,

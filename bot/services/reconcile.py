@@ -19,6 +19,7 @@ from adapters.base import Adapter, ChatRef, DeliveryError, PermanentError
 from bot.clock import Clock
 from content import outbox
 from content.db import Store
+from content.direct import unopened_user
 
 log = logging.getLogger("prikbord.dispatch")
 
@@ -72,6 +73,10 @@ class LeaseKeeper:
         for claim in stale:
             adapter = self._adapters.get(claim.platform)
             if adapter is None:
+                found[claim.delivery_id] = None
+                continue
+            if unopened_user(claim.chat_id) is not None:
+                # A private chat is stored as opened before a copy is sent there: nothing was sent yet.
                 found[claim.delivery_id] = None
                 continue
             try:

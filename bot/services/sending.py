@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Awaitable, Callable, Mapping, Set
 from datetime import timedelta
 from typing import Any
 
@@ -35,16 +35,21 @@ from adapters.base import (
     PermanentError,
     RateLimited,
     TransientError,
+    UserRef,
 )
 from bot.clock import Clock
 from bot.services.health import PlatformHealth
 from bot.services.rate_windows import RateBudget
+from content.direct import unopened_user
 from content.models import DeliveryState
 from content.outbox import ClaimedDelivery, SendOutcome
 
 log = logging.getLogger("prikbord.dispatch")
 
 TimedHook = Callable[[str, float], None]  # platform, seconds (a send's latency, or a 429's retry-after)
+# Stores the id of a private chat just opened (channel id, chat id), committed before the copy is sent;
+# → the chat to send to (the one stored first, should another sender have opened it meanwhile).
+ChatOpened = Callable[[int, str], Awaitable[str]]
 
 
 class Sender:
@@ -63,10 +68,12 @@ class Sender:
         stopping: Callable[[], bool],
         max_unrecorded_paid: int = 1,
         wake: Callable[[str], None],
+        chat_opened: ChatOpened | None = None,
     ) -> None:
         """The tries, waits and gate size are the dispatcher's policy (``DispatchPolicy``); ``stopping``
         tells whether the dispatcher's stop began; ``wake`` wakes a platform's worker (when the platform
-        answers again after being down)."""
+        answers again after being down); ``chat_opened`` stores a private chat opened for a copy to a person."""
+        self._chat_opened = chat_opened
         self._adapters = adapters
         self._budget = budget
         self._health = health
@@ -138,6 +145,7 @@ class Sender:
     ) -> SendOutcome:
         """Send within the windows, retrying in process; the outcome to record. Raises only CancelledError."""
         chat = ChatRef(platform, claimed.chat_id)
+        person = unopened_user(claimed.chat_id)  # a private copy whose chat the platform must open first
         limiter = self._budget.limiter(platform)
 
         def wait(state: RetryCallState) -> float:
@@ -158,12 +166,17 @@ class Sender:
                 retry=retryable, wait=wait, stop=stop_after_attempt(self._in_process_tries), reraise=True
             ):
                 with attempt:
-                    async with limiter.slot(claimed.chat_id, message.paid_broadcast):
+                    if person is not None:
+                        chat = await self._open_private(adapter, claimed, person)
+                        person = None
+                    async with limiter.slot(chat.chat_id, message.paid_broadcast):
                         ref = await self._timed_send(platform, adapter, chat, message, claimed.id)
             assert ref is not None
             return SendOutcome(claimed.id, DeliveryState.SENT, message_id=ref.message_id)
         except _Stopping:
             return SendOutcome(claimed.id, DeliveryState.PENDING, refund_attempt=True)
+        except _NoPrivateChat as exc:
+            return SendOutcome(claimed.id, DeliveryState.FAILED, error=str(exc))
         except RateLimited as exc:
             return SendOutcome(
                 claimed.id,
@@ -231,6 +244,24 @@ class Sender:
             self._wake(platform)
         return ref
 
+    async def _open_private(self, adapter: Adapter, claimed: ClaimedDelivery, person: str) -> ChatRef:
+        """Open the private chat of a copy to ``person`` (a Slack DM, a Matrix direct room) and store it
+        before anything is sent there: a crash after this finds the copy by the real chat. A stop does not
+        cancel this (as it cancels no recording): the send then goes back to the outbox untried."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._waiting.discard(task)
+        try:
+            opened = await adapter.open_private(UserRef(adapter.platform, person, ""))
+            if opened is None:
+                raise _NoPrivateChat(f"{adapter.platform} has no private chat with {person} for the bot")
+            if self._chat_opened is not None:
+                opened = await self._chat_opened(claimed.channel_id, opened)
+        finally:
+            if task is not None:
+                self._waiting.add(task)
+        return ChatRef(adapter.platform, opened)
+
     def _later_or_failed(self, claimed: ClaimedDelivery, error: str) -> SendOutcome:
         if claimed.attempts >= self._max_attempts:
             return SendOutcome(
@@ -250,3 +281,7 @@ def _reconcilable(adapter: Adapter) -> bool:
 
 class _Stopping(Exception):
     """A stop began before this send reached the platform."""
+
+
+class _NoPrivateChat(Exception):
+    """The platform has no private chat with the person (they cannot be written to privately)."""

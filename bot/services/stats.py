@@ -136,8 +136,11 @@ async def missing_report(
             "(reach is about %(value)s: the others are known only as a member count and cannot be listed)",
             value=reach.value,
         )
+    from bot.services.direct_audience import unreachable_lines  # posts to people only
+
+    unreachable = await unreachable_lines(session, post.id, shown, t)
     if not people:
-        return head + "."
+        return "\n".join([head + ".", *unreachable])
     lines = [head + ":"]
     for person in people[:shown]:
         where = ", ".join(person.platforms)
@@ -149,4 +152,4 @@ async def missing_report(
                 "… and %(count)s more: the post's page on the dashboard lists everyone (CSV)", count=len(people) - shown
             )
         )
-    return "\n".join(lines)
+    return "\n".join([*lines, *unreachable])

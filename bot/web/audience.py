@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from bot.services.stats import MISSABLE
 from bot.web.exports import cell
-from content import audience
+from content import audience, direct
 from content.models import Post
 
 MISSING_COLUMNS = ("employee_id", "name", "email", "department", "location", "platforms")
@@ -42,6 +42,13 @@ class SegmentOut(BaseModel):
     completion_rate: float | None
 
 
+class UnreachableOut(BaseModel):
+    employee_id: int
+    name: str
+    platform: str | None = Field(description="where a private copy was tried and failed; null: none was possible")
+    reason: str
+
+
 class AudienceOut(BaseModel):
     post_id: int
     reach: ReachOut
@@ -51,6 +58,10 @@ class AudienceOut(BaseModel):
     )
     segments: dict[str, list[SegmentOut]] = Field(
         description="per department and location, over the people reached known by name, largest first"
+    )
+    unreachable: list[UnreachableOut] = Field(
+        default_factory=list,
+        description="a post to people (a segment, or direct): who got no private copy, with the reason",
     )
 
 
@@ -91,6 +102,10 @@ async def post_audience(session: AsyncSession, post: Post) -> AudienceOut:
         done=done,
         missing=missing,
         segments=segments,
+        unreachable=[
+            UnreachableOut(employee_id=u.employee_id, name=u.name, platform=u.platform, reason=u.reason)
+            for u in await direct.unreachable(session, post.id)
+        ],
     )
 
 

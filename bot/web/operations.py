@@ -32,6 +32,7 @@ def draft_of(data: PostIn) -> PostDraft:
         audience=tuple(data.to),
         publish_at=data.publish_at,
         urgent=data.urgent,
+        direct=data.direct,
         paid_broadcast=data.paid_broadcast,
     )
 

@@ -114,6 +114,10 @@ class PostIn(Strict):
     )
     publish_at: Moment | None = Field(default=None, description="later: the post is scheduled; with a UTC offset")
     urgent: bool = False
+    direct: bool = Field(
+        default=False,
+        description="a must-read (acknowledge) sent privately to each person of the audience instead of the channels",
+    )
     paid_broadcast: StrictBool = Field(
         default=False,
         description="Telegram only: send with allow_paid_broadcast, up to [telegram] paid_broadcast_rate messages/s "
@@ -208,6 +212,7 @@ class PostOut(BaseModel):
     publish_at: datetime | None
     published_at: datetime | None
     urgent: bool
+    direct: bool = Field(description="sent privately to people (a segment, or direct), not to channels")
     paid_broadcast: bool
     author: str | None
     source: str | None

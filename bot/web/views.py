@@ -14,6 +14,7 @@ from bot.web.insights import PostInsight, insights_for
 from bot.web.schemas import CallToActionOut, ChannelDeliveryOut, PlatformOut, PostDetailOut, PostOut
 from content import posts
 from content.audience import reach_figures
+from content.direct import is_direct
 from content.models import Channel, Post
 
 
@@ -31,6 +32,7 @@ def _out(deps: WebDeps, post: Post, stats: dict[str, Any], insight: PostInsight)
         publish_at=post.publish_at,
         published_at=post.published_at,
         urgent=post.urgent,
+        direct=is_direct(post),
         paid_broadcast=post.paid_broadcast,
         author=post.author,
         source=post.source,

@@ -93,6 +93,22 @@ def test_post_command_then_run_delivers(tmp_path: Path) -> None:
     assert stats["deliveries"] == {"sent": 1} and stats["votes"] == {"A": 0, "B": 1}
 
 
+def test_a_direct_must_read_from_the_cli_reaches_each_member_privately(tmp_path: Path) -> None:
+    """`post --direct` once the console has members: one private copy each, delivered by `run`."""
+    assert prikbord(["run"], tmp_path, "anna: /mine\nbram: /mine\n").returncode == 0
+    created = prikbord(["post", "--title", "Verlof", "--cta", "acknowledge", "--direct", "--json"], tmp_path)
+    assert created.returncode == 0, created.stderr
+    post = json.loads(created.stdout)
+    assert post["state"] == "published" and post["deliveries"] == {"pending": 2}
+    run = prikbord(["run"], tmp_path, "anna: /ack 1\n")
+    assert run.returncode == 0, run.stderr
+    headers = [line for line in run.stdout.splitlines() if line.startswith("╭─ m")]
+    assert [h.split()[3] for h in headers] == ["@anna", "@bram"]  # each in their own chat, not in `console`
+    stats = json.loads(prikbord(["stats", "1", "--json"], tmp_path).stdout)
+    assert stats["deliveries"] == {"sent": 2} and stats["counts"] == {"ack": 1}
+    assert stats["reach"] == {"value": 2, "estimate": False, "known": 2}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -109,6 +125,9 @@ def test_post_command_then_run_delivers(tmp_path: Path) -> None:
         (["post", "--title", "x", "--at", "2020-01-01 09:00"], "--at 2020-01-01 09:00 is in the past"),
         (["post", "--title", "x", "--at", "tomorrow 08:30", "--now"], "give one of --at, --in and --now"),
         (["stats", "42"], "there is no post #42"),
+        (["post", "--title", "x", "--cta", "like", "--direct"], "give --cta acknowledge, or leave out --direct"),
+        (["post", "--title", "x", "--cta", "acknowledge", "--to", "floor=3"], "`--to floor=3` is no audience"),
+        (["post", "--title", "x", "--cta", "acknowledge", "--direct"], "so --direct has nobody to send to"),
     ],
 )
 def test_cli_errors_are_clear(tmp_path: Path, args: list[str], message: str) -> None:

@@ -76,6 +76,23 @@ async def test_a_dutch_person_hears_the_publishing_services_refusals_in_dutch(co
     assert last(h, "anna") == "er is geen bericht #99"
 
 
+async def test_posts_to_people_are_refused_and_reported_in_the_moderators_language(console_with: object) -> None:
+    h = await console_with(moderation={"moderators": ["console:mod", "console:anna"]})  # type: ignore[operator]
+    await import_directory(h.app)  # anna: nl, bram: en
+    await h.say("anna: /post Lunch | Wat eten we? | cta: like | direct")
+    assert last(h, "anna") == (
+        "alleen een bericht dat gelezen moet worden gaat `direct` naar ieder persoonlijk: voeg `cta: acknowledge` "
+        "toe, of laat `direct` weg"
+    )
+    await h.say("anna: /post Lunch | cta: acknowledge | to: department=nobody")
+    assert last(h, "anna") == (
+        "niemand in de personeelsgids heeft department=nobody: controleer de spelling, of importeer eerst de "
+        "personeelsgids"
+    )
+    await h.say("mod: /post Lunch | cta: acknowledge | to: floor=3")  # not in the directory: the default
+    assert last(h, "mod") == "`to: floor=3` is no audience: select people with `department=NAME` or `location=NAME`"
+
+
 async def test_an_employee_is_refused_posting_in_their_language(console_with: object) -> None:
     h = await console_with()  # type: ignore[operator]
     await import_directory(h.app)

@@ -148,3 +148,38 @@ async def test_the_post_page_lists_who_has_not_acknowledged(web: WebHarness, adm
     )
     async with web.browser() as stranger:
         assert (await stranger.get(f"/posts/{post_id}/missing.csv")).status_code == 303
+
+
+async def test_a_post_to_people_lists_who_could_not_be_sent_it_privately(web: WebHarness, admin: Admin) -> None:
+    """``to: department=support``: Carla's copy goes to her console chat; U01's Slack has no DM to open (the
+    stand-in Slack opens none), so that copy fails; Dirk is in the directory on no messenger at all."""
+    browser, _ = admin
+    await members(web.app, web.clock)
+    async with web.app.store.transaction() as session:
+        session.add(Employee(name="Dirk", department="Support", created_at=web.clock.now()))
+    created = await web.client.post("/api/posts", json={**MUST_READ, "to": ["department=support"]})
+    assert created.status_code == 201, created.text
+    await web.app.settle()
+    post_id = int(created.json()["id"])
+
+    detail = (await web.client.get(f"/api/posts/{post_id}")).json()
+    assert detail["direct"] is True
+    assert web.slack.sent == {}  # nothing went to the Slack channel: a segment selects people
+    found = (await web.client.get(f"/api/posts/{post_id}/audience")).json()
+    assert found["reach"] == {"value": 1, "estimate": False, "known": 1}
+    assert [p["name"] for p in found["missing"]] == ["Carla"]
+    assert [(u["name"], u["platform"]) for u in found["unreachable"]] == [("Dirk", None), ("U01", "slack")]
+    assert "no messenger account linked" in found["unreachable"][0]["reason"]
+    assert "no private chat with U01" in found["unreachable"][1]["reason"]
+
+    page = (await browser.get(f"/posts/{post_id}")).text
+    section = re.search(r'<section class="card unreachable">.*?</section>', page, re.S)
+    assert section, "no not-reached-privately section"
+    assert "Not reached privately" in section.group(0) and "(2)" in section.group(0)
+    assert re.findall(r"<tr data-employee=\"\d+\"><td>([^<]+)</td>", section.group(0)) == ["Dirk", "U01"]
+
+    # A post to the channels lists nobody as unreachable and is not direct.
+    channel_post = await _must_read(web)
+    assert (await web.client.get(f"/api/posts/{channel_post}")).json()["direct"] is False
+    assert (await web.client.get(f"/api/posts/{channel_post}/audience")).json()["unreachable"] == []
+    assert "Not reached privately" not in (await browser.get(f"/posts/{channel_post}")).text

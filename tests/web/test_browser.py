@@ -277,3 +277,35 @@ def test_the_post_page_shows_who_has_not_acknowledged_and_the_segments(page: Any
         missing.locator("a", has_text="As CSV").click()
     saved = Path(download.value.path()).read_text(encoding="utf-8")
     assert [line.split(",")[1] for line in saved.splitlines()[1:]] == ["Bram", "Carla", "U02"]
+
+
+async def _must_read_to_support(app: App) -> int:
+    """``to: department=support`` after :func:`_must_read_with_people`: Carla's console copy goes, U01's
+    cannot (the stand-in Slack opens no DM)."""
+    from bot.services.drafts import CallToAction, PostDraft
+    from bot.services.roles import Role
+    from content.models import CtaKind
+
+    draft = PostDraft(title="Alleen Support", cta=CallToAction(CtaKind.ACKNOWLEDGE), audience=("department=support",))
+    created = await app.publishing.create(draft, "console:mod", Role.ADMIN)
+    await app.settle()
+    return int(created.id)
+
+
+def test_the_post_page_of_a_post_to_people_shows_who_was_not_reached_privately(
+    page: Any, live_server: LiveServer
+) -> None:
+    from playwright.sync_api import expect
+
+    live_server.call(_must_read_with_people)
+    post_id = live_server.call(_must_read_to_support)
+    page.goto("/login")
+    page.fill("#token", TOKEN)
+    page.click("button[type=submit]")
+    page.goto(f"/posts/{post_id}")
+
+    unreachable = page.locator("section.unreachable")
+    expect(unreachable.locator("h2")).to_contain_text("Not reached privately (1)")
+    expect(unreachable.locator("tbody tr")).to_have_count(1)
+    expect(unreachable.locator("tbody tr").first).to_contain_text("slack")
+    expect(page.locator("dd.reach")).to_have_text("1")

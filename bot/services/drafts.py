@@ -8,13 +8,14 @@ what characters a post may carry.
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.i18n import N_, Message, Refusal
 from content.direct import SEGMENT_ATTRIBUTES, segment_of
-from content.models import FEED_KINDS, CtaKind, PostKind
+from content.models import FEED_KINDS, CtaKind, Post, PostKind, PostState
 
 MAX_TITLE = 300
 MAX_BODY = 20_000
@@ -183,3 +184,28 @@ def _checked_audience(audience: tuple[str, ...], draft: PostDraft) -> tuple[str,
             Message("a %(kind)s post is not sent; only news goes to people directly", kind=draft.kind.value)
         )
     return audience
+
+
+def post_from_draft(draft: PostDraft, *, author: str | None, now: datetime) -> Post:
+    """A new (unsaved) post of a normalized draft, in state draft. Link posts get their click token."""
+    return Post(
+        kind=draft.kind,
+        title=draft.title,
+        body=draft.body,
+        cta_kind=draft.cta.kind,
+        cta_options=list(draft.cta.options),
+        cta_url=draft.cta.url,
+        cta_deadline=draft.cta.deadline,
+        audience=list(draft.audience),
+        state=PostState.DRAFT,
+        publish_at=draft.publish_at,
+        urgent=draft.urgent,
+        direct=draft.direct,
+        paid_broadcast=draft.paid_broadcast,
+        author=author,
+        source=draft.source,
+        source_key=draft.source_key,
+        click_token=secrets.token_urlsafe(16) if draft.cta.kind == CtaKind.LINK else None,
+        created_at=now,
+        updated_at=now,
+    )

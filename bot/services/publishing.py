@@ -12,7 +12,6 @@ Whoever keeps jobs in step with posts (the scheduler) registers with :meth:`Publ
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,12 +23,12 @@ from bot.clock import Clock
 from bot.i18n import Message, Moment, Refusal
 from bot.services.compose import Composer
 from bot.services.direct_audience import fan_out_privately, is_to_people, people_targets
-from bot.services.drafts import DraftError, PostDraft, normalized
+from bot.services.drafts import DraftError, PostDraft, normalized, post_from_draft
 from bot.services.post_words import state_word
 from bot.services.roles import Role
 from content import direct, posts
 from content.db import Store
-from content.models import FEED_KINDS, Channel, CtaKind, Post, PostState
+from content.models import FEED_KINDS, Channel, Post, PostState
 from content.outbox import add_deliveries
 from content.responses import Counts
 from scheduler.quiet import QuietHours
@@ -373,29 +372,4 @@ def no_audience_error(channels: Sequence[Channel], audience: Sequence[str]) -> M
     return Message(
         "no enabled channel carries %(wanted)s: no channels are configured (add [[channels]] to the config)",
         wanted=wanted,
-    )
-
-
-def post_from_draft(draft: PostDraft, *, author: str | None, now: datetime) -> Post:
-    """A new (unsaved) post of a normalized draft, in state draft. Link posts get their click token."""
-    return Post(
-        kind=draft.kind,
-        title=draft.title,
-        body=draft.body,
-        cta_kind=draft.cta.kind,
-        cta_options=list(draft.cta.options),
-        cta_url=draft.cta.url,
-        cta_deadline=draft.cta.deadline,
-        audience=list(draft.audience),
-        state=PostState.DRAFT,
-        publish_at=draft.publish_at,
-        urgent=draft.urgent,
-        direct=draft.direct,
-        paid_broadcast=draft.paid_broadcast,
-        author=author,
-        source=draft.source,
-        source_key=draft.source_key,
-        click_token=secrets.token_urlsafe(16) if draft.cta.kind == CtaKind.LINK else None,
-        created_at=now,
-        updated_at=now,
     )

@@ -10,8 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from adapters.base import OutboundMessage
 from adapters.markup import Document, Paragraph, Text
-from bot.services.drafts import DraftError, normalized
-from bot.services.publishing import post_from_draft
+from bot.services.drafts import DraftError, normalized, post_from_draft
 from bot.web.deps import WebDeps
 from bot.web.forms import compose_values, post_from_form
 from bot.web.guard import Guard

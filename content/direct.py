@@ -91,17 +91,27 @@ class Unreachable:
     employee_id: int
     name: str
     platform: str | None  # where a copy was tried and failed; None: no copy was possible
-    reason: str
+    reason: str  # a code of NO_ACCOUNT … COPY_FAILED, or the platform's own error text
+
+
+# Why a person got no private copy, recorded as a code: several moderators read it, each in their own
+# language, so it is worded where it is shown (bot/services/direct_audience.py ``reason_words``).
+NO_ACCOUNT = "no-account"
+NOT_STARTED = "telegram-not-started"
+NOT_RUNNING = "not-running:"  # followed by the person's platforms, comma-separated
+CONFIGURED_CHANNEL = "configured-channel"
+CHAT_OFF = "chat-off"
+COPY_FAILED = "copy-failed"
 
 
 def reason_unreachable(identities: Sequence[Identity], platforms: Collection[str]) -> str:
-    """Why none of a person's accounts can take a private copy (worded for a moderator)."""
+    """Why none of a person's accounts can take a private copy (a code of the above)."""
     if not identities:
-        return "no messenger account linked (import them in the directory or ask them to /link)"
+        return NO_ACCOUNT
     running = [i for i in identities if i.platform in platforms]
     if not running:
-        return f"only on {', '.join(sorted({i.platform for i in identities}))}, which is not running"
-    return "has not started the bot on Telegram: they must open a private chat with it and press Start"
+        return NOT_RUNNING + ", ".join(sorted({i.platform for i in identities}))
+    return NOT_STARTED
 
 
 def can_take_private(identity: Identity) -> bool:
@@ -244,9 +254,9 @@ async def add_direct_deliveries(
             continue
         channel = channels.get(identity.id)
         if channel is None:  # its chat id or name is a configured channel's (a room the bot was told to post in)
-            missed.append([employee_id, identity.platform, "their private chat is also a configured channel"])
+            missed.append([employee_id, identity.platform, CONFIGURED_CHANNEL])
         elif not channel.enabled:
-            missed.append([employee_id, identity.platform, channel.disabled_reason or "their private chat is off"])
+            missed.append([employee_id, identity.platform, channel.disabled_reason or CHAT_OFF])
         else:
             targets.append(channel)
     add_deliveries(session, post.id, targets, now)
@@ -307,7 +317,7 @@ async def unreachable(session: AsyncSession, post_id: int) -> list[Unreachable]:
         .where(Delivery.post_id == post_id, Channel.kind == DIRECT, Delivery.state == DeliveryState.FAILED)
     )
     for employee_id, platform, error in failed.all():
-        found[int(employee_id)] = (str(platform), str(error or "the private copy failed"))
+        found[int(employee_id)] = (str(platform), str(error or COPY_FAILED))
     names: dict[int, str] = {}
     ids = sorted(found)
     for start in range(0, len(ids), _CHUNK):

@@ -61,15 +61,32 @@ def no_people_error(audience: Sequence[str]) -> Message:
 
 
 async def unreachable_lines(session: AsyncSession, post_id: int, shown: int, t: Translator = SOURCE) -> list[str]:
-    """For ``stats ID missing``: the people a post to people could not be sent to, with the reason (as
-    recorded, in English: the platforms' own errors among them)."""
+    """For ``stats ID missing``: the people a post to people could not be sent to, with the reason in the
+    reader's language (a platform's own error text as it came)."""
     people = await direct.unreachable(session, post_id)
     if not people:
         return []
     lines = [t.gettext("%(count)s could not be sent it privately:", count=len(people))]
     nowhere = t.gettext("no platform")
-    lines += [f"- {p.name} · {p.platform or nowhere} · {p.reason}" for p in people[:shown]]
+    lines += [f"- {p.name} · {p.platform or nowhere} · {t.render(reason_words(p.reason))}" for p in people[:shown]]
     if len(people) > shown:
         more = len(people) - shown
         lines.append(t.gettext("… and %(count)s more: the post's page on the dashboard lists everyone", count=more))
     return lines
+
+
+def reason_words(reason: str) -> Message | str:
+    """A recorded reason (content/direct.py) as people read it; a platform's own error text stays as it came."""
+    if reason == direct.NO_ACCOUNT:
+        return Message("no messenger account linked (import them in the directory or ask them to /link)")
+    if reason == direct.NOT_STARTED:
+        return Message("has not started the bot on Telegram: they must open a private chat with it and press Start")
+    if reason.startswith(direct.NOT_RUNNING):
+        return Message("only on %(platforms)s, which is not running", platforms=reason.removeprefix(direct.NOT_RUNNING))
+    if reason == direct.CONFIGURED_CHANNEL:
+        return Message("their private chat is also a configured channel")
+    if reason == direct.CHAT_OFF:
+        return Message("their private chat is off")
+    if reason == direct.COPY_FAILED:
+        return Message("the private copy failed")
+    return reason

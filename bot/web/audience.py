@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from bot.i18n import SOURCE
+from bot.services.direct_audience import reason_words
 from bot.services.stats import MISSABLE
 from bot.web.exports import cell
 from content import audience, direct
@@ -103,7 +105,12 @@ async def post_audience(session: AsyncSession, post: Post) -> AudienceOut:
         missing=missing,
         segments=segments,
         unreachable=[
-            UnreachableOut(employee_id=u.employee_id, name=u.name, platform=u.platform, reason=u.reason)
+            UnreachableOut(
+                employee_id=u.employee_id,
+                name=u.name,
+                platform=u.platform,
+                reason=SOURCE.render(reason_words(u.reason)),  # the API and the dashboard speak English
+            )
             for u in await direct.unreachable(session, post.id)
         ],
     )

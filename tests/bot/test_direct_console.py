@@ -58,7 +58,7 @@ async def test_a_segment_is_sent_privately_to_its_people(console_app: ConsoleApp
     assert channels == ["console"]  # private chats are no configured channels
     assert reach == audience.Reach(2, False, 2)
     assert [(u.name, u.platform) for u in unreachable] == [("Dirk", None)]
-    assert "no messenger account linked" in unreachable[0].reason
+    assert unreachable[0].reason == direct.NO_ACCOUNT  # recorded as a code, worded for each reader
 
     await console_app.say("anna: /ack 1", "mod: /stats 1 missing")
     await console_app.app.answer_tasks.idle(10)

@@ -256,3 +256,20 @@ def test_a_channels_language_must_have_a_catalogue() -> None:
     assert Settings(channels=[{**channel, "language": None}]).channels[0].language is None  # type: ignore[list-item]
     with pytest.raises(ValueError, match="no catalogue for language 'de'"):
         Settings(channels=[{**channel, "language": "de"}])  # type: ignore[list-item]
+
+
+def test_why_someone_got_no_private_copy_is_worded_for_each_reader() -> None:
+    from bot.services.direct_audience import reason_words
+    from content import direct
+
+    dutch, english = (load_catalogues().translator(language) for language in ("nl", "en"))
+    assert dutch.render(reason_words(direct.NOT_STARTED)) == (
+        "heeft de bot op Telegram niet gestart: open een privéchat met de bot en druk op Start"
+    )
+    assert english.render(reason_words(direct.NOT_RUNNING + "matrix, slack")) == (
+        "only on matrix, slack, which is not running"
+    )
+    assert dutch.render(reason_words(direct.NOT_RUNNING + "slack")) == "alleen op slack, dat niet draait"
+    # A platform's own error text is shown as it came.
+    blocked = "Forbidden: bot was blocked by the user"
+    assert dutch.render(reason_words(blocked)) == blocked

@@ -31,9 +31,9 @@ def test_the_account_last_responded_on_gets_the_copy_else_an_open_chat_else_the_
     assert direct.direct_identity(accounts, {}, {"telegram"}) is telegram  # only running platforms
     never_started = _identity(5, "telegram")
     assert direct.direct_identity([never_started], {}, everywhere) is None
-    assert "has not started the bot" in direct.reason_unreachable([never_started], everywhere)
-    assert "which is not running" in direct.reason_unreachable([slack], {"telegram"})
-    assert "no messenger account linked" in direct.reason_unreachable([], everywhere)
+    assert direct.reason_unreachable([never_started], everywhere) == direct.NOT_STARTED
+    assert direct.reason_unreachable([slack, matrix], {"telegram"}) == direct.NOT_RUNNING + "matrix, slack"
+    assert direct.reason_unreachable([], everywhere) == direct.NO_ACCOUNT
 
 
 def test_segments_are_read_without_case_and_tags_are_no_segments() -> None:

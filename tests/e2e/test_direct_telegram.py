@@ -96,9 +96,7 @@ async def test_a_private_copy_only_to_people_who_started_the_bot(
         unreachable = await direct.unreachable(session, post.id)
         assert (await audience.reach_of(session, [post.id]))[post.id] == audience.Reach(1, False, 1)
     assert [(d.state, d.platform_message_id) for d in deliveries] == [("sent", str(copies[0].message_id))]
-    assert [(u.platform, u.reason) for u in unreachable] == [
-        (None, "has not started the bot on Telegram: they must open a private chat with it and press Start")
-    ]
+    assert [(u.platform, u.reason) for u in unreachable] == [(None, direct.NOT_STARTED)]
 
     # Anna presses ✅ in her private chat: counted for her, on that copy.
     buttons = [b for row in (copies[0].reply_markup or {}).get("inline_keyboard", []) for b in row]

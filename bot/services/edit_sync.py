@@ -35,6 +35,7 @@ BATCH = 20
 LEASE = timedelta(seconds=60)
 IDLE_POLL = 1.0
 MAX_BACKOFF = 60.0
+STOP_WAIT = 5.0  # seconds a stop waits for the edit in hand before cancelling it
 
 
 class EditSync:
@@ -60,6 +61,7 @@ class EditSync:
         self._backoff = {p: 0.0 for p in adapters}
         self._busy = {p: False for p in adapters}
         self._loops: list[asyncio.Task[None]] = []
+        self._stopping = False
         self.edited = 0  # copies edited by this process (metrics, tests)
 
     def wake(self) -> None:
@@ -67,15 +69,21 @@ class EditSync:
             event.set()
 
     async def start(self) -> None:
+        self._stopping = False
         self._loops = [asyncio.create_task(self._loop(p), name=f"edits-{p}") for p in self._adapters]
 
     async def stop(self) -> None:
-        """Stop after the edit in hand (its outcome recorded); the rest stay behind for the next run."""
-        for task in self._loops:
-            task.cancel()
-        for task in self._loops:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Stop after the edit in hand (its outcome recorded); the rest stay behind for the next run. A
+        loop is cancelled only when it has not ended within ``STOP_WAIT`` (an edit stuck in a platform's
+        call): cancelled inside a store write, a SQLite connection can keep the write lock, and every
+        write of the stop after it waits for the lock (``prikbord run`` then hangs at the end of a script)."""
+        self._stopping = True
+        self.wake()
+        if self._loops:
+            _, late = await asyncio.wait(self._loops, timeout=STOP_WAIT)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         self._loops = []
 
     async def settle(self, timeout: float = 60.0) -> None:
@@ -94,7 +102,7 @@ class EditSync:
 
     async def _loop(self, platform: str) -> None:
         wake = self._wake[platform]
-        while True:
+        while not self._stopping:
             wake.clear()
             try:
                 worked = await self.run_once(platform)
@@ -117,6 +125,8 @@ class EditSync:
                 by_id = await posts.posts_by_ids(session, post_ids)
                 counts = await counts_for(session, post_ids)
             for copy in batch:
+                if self._stopping:
+                    break  # the copies left are claimed for a lease; the next run edits them
                 post = by_id[copy.post_id]
                 message = self._composer.compose_for_chat(
                     platform, copy.chat_id, post, counts[copy.post_id], copy.delivery_id

@@ -115,6 +115,10 @@ def _logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from bot.runtime import quiet_cancelled_pool_close
+
+    for handler in logging.getLogger().handlers:  # a logger's filter would not see its children's records
+        handler.addFilter(quiet_cancelled_pool_close)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,8 +314,20 @@ def post_command(
 
     settings = _settings(config)
     request = PostRequest(
-        title, body, cta, tuple(option or ()), url, deadline, tuple(to or ()), at, in_, now, urgent, kind,
-        paid_broadcast, direct=direct,
+        title,
+        body,
+        cta,
+        tuple(option or ()),
+        url,
+        deadline,
+        tuple(to or ()),
+        at,
+        in_,
+        now,
+        urgent,
+        kind,
+        paid_broadcast,
+        direct=direct,
     )
     result = run_async(lambda: create_post(settings, request), settings.database.url)
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else str(result["id"]))

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import atexit
 import gc
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import logging
 
 
 def tune_gc() -> None:
@@ -33,3 +37,22 @@ def tune_gc_for_command() -> None:
     _, second, third = gc.get_threshold()
     gc.set_threshold(50_000, second, third)
     atexit.register(gc.freeze)
+
+
+def quiet_cancelled_pool_close(record: logging.LogRecord) -> bool:
+    """A log handler's filter: SQLAlchemy's pool reporting a connection whose close was cancelled (a stop
+    cancelled the task that held it) is one line instead of asyncpg's traceback; the connection is dropped,
+    which loses nothing. Every other record passes as it is."""
+    import asyncio
+    import logging
+
+    error = record.exc_info[1] if record.exc_info else None
+    if (
+        record.name.startswith("sqlalchemy.pool")
+        and isinstance(error, asyncio.CancelledError)
+        and str(record.msg).startswith("Exception closing connection")
+    ):
+        record.msg, record.args = "a database connection was dropped while stopping (its close was cancelled)", ()
+        record.exc_info, record.exc_text = None, None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return True

@@ -314,21 +314,9 @@ def post_command(
 
     settings = _settings(config)
     request = PostRequest(
-        title,
-        body,
-        cta,
-        tuple(option or ()),
-        url,
-        deadline,
-        tuple(to or ()),
-        at,
-        in_,
-        now,
-        urgent,
-        kind,
-        paid_broadcast,
-        direct=direct,
-    )
+        title, body, cta, tuple(option or ()), url, deadline, tuple(to or ()), at, in_, now, urgent, kind,
+        paid_broadcast, direct=direct,
+    )  # fmt: skip
     result = run_async(lambda: create_post(settings, request), settings.database.url)
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else str(result["id"]))
 

@@ -8,6 +8,7 @@ The first part is the title, plain parts are the body, and parts that start with
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -222,18 +223,7 @@ def parse_schedule(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
     when = parse_when(parts[0], zone, now)
     if when <= now:
         raise UsageError(Message("%(when)r is in the past; schedule a later time", when=parts[0]))
-    draft = parse_post(" | ".join(parts[1:]), zone, now)
-    return PostDraft(
-        title=draft.title,
-        body=draft.body,
-        kind=draft.kind,
-        cta=draft.cta,
-        audience=draft.audience,
-        publish_at=when,
-        urgent=draft.urgent,
-        paid_broadcast=draft.paid_broadcast,
-        direct=draft.direct,
-    )
+    return dataclasses.replace(parse_post(" | ".join(parts[1:]), zone, now), publish_at=when)
 
 
 def parse_quiet(text: str) -> tuple[str, str] | None:

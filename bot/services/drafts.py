@@ -7,6 +7,7 @@ what characters a post may carry.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 import unicodedata
@@ -138,18 +139,9 @@ def normalized(draft: PostDraft, *, require_call_to_action: bool) -> PostDraft:
     tags = (clean_text(t, multiline=False).lower() for t in draft.audience)
     audience = tuple(dict.fromkeys(t for t in tags if has_visible(t))) or ("everyone",)
     audience = _checked_audience(audience, draft)
-    return PostDraft(
-        title=title,
-        body=body,
-        kind=draft.kind,
-        cta=CallToAction(cta.kind, options, url, cta.deadline),
-        audience=audience,
-        publish_at=draft.publish_at,
-        urgent=draft.urgent,
-        paid_broadcast=draft.paid_broadcast,
-        source=draft.source,
-        source_key=draft.source_key,
-        direct=draft.direct,
+    # replace(), not a new PostDraft: a field added to the draft is carried through without being listed here.
+    return dataclasses.replace(
+        draft, title=title, body=body, cta=CallToAction(cta.kind, options, url, cta.deadline), audience=audience
     )
 
 

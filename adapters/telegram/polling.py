@@ -36,7 +36,9 @@ MAX_BACKOFF = 30.0  # seconds between failed getUpdates calls, at most
 
 
 def lane_of(update: object) -> tuple[Hashable, Hashable]:
-    """(chat, sender) of an update, as far as it names them: the updates of one lane are handled in order.
+    """(chat, person) of an update, as far as it names them: the updates of one lane are handled in order.
+    The person of a membership change (``chat_member``) is the member, not who made the change: an admin's
+    kick must come after the member's own join and messages, or the member stays (or leaves) wrongly.
     Anything unreadable (no chat, no sender, ids that are not numbers) shares the lane of ``None``."""
     if not isinstance(update, dict):
         return (None, None)
@@ -45,8 +47,9 @@ def lane_of(update: object) -> tuple[Hashable, Hashable]:
             continue
         message = value.get("message")
         holder = message if isinstance(message, dict) else value
-        sender = value.get("from", value.get("user"))
-        return (_id_of(holder.get("chat")), _id_of(sender))
+        member = value.get("new_chat_member")
+        person = member.get("user") if isinstance(member, dict) else value.get("from", value.get("user"))
+        return (_id_of(holder.get("chat")), _id_of(person))
     return (None, None)
 
 

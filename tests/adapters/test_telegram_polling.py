@@ -27,6 +27,32 @@ def press(update_id: int, user: int, chat: int = GROUP) -> dict[str, Any]:
     }
 
 
+def member_change(member: int, *, actor: int, status: str) -> dict[str, Any]:
+    user = {"id": member, "is_bot": False, "first_name": "M"}
+    return {
+        "chat": {"id": GROUP, "type": "supergroup"},
+        "from": {"id": actor, "is_bot": False, "first_name": "A"},
+        "date": 0,
+        "old_chat_member": {"status": "left" if status == "member" else "member", "user": user},
+        "new_chat_member": {"status": status, "user": user},
+    }
+
+
+async def test_a_join_and_a_kick_in_one_batch_are_handled_in_order() -> None:
+    take = Taker()
+    polls = poller(take)
+    batch = [
+        {"update_id": 1, "chat_member": member_change(9, actor=9, status="member")},
+        {"update_id": 2, "chat_member": member_change(9, actor=1, status="kicked")},
+    ]
+    handling = asyncio.create_task(polls.handle_batch(batch))
+    await asyncio.sleep(0.01)
+    assert take.started == [1]  # the kick waits for the join
+    take.release.set()
+    await handling
+    assert take.finished == [1, 2]
+
+
 class Taker:
     """Records when each update's handling begins and ends; each waits until ``release`` is set."""
 
@@ -65,6 +91,10 @@ def test_a_lane_is_one_person_in_one_chat() -> None:
     assert lane_of(reaction) == (GROUP, 8)
     message = {"update_id": 5, "message": {"chat": {"id": GROUP}, "from": {"id": 9}, "text": "/help"}}
     assert lane_of(message) == (GROUP, 9)
+    # A membership change is the member's lane, whoever made it: an admin's kick after the member's join.
+    joined = {"update_id": 7, "chat_member": member_change(9, actor=9, status="member")}
+    kicked = {"update_id": 8, "chat_member": member_change(9, actor=1, status="kicked")}
+    assert lane_of(joined) == lane_of(kicked) == lane_of(message) == (GROUP, 9)
     assert lane_of("junk") == lane_of({"update_id": 6, "message": {"chat": {"id": "x"}}}) == (None, None)
 
 

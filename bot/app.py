@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from adapters.base import Adapter
+from adapters.base import Adapter, Rate
 from adapters.console.adapter import ConsoleAdapter
 from adapters.markup import MarkupParser
 from bot.clock import Clock, SystemClock
@@ -295,6 +295,7 @@ class App:
                     signing_secret=slack.signing_secret.get_secret_value(),
                     api_base_url=slack.api_base_url,
                     app_token=slack.app_token.get_secret_value() if slack.app_token else None,
+                    open_rate=Rate(slack.open_rate_per_minute, 60.0),
                     home_view=lambda user: must_reads_home(self.store, self.clock, self.composer, user, self.languages),
                 )
             except ValueError as exc:

@@ -80,6 +80,8 @@ class SlackConfig(Section):
     signing_secret: SecretStr | None = None
     api_base_url: str = "https://slack.com/api/"
     app_token: SecretStr | None = None
+    # DMs opened per minute for first private copies (conversations.open is tier 3, "50+ per minute").
+    open_rate_per_minute: int = Field(default=50, ge=1)
 
 
 class MatrixConfig(Section):

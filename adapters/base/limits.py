@@ -21,6 +21,9 @@ class Limits:
     # The overall rates of a paid broadcast (Telegram's allow_paid_broadcast), in place of global_rates for
     # its sends; empty where the platform has none (its sends keep global_rates). Per-chat rates still apply.
     paid_global_rates: tuple[Rate, ...] = ()
+    # Opening a private chat before a first private copy (Slack's conversations.open, a tier-3 method):
+    # at most these, in windows of their own beside the message rates. Empty: opening is not limited.
+    open_rates: tuple[Rate, ...] = ()
     # True where a resend with the same idempotency key cannot duplicate (Matrix txnId).
     idempotent_send: bool = False
     # Seconds between counter edits of one message.

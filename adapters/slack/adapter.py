@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 HomeView = Callable[[UserRef], Awaitable[Sequence[tuple[MessageRef, OutboundMessage]] | HomeContent]]
 
 DEFAULT_WORKSPACE_RATE = Rate(20, 1.0)  # Slack publishes none; a conservative stand-in
+DEFAULT_OPEN_RATE = Rate(50, 60.0)  # conversations.open is tier 3: "50+ per minute"
 _CONTEXT_KEY = "prikbord_inbound"
 # Called with (platform, reason) for each request refused as malformed: the web app's metrics count them.
 RefusedHook = Callable[[str, str], None]
@@ -78,6 +79,7 @@ class SlackAdapter(Adapter):
     - ``home_view``: the person's open must-reads for their App Home, as (the post's message ref, the post)
       pairs, shown with buttons; a press there arrives as ActionPressed on that ref. None: no App Home.
     - ``workspace_rate``: the workspace-wide message rate (Slack publishes none; 20/s is a stand-in).
+    - ``open_rate``: how fast DMs are opened for first private copies (``conversations.open``, tier 3).
     - ``main_command``: the slash command whose first word is the command (``/prikbord stats 12``).
     - ``timeout``: seconds for one Web API call.
     """
@@ -93,6 +95,7 @@ class SlackAdapter(Adapter):
         app_token: str | None = None,
         home_view: HomeView | None = None,
         workspace_rate: Rate = DEFAULT_WORKSPACE_RATE,
+        open_rate: Rate = DEFAULT_OPEN_RATE,
         main_command: str = MAIN_COMMAND,
         timeout: float = 30.0,
     ) -> None:
@@ -112,6 +115,7 @@ class SlackAdapter(Adapter):
             text_length=40_000,  # Slack's limit of a message's text
             global_rates=(workspace_rate,),
             per_chat_rates=(Rate(1, 1.0),),
+            open_rates=(open_rate,),
             idempotent_send=False,  # but find_sent finds a post by its metadata
             edit_interval=2.0,  # chat.update is a tier-3 method: keep counter edits sparse
         )

@@ -68,6 +68,7 @@ class PlatformLimiter:
         self._paid = [Window(r, paced=True) for r in limits.paid_global_rates] or self._global
         self._chat_rates = limits.per_chat_rates
         self._chats: dict[str, list[Window]] = {}
+        self._opening = [Window(r) for r in limits.open_rates]
 
     @contextlib.asynccontextmanager
     async def slot(self, chat_id: str, paid: bool = False) -> AsyncIterator[None]:
@@ -87,6 +88,21 @@ class PlatformLimiter:
                 return
             async with self._shared.turn(self._platform, chat_id, self._limits, paid):  # its turn among all instances
                 yield
+        finally:
+            for window in held:
+                window.release_later()
+
+    @contextlib.asynccontextmanager
+    async def opening(self) -> AsyncIterator[None]:
+        """Hold a place in the windows of opening a private chat (Slack's tier 3 on conversations.open),
+        so a must-read to many new people waits its turn instead of drawing 429s. Not shared between
+        instances: a person's private chat is opened once and then remembered (content/direct.py)."""
+        held: list[Window] = []
+        try:
+            for window in self._opening:
+                await window.acquire()
+                held.append(window)
+            yield
         finally:
             for window in held:
                 window.release_later()

@@ -167,7 +167,8 @@ class Sender:
             ):
                 with attempt:
                     if person is not None:
-                        chat = await self._open_private(adapter, claimed, person)
+                        async with limiter.opening():
+                            chat = await self._open_private(adapter, claimed, person)
                         person = None
                     async with limiter.slot(chat.chat_id, message.paid_broadcast):
                         ref = await self._timed_send(platform, adapter, chat, message, claimed.id)

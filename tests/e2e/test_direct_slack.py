@@ -15,6 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from adapters.base import Rate
+from adapters.slack.adapter import SlackAdapter
 from bot.app import App
 from bot.clock import FrozenClock
 from bot.config import Settings
@@ -25,7 +27,7 @@ from content import audience, direct
 from content.db import Store
 from content.models import Channel, CtaKind, Delivery, DeliveryState, Employee, Identity, Post, Response
 from tests.e2e.matrix_bridge import wait_for
-from tests.peers.slack import SignedRequest, SlackPeer
+from tests.peers.slack import DEFAULT_TIER_RATES, SignedRequest, SlackPeer, Window
 
 PEOPLE = ("anna", "bram", "carla")
 
@@ -217,3 +219,52 @@ async def test_a_restart_mid_fan_out_sends_no_copy_twice(slack: DirectSlack, clo
     assert {d.state for d in after.values()} == {"sent"}
     assert after[slack.user("anna")].platform_message_id == anna.platform_message_id  # found, not resent
     assert [slack.copies_in_dm(p, post.id) for p in PEOPLE] == [1, 1, 1]
+
+
+async def test_dms_are_opened_within_slacks_tier_and_none_is_refused(store: Store, clock: FrozenClock) -> None:
+    """conversations.open is tier 3 (50+ a minute): a must-read to more new people than the tier allows at
+    once waits its turn for each DM instead of drawing 429s (peer and adapter at 4 a second here, so the
+    test is short; the default is ``[slack] open_rate_per_minute = 50``)."""
+    people = [f"persoon{i:02d}" for i in range(12)]
+    tiers = {**DEFAULT_TIER_RATES, "conversations.open": Window(4, 1.0)}
+    async with SlackPeer(tier_rates=tiers) as peer:
+        channel = peer.add_channel("algemeen", members=people)
+        settings = _settings(peer, channel)
+        assert settings.slack.open_rate_per_minute == 50
+        adapter = SlackAdapter(
+            bot_token=peer.bot_token,
+            signing_secret=peer.signing_secret,
+            api_base_url=peer.api_base_url,
+            open_rate=Rate(4, 1.0),
+        )
+        app = App(settings, clock=clock, store=store, adapters={"slack": adapter}, counter_debounce=0.0)
+        await app.start()
+        try:
+            found = DirectSlack(app, peer, httpx.AsyncClient(), channel)
+            await wait_for(lambda: _synced_people(found, people), "the channel's member list to be read at start")
+            for person in people:
+                await found.department(person, "Sales")
+            post = await found.post(_must_read("Nieuwe prijzen", "department=sales"))
+            opened = peer.calls_of("conversations.open")
+            assert [c.status for c in opened] == [200] * len(people)  # none refused with a 429
+            assert [found.copies_in_dm(p, post.id) for p in people] == [1] * len(people)
+            copies = await found.deliveries(post.id)
+            assert {d.state for d in copies.values()} == {"sent"} and len(copies) == len(people)
+        finally:
+            await app.stop()
+
+
+async def _synced_people(slack: DirectSlack, people: list[str]) -> bool:
+    async with slack.app.store.sessions() as session:
+        rows = await session.execute(select(Identity.platform_user_id).where(Identity.platform == "slack"))
+        return {slack.user(p) for p in people} <= set(rows.scalars())
+
+
+def test_the_configured_open_rate_reaches_the_adapter() -> None:
+    peer = SlackPeer()
+    settings = Settings(
+        console={"enabled": False},  # type: ignore[arg-type]
+        slack={"bot_token": peer.bot_token, "signing_secret": peer.signing_secret, "open_rate_per_minute": 120},  # type: ignore[arg-type]
+    )
+    adapter = App(settings).adapters["slack"]
+    assert adapter.limits.open_rates == (Rate(120, 60.0),)

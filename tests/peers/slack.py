@@ -10,8 +10,8 @@ the few relaxations noted in ``_relax``); a mismatch is recorded in ``violations
 test when the peer stops. Block Kit limits (50 blocks, 3000-character sections, 25 buttons …) are
 enforced with ``invalid_blocks``. chat.postMessage is rate limited per channel (1/s) and
 workspace-wide (20/s) with HTTP 429, ``Retry-After`` and ``ratelimited``; both are configurable, and so
-are the per-method rates of Slack's tiers (``tier_rates``: users.lookupByEmail is tier 3, 50/min;
-conversations.members tier 4, 100/min). Listings page as Slack's do (``limit``, ``cursor``).
+are the per-method rates of Slack's tiers (``tier_rates``: users.lookupByEmail and conversations.open are
+tier 3, 50/min; conversations.members tier 4, 100/min). Listings page as Slack's do (``limit``, ``cursor``).
 Scopes come from the contract's ``security``: a method all of whose scopes the app lacks
 (``missing_scopes``) answers ``missing_scope`` with ``needed``, as Slack does. People have an email
 (``add_user(name, email=…)``) that users.lookupByEmail finds and that users.info shows only with
@@ -308,7 +308,7 @@ _BLOCK_TYPES = {"section", "header", "context", "actions", "divider", "image", "
 
 TIER_3 = Window(50, 60.0)  # Slack's tier 3: 50+ calls a minute per workspace and app
 TIER_4 = Window(100, 60.0)  # Slack's tier 4: 100+ calls a minute
-DEFAULT_TIER_RATES = {"users.lookupByEmail": TIER_3, "conversations.members": TIER_4}
+DEFAULT_TIER_RATES = {"users.lookupByEmail": TIER_3, "conversations.open": TIER_3, "conversations.members": TIER_4}
 
 
 class SlackPeer:

@@ -7,6 +7,7 @@ its turn, and is retried on ``RateLimited`` after the platform's retry-after (te
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -44,10 +45,11 @@ class PacedAnswers:
         )
 
     async def send_private(self, adapter: Adapter, user: UserRef, text: str) -> bool:
-        """``adapter.send_private`` in its turn (the person's own chat)."""
-        return await self._paced(user.platform, user.user_id, lambda: adapter.send_private(user, text))
+        """``adapter.send_private`` in its turn (the person's own chat), which may open that chat first (a
+        Slack DM: conversations.open), so it also takes a turn in the windows of opening one."""
+        return await self._paced(user.platform, user.user_id, lambda: adapter.send_private(user, text), opens=True)
 
-    async def _paced(self, platform: str, chat_id: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def _paced(self, platform: str, chat_id: str, call: Callable[[], Awaitable[T]], *, opens: bool = False) -> T:
         limiter = self._budget.limiter(platform)
 
         def rate_limited(state: RetryCallState) -> bool:
@@ -64,6 +66,9 @@ class PacedAnswers:
             retry=rate_limited, wait=retry_after, stop=stop_after_attempt(self._tries), reraise=True
         ):
             with attempt:
-                async with limiter.slot(chat_id):
+                async with contextlib.AsyncExitStack() as turns:
+                    if opens:
+                        await turns.enter_async_context(limiter.opening())
+                    await turns.enter_async_context(limiter.slot(chat_id))
                     return await call()
         raise AssertionError("tenacity ends with a result or the last error")  # pragma: no cover

@@ -6,6 +6,7 @@ paragraphs with the keyboard on the last part, and ``callback_data`` that always
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Sequence
@@ -182,8 +183,10 @@ def _measure(doc: Document) -> int:
     return visible_length(render_html(doc, TELEGRAM_HTML))
 
 
-def split_text(doc: Document, limit: int = TEXT_LIMIT) -> list[str]:
-    """The body as one or more HTML texts each within ``limit``, split at paragraph boundaries."""
+@functools.lru_cache(maxsize=256)
+def split_text(doc: Document, limit: int = TEXT_LIMIT) -> tuple[str, ...]:
+    """The body as one or more HTML texts each within ``limit``, split at paragraph boundaries. Kept for
+    the last few documents: a fan-out sends the same post to every chat (a Document is immutable)."""
     shaped = telegram_document(doc)
     try:
         docs = [shaped] if _measure(shaped) <= limit else split_document(shaped, limit, _measure)
@@ -193,7 +196,7 @@ def split_text(doc: Document, limit: int = TEXT_LIMIT) -> list[str]:
     texts = [t for t in texts if visible_text(t).strip()]
     if not texts:
         raise EmptyMessage("the post has no text; Telegram refuses empty messages")
-    return texts
+    return tuple(texts)
 
 
 _URL_SCHEMES = ("http://", "https://", "tg://")

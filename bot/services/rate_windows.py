@@ -27,6 +27,8 @@ class Window:
     ``paced``: sends also start evenly spaced (``period / count`` apart) instead of in bursts of ``count``.
     The rate is the same; but at any moment only about one send is on its way, so a crash catches few
     sends whose answer was not recorded yet (on Telegram each of those is a second copy after restart).
+    Starts that came late (the event loop was busy) are made up for, up to a tenth of the period's sends
+    at once: without that every late start was lost for good, ~7 % of a 1,000/s paid broadcast.
     """
 
     def __init__(self, rate: Rate, *, paced: bool = False) -> None:
@@ -34,6 +36,7 @@ class Window:
         self._free = asyncio.Semaphore(slots)
         self._period = rate.period * slots / rate.count
         self._gap = self._period / slots if paced else 0.0
+        self._catch_up = self._period / 10  # how far behind the pace starts may still be made up
         self._next_start = 0.0
 
     async def acquire(self) -> None:
@@ -42,8 +45,9 @@ class Window:
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
-        start = max(now, self._next_start)
-        self._next_start = start + self._gap
+        earliest = max(self._next_start, now - self._catch_up)
+        start = max(now, earliest)
+        self._next_start = earliest + self._gap
         if start > now:
             try:
                 await asyncio.sleep(start - now)

@@ -43,29 +43,26 @@ from adapters.base import (
     TransientError,
     UserRef,
 )
-from adapters.slack.calls import call_api, direct_message, member_channels, open_direct, web_client
+from adapters.slack.calls import DEFAULT_OPEN_RATE, call_api, direct_message, member_channels, open_direct, web_client
 from adapters.slack.errors import SlackCallFailed, TokenRefused
 from adapters.slack.inbound import MAIN_COMMAND, PLATFORM, Inbound, MalformedPayload, parse_request
 from adapters.slack.locales import UserLocales
 from adapters.slack.lookup import EmailLookup
 from adapters.slack.members import MemberListing
 from adapters.slack.mrkdwn import escape
+from adapters.slack.requests import BOLT_SHAPE_ERRORS as _BOLT_SHAPE_ERRORS
+from adapters.slack.requests import MALFORMED as _MALFORMED
 from adapters.slack.requests import OrderedWork, ResponseUrls, order_key, signature_valid
 from adapters.slack.translate import HomeContent, compose, compose_home, metadata_matches
 
 log = logging.getLogger(__name__)
+DEFAULT_WORKSPACE_RATE = Rate(20, 1.0)  # Slack publishes none; a conservative stand-in
 
 HomeView = Callable[[UserRef], Awaitable[Sequence[tuple[MessageRef, OutboundMessage]] | HomeContent]]
 
-DEFAULT_WORKSPACE_RATE = Rate(20, 1.0)  # Slack publishes none; a conservative stand-in
-DEFAULT_OPEN_RATE = Rate(50, 60.0)  # conversations.open is tier 3: "50+ per minute"
 _CONTEXT_KEY = "prikbord_inbound"
 # Called with (platform, reason) for each request refused as malformed: the web app's metrics count them.
 RefusedHook = Callable[[str, str], None]
-_MALFORMED = (UnicodeDecodeError, ValueError, RecursionError)  # MalformedPayload and JSON errors are ValueErrors
-# bolt reads ids out of a payload while building its request and takes Slack's types for granted: a
-# `user` that is a number or a `payload` that is an array fails there with one of these.
-_BOLT_SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError)
 
 
 class SlackAdapter(Adapter):

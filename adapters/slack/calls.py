@@ -11,12 +11,14 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.base import ChatRef, DeliveryError, DiscoveredChat, PermanentError, TransientError
+from adapters.base import ChatRef, DeliveryError, DiscoveredChat, PermanentError, Rate, TransientError
 from adapters.slack.errors import SlackCallFailed, error_for
 from adapters.slack.inbound import PLATFORM
 from adapters.slack.mrkdwn import escape
 
 log = logging.getLogger(__name__)
+
+DEFAULT_OPEN_RATE = Rate(50, 60.0)  # conversations.open is tier 3: "50+ per minute"
 
 # The adapter's own Web API call (method, the call, chat id): a refused token marks it disconnected.
 Call = Callable[[str, Awaitable[Any], str], Awaitable[Mapping[str, Any]]]

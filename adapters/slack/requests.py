@@ -15,6 +15,10 @@ from adapters.base import Event, MessageRef
 SIGNATURE_MAX_AGE = 5 * 60  # seconds; Slack's own rule for X-Slack-Request-Timestamp
 _RESPONSE_URL_TTL = 30 * 60  # Slack honours a response_url for 30 minutes
 _RESPONSE_URLS_KEPT = 2000
+MALFORMED = (UnicodeDecodeError, ValueError, RecursionError)  # MalformedPayload and JSON errors are ValueErrors
+# bolt reads ids out of a payload while building its request and takes Slack's types for granted: a
+# `user` that is a number or a `payload` that is an array fails there with one of these.
+BOLT_SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError)
 
 
 def signature_valid(signing_key: bytes, body: bytes, headers: Mapping[str, str | Sequence[str]], now: float) -> bool:

@@ -138,7 +138,7 @@ def render_json(results: Sequence[PlatformResult]) -> str:
 
 
 def name_chats(settings: Settings, platform: str, chats: Sequence[DiscoveredChat], taken: set[str]) -> list[Found]:
-    configured = {c.chat_id: c.name for c in settings.channels if c.platform == platform}
+    configured = {c.chat_address: c.name for c in settings.channels if c.platform == platform}
     found: list[Found] = []
     for chat in chats:
         known = configured.get(chat.chat.chat_id)

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -101,16 +102,28 @@ class ChannelConfig(Section):
     tags: list[str] = Field(default_factory=lambda: ["everyone"])
     # The language of the posts' buttons and context line here (many read them at once); None: [i18n] default.
     language: str | None = None
+    # Telegram: a topic of a forum supergroup (its message_thread_id). See chat_address.
+    thread_id: int | None = Field(default=None, gt=0)
 
     @field_validator("chat_id", mode="before")
     @classmethod
     def _chat_id_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) else value
 
-    @field_validator("language")
+    @field_validator("thread_id")
     @classmethod
-    def _language_has_catalogue(cls, value: str | None) -> str | None:
-        return None if value is None else has_catalogue(value)
+    def _thread_on_telegram(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and (platform := info.data.get("platform")) != "telegram":
+            raise ValueError(
+                f"thread_id is a topic of a Telegram forum; {platform} channels have none: remove thread_id"
+            )
+        return value
+
+    @property
+    def chat_address(self) -> str:
+        """The channel's chat id in the store, events and deliveries: ``chat_id``, or for a Telegram topic
+        ``"<chat_id>/<thread_id>"``, one string the Telegram adapter splits (docs/telegram.md, "Forum topics")."""
+        return self.chat_id if self.thread_id is None else f"{self.chat_id}/{self.thread_id}"
 
 
 class ModerationConfig(Section):

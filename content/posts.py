@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from content.chats import chat_ids_to_match
 from content.models import (
     FEED_KINDS,
     AuditEntry,
@@ -136,17 +137,9 @@ async def all_channels(session: AsyncSession) -> list[Channel]:
     return list((await session.execute(select(Channel).where(Channel.kind != "direct").order_by(Channel.id))).scalars())
 
 
-def chat_ids_to_match(chat_id: str) -> tuple[str, ...]:
-    """The channel chat ids an event from ``chat_id`` counts for, best first. A topic of a Telegram forum
-    group arrives as ``"<chat>/<thread>"`` (adapters/telegram/render.py): it is the channel configured with
-    that ``thread_id``, and when none is, the group's own channel (a forum configured as one channel).
-    The one place this rule lives: every match of an event to a channel or a sent message goes through it."""
-    chat, sep, _ = chat_id.partition("/")
-    return (chat_id, chat) if sep and chat else (chat_id,)
-
-
 async def channel_by_chat(session: AsyncSession, platform: str, chat_id: str) -> Channel | None:
-    """The channel an event from ``chat_id`` counts for (:func:`chat_ids_to_match`), or None."""
+    """The channel an event from ``chat_id`` counts for, or None: a topic's own channel, else its group's
+    (content/chats.py ``chat_ids_to_match``)."""
     wanted = chat_ids_to_match(chat_id)
     rows = await session.execute(select(Channel).where(Channel.platform == platform, Channel.chat_id.in_(wanted)))
     found = {c.chat_id: c for c in rows.scalars()}

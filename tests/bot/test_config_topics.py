@@ -1,6 +1,6 @@
 """Config of Telegram forum topics (#15): ``thread_id`` names a topic of a forum supergroup. Two topics of
 one forum are two channels; ``thread_id`` anywhere but on Telegram is refused, naming the key; and an event
-from a topic no channel names counts for the forum's own channel (``content.posts.chat_ids_to_match``)."""
+from a topic no channel names counts for the forum's own channel (``content.chats.chat_ids_to_match``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, load_settings
-from content.posts import chat_ids_to_match
+from content.chats import chat_ids_to_match, whole_chat_id
 
 TELEGRAM = '[telegram]\ntoken = "t"\n'
 
@@ -54,3 +54,4 @@ def test_an_event_from_a_topic_matches_its_channel_then_the_forums_own() -> None
     assert chat_ids_to_match("-1001/45") == ("-1001/45", "-1001")
     assert chat_ids_to_match("-1001") == ("-1001",)
     assert chat_ids_to_match("C01") == ("C01",)
+    assert whole_chat_id("-1001/45") == "-1001" and whole_chat_id("!room:example.org") == "!room:example.org"

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.clock import FrozenClock
 from bot.config import Settings
 from content.db import Store
-from content.models import Channel, Delivery, Response
+from content.models import Channel, Delivery, Identity, Membership, Response
 from tests.e2e.test_telegram_e2e import (
     ANNA,
     BRAM,
@@ -162,3 +162,52 @@ async def test_a_command_in_a_topic_is_answered_in_that_topic(topics: Topics) ->
     assert question is None or {m.reply_to for m in answers()} == {question}
     sends = [c for c in peer.calls_to("sendMessage", ok=True) if c.params["chat_id"] == FORUM]
     assert sends and all(c.params.get("message_thread_id") == topics.support for c in sends)
+
+
+async def test_a_native_reaction_on_a_topics_post_is_counted(topics: Topics) -> None:
+    """Telegram's message_reaction names the chat, not the topic: the post is found by its whole chat."""
+    harness, peer = topics.harness, topics.harness.peer
+    post = await harness.moderator_posts("Klantdag | Wie komt er? | cta: acknowledge | to: sales")
+    sales = await topics.message_in("sales", post.id)
+    await peer.react(CARLA, FORUM, sales.message_id, "👍")
+    await _until_stored(harness, 1)
+    await harness.app.settle()
+    assert (await harness.stats(post.id))["counts"] == {"like": 1}
+    assert await topics.responses_by_channel() == {"sales": ["like"]}
+
+
+async def test_a_topic_no_channel_names_counts_for_the_forums_own_channel(store: Store, clock: FrozenClock) -> None:
+    """A forum configured as one channel (no thread_id): what comes from a topic without a channel of its own
+    counts for it (content.chats.chat_ids_to_match). Here the sales channel was a topic's and is now the
+    whole forum's: a press on its copy in the topic still counts, and for it, and the presser is a member."""
+    async with peer_with_people() as peer:
+        peer.add_chat(FORUM, "supergroup", "Forum")
+        sales, support = peer.add_topic(FORUM, "Sales"), peer.add_topic(FORUM, "Support")
+        async with running_app(topic_settings(peer, sales, support), peer, store, clock) as harness:
+            post = await harness.moderator_posts("Klantdag | Wie komt er? | cta: acknowledge | to: sales")
+            msg = await Topics(harness, sales, support).message_in("sales", post.id)
+        whole = topic_settings(peer, sales, support)
+        whole.channels[0].thread_id = None  # the operator made "sales" the forum as a whole
+        async with running_app(whole, peer, store, clock) as harness:
+            assert msg.thread_id == sales
+            pressed = await peer.user_presses(BRAM, FORUM, msg.message_id, data_for(msg, "ack"))
+            await eventually(answered(peer, pressed), "Bram's press is answered")
+            assert peer.callback_queries[pressed].answer == {"text": f"✅ thanks, #{post.id} is marked as read"}
+            await harness.app.settle()
+            await harness.app.audience.flush()
+            assert await Topics(harness, sales, support).responses_by_channel() == {"sales": ["ack"]}
+            assert await members_by_channel(harness) == {"sales": {str(BRAM)}}
+
+async def members_by_channel(harness: Harness) -> dict[str, set[str]]:
+    """Platform user ids of each Telegram channel's members as the store has them (here: people seen there)."""
+    async with harness.app.store.sessions() as session:
+        rows = await session.execute(
+            select(Channel.name, Identity.platform_user_id)
+            .join(Membership, Membership.channel_id == Channel.id)
+            .join(Identity, Identity.id == Membership.identity_id)
+            .where(Membership.left_at.is_(None), Channel.platform == "telegram")
+        )
+        out: dict[str, set[str]] = {}
+        for name, user_id in rows.all():
+            out.setdefault(name, set()).add(user_id)
+        return out

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from content.chats import chat_ids_to_match
+from content.chats import TOPIC_SEPARATOR, chat_ids_to_match, whole_chat_id
 from content.models import (
     FEED_KINDS,
     AuditEntry,
@@ -144,6 +144,19 @@ async def channel_by_chat(session: AsyncSession, platform: str, chat_id: str) ->
     rows = await session.execute(select(Channel).where(Channel.platform == platform, Channel.chat_id.in_(wanted)))
     found = {c.chat_id: c for c in rows.scalars()}
     return next((found[c] for c in wanted if c in found), None)
+
+
+async def channels_of_chat(session: AsyncSession, platform: str, chat_id: str) -> list[Channel]:
+    """Every configured channel in the whole chat of ``chat_id``: its own and its topics' (content/chats.py).
+    What happens to the chat itself (the bot removed, someone joining or leaving) happens to each."""
+    whole = whole_chat_id(chat_id)
+    rows = await session.execute(
+        select(Channel)
+        .where(Channel.platform == platform, Channel.kind != "direct")
+        .where(or_(Channel.chat_id == whole, Channel.chat_id.like(f"{whole}{TOPIC_SEPARATOR}%")))
+        .order_by(Channel.id)
+    )
+    return [c for c in rows.scalars() if whole_chat_id(c.chat_id) == whole]
 
 
 async def channel_by_id(session: AsyncSession, channel_id: int) -> Channel | None:

@@ -6,6 +6,7 @@ forum's own channel when the forum is configured as one. SQLite and PostgreSQL (
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -198,6 +199,7 @@ async def test_a_topic_no_channel_names_counts_for_the_forums_own_channel(store:
             assert await Topics(harness, sales, support).responses_by_channel() == {"sales": ["ack"]}
             assert await members_by_channel(harness) == {"sales": {str(BRAM)}}
 
+
 async def members_by_channel(harness: Harness) -> dict[str, set[str]]:
     """Platform user ids of each Telegram channel's members as the store has them (here: people seen there)."""
     async with harness.app.store.sessions() as session:
@@ -211,3 +213,31 @@ async def members_by_channel(harness: Harness) -> dict[str, set[str]]:
         for name, user_id in rows.all():
             out.setdefault(name, set()).add(user_id)
         return out
+
+
+async def test_what_happens_to_the_forum_happens_to_its_topics_channels(topics: Topics) -> None:
+    """Joins, leaves and the bot's removal name the chat, never a topic: each topic's channel follows them."""
+    harness, peer = topics.harness, topics.harness.peer
+    peer.chats[FORUM].bot_status = "administrator"  # chat_member updates come to admins only
+    await peer.chat_member(FORUM, DIRK, "member")
+    await _until_stored_members(harness, {"sales": {str(DIRK)}, "support": {str(DIRK)}})
+    await peer.chat_member(FORUM, DIRK, "left")
+    await _until_stored_members(harness, {})
+
+    await peer.bot_membership(FORUM, "kicked", ANNA)
+    enabled: dict[str, bool] = {}
+    for _ in range(500):
+        async with harness.app.store.sessions() as session:
+            enabled = {name: on for name, on in (await session.execute(select(Channel.name, Channel.enabled))).all()}
+        if not enabled["support"]:
+            break
+        await asyncio.sleep(0.01)
+    assert enabled == {"console": True, "plain": True, "sales": False, "support": False}
+
+
+async def _until_stored_members(harness: Harness, expected: dict[str, set[str]]) -> None:
+    for _ in range(500):
+        if await members_by_channel(harness) == expected:
+            return
+        await asyncio.sleep(0.01)
+    assert await members_by_channel(harness) == expected

@@ -117,6 +117,8 @@ class ChannelConfig(Section):
             raise ValueError(
                 f"thread_id is a topic of a Telegram forum; {platform} channels have none: remove thread_id"
             )
+        if value is not None and "/" in info.data.get("chat_id", ""):
+            raise ValueError("chat_id names a topic already (chat/thread): set chat_id to the chat's id alone")
         return value
 
     @property

@@ -55,3 +55,8 @@ def test_an_event_from_a_topic_matches_its_channel_then_the_forums_own() -> None
     assert chat_ids_to_match("-1001") == ("-1001",)
     assert chat_ids_to_match("C01") == ("C01",)
     assert whole_chat_id("-1001/45") == "-1001" and whole_chat_id("!room:example.org") == "!room:example.org"
+
+
+def test_a_chat_id_that_names_a_topic_beside_thread_id_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"channels\.0\.thread_id: Value error, chat_id names a topic already"):
+        load(tmp_path, TELEGRAM + channel("sales", "telegram", "-1001/45", 46))

@@ -102,29 +102,30 @@ class ChannelConfig(Section):
     tags: list[str] = Field(default_factory=lambda: ["everyone"])
     # The language of the posts' buttons and context line here (many read them at once); None: [i18n] default.
     language: str | None = None
-    # Telegram: a topic of a forum supergroup (its message_thread_id). See chat_address.
-    thread_id: int | None = Field(default=None, gt=0)
+    thread_id: int | None = Field(default=None, gt=0, description="Telegram: a forum topic's message_thread_id")
 
     @field_validator("chat_id", mode="before")
     @classmethod
     def _chat_id_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) else value
 
+    @field_validator("language")
+    @classmethod
+    def _language_has_catalogue(cls, value: str | None) -> str | None:
+        return None if value is None else has_catalogue(value)
+
     @field_validator("thread_id")
     @classmethod
     def _thread_on_telegram(cls, value: int | None, info: ValidationInfo) -> int | None:
         if value is not None and (platform := info.data.get("platform")) != "telegram":
-            raise ValueError(
-                f"thread_id is a topic of a Telegram forum; {platform} channels have none: remove thread_id"
-            )
+            raise ValueError(f"thread_id is a Telegram forum's topic; {platform} channels have none: remove it")
         if value is not None and "/" in info.data.get("chat_id", ""):
             raise ValueError("chat_id names a topic already (chat/thread): set chat_id to the chat's id alone")
         return value
 
     @property
     def chat_address(self) -> str:
-        """The channel's chat id in the store, events and deliveries: ``chat_id``, or for a Telegram topic
-        ``"<chat_id>/<thread_id>"``, one string the Telegram adapter splits (docs/telegram.md, "Forum topics")."""
+        """The chat id in the store and events: ``chat_id``, or a Telegram topic's ``"<chat_id>/<thread_id>"``."""
         return self.chat_id if self.thread_id is None else f"{self.chat_id}/{self.thread_id}"
 
 

@@ -42,7 +42,7 @@ def test_thread_id_on_another_platform_is_refused_naming_the_key(tmp_path: Path,
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, channel("elsewhere", platform, chat_id, 45))
     assert "channels.0.thread_id" in str(caught.value)
-    assert f"{platform} channels have none: remove thread_id" in str(caught.value)
+    assert f"thread_id is a Telegram forum's topic; {platform} channels have none: remove it" in str(caught.value)
 
 
 def test_thread_id_must_be_a_topic_number(tmp_path: Path) -> None:

@@ -92,7 +92,7 @@ class App:
         )
         # Only with the web app on and a public URL can a click come back to us.
         channel_languages = ChannelLanguages(
-            ((c.platform, c.chat_id, c.language) for c in settings.channels), settings.i18n.default
+            ((c.platform, c.chat_address, c.language) for c in settings.channels), settings.i18n.default
         )
         self.composer = Composer(
             MarkupParser(),
@@ -309,7 +309,7 @@ class App:
     async def prepare_store(self) -> None:
         """Migrate the schema and make the channels table match the config."""
         await upgrade(self.store)
-        configured = [(c.name, c.platform, c.chat_id, c.tags) for c in self.settings.effective_channels()]
+        configured = [(c.name, c.platform, c.chat_address, c.tags) for c in self.settings.effective_channels()]
         async with self.store.transaction() as session:
             await posts.sync_channels(session, configured)
 

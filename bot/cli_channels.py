@@ -24,6 +24,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from content.chats import whole_chat_id
+
 if TYPE_CHECKING:
     from adapters.base import DiscoveredChat
     from bot.config import Settings
@@ -79,6 +81,13 @@ def _comment(text: str) -> str:
     return " ".join(text.split())
 
 
+def _chat_and_thread(chat_id: str) -> tuple[str, int | None]:
+    """A discovered topic's ``"<chat>/<thread>"`` → its ``chat_id`` and ``thread_id`` keys."""
+    whole = whole_chat_id(chat_id)
+    thread = chat_id[len(whole) + 1 :]
+    return (whole, int(thread)) if thread.isdigit() else (chat_id, None)
+
+
 def render_toml(results: Sequence[PlatformResult]) -> str:
     """Ready-to-paste ``[[channels]]`` tables; configured chats and failures as comments."""
     lines: list[str] = []
@@ -106,7 +115,10 @@ def render_toml(results: Sequence[PlatformResult]) -> str:
             lines.append(f"{prefix}[[channels]]")
             lines.append(f"{prefix}name = {_toml_string(item.name)}")
             lines.append(f"{prefix}platform = {_toml_string(chat.chat.platform)}")
-            lines.append(f"{prefix}chat_id = {_toml_string(chat.chat.chat_id)}")
+            chat_id, thread_id = _chat_and_thread(chat.chat.chat_id)
+            lines.append(f"{prefix}chat_id = {_toml_string(chat_id)}")
+            if thread_id is not None:  # a topic of a Telegram forum (content/chats.py)
+                lines.append(f"{prefix}thread_id = {thread_id}")
             lines.append(f'{prefix}tags = ["everyone"]')
         lines.append("")
     return "\n".join(lines)
@@ -124,7 +136,8 @@ def render_json(results: Sequence[PlatformResult]) -> str:
                         "name": item.name,
                         "configured": item.configured,
                         "platform": item.chat.chat.platform,
-                        "chat_id": item.chat.chat.chat_id,
+                        "chat_id": _chat_and_thread(item.chat.chat.chat_id)[0],
+                        "thread_id": _chat_and_thread(item.chat.chat.chat_id)[1],
                         "title": item.chat.name,
                         "kind": item.chat.kind,
                         "encrypted": item.chat.encrypted,
@@ -138,7 +151,7 @@ def render_json(results: Sequence[PlatformResult]) -> str:
 
 
 def name_chats(settings: Settings, platform: str, chats: Sequence[DiscoveredChat], taken: set[str]) -> list[Found]:
-    configured = {c.chat_id: c.name for c in settings.channels if c.platform == platform}
+    configured = {c.chat_address: c.name for c in settings.channels if c.platform == platform}
     found: list[Found] = []
     for chat in chats:
         known = configured.get(chat.chat.chat_id)

@@ -24,7 +24,8 @@ def describe(settings: Settings, config: Path | None) -> list[str]:
         f"adapters: {', '.join(settings.enabled_platforms()) or 'none'}",
     ]
     for channel in settings.effective_channels():
-        lines.append(f"  channel {channel.name}: {channel.platform} {channel.chat_id} tags {', '.join(channel.tags)}")
+        where = f"{channel.platform} {channel.chat_address}"
+        lines.append(f"  channel {channel.name}: {where} tags {', '.join(channel.tags)}")
     lines.append(f"web: {web}")
     lines.append(f"moderators: {', '.join(moderators) or 'none (nobody can post!)'}")
     return lines

@@ -135,11 +135,13 @@ class Settings(BaseModel):
             if channel.name in names:
                 raise ValueError(f"channel name {channel.name!r} is used twice")
             names.add(channel.name)
-            other = chats.setdefault((channel.platform, channel.chat_id), channel.name)
+            # Two topics of one forum group (thread_id) are two channels; the same chat and topic twice is not.
+            other = chats.setdefault((channel.platform, channel.chat_address), channel.name)
             if other != channel.name:
+                topic = "" if channel.thread_id is None else f", thread_id = {channel.thread_id}"
                 raise ValueError(
                     f"channels {other!r} and {channel.name!r} both have platform = {channel.platform!r}, "
-                    f"chat_id = {channel.chat_id!r}: keep one [[channels]] entry per chat (give it both tags)"
+                    f"chat_id = {channel.chat_id!r}{topic}: keep one [[channels]] entry per chat (give it both tags)"
                 )
         return channels
 

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -101,6 +102,7 @@ class ChannelConfig(Section):
     tags: list[str] = Field(default_factory=lambda: ["everyone"])
     # The language of the posts' buttons and context line here (many read them at once); None: [i18n] default.
     language: str | None = None
+    thread_id: int | None = Field(default=None, gt=0, description="Telegram: a forum topic's message_thread_id")
 
     @field_validator("chat_id", mode="before")
     @classmethod
@@ -111,6 +113,20 @@ class ChannelConfig(Section):
     @classmethod
     def _language_has_catalogue(cls, value: str | None) -> str | None:
         return None if value is None else has_catalogue(value)
+
+    @field_validator("thread_id")
+    @classmethod
+    def _thread_on_telegram(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and (platform := info.data.get("platform")) != "telegram":
+            raise ValueError(f"thread_id is a Telegram forum's topic; {platform} channels have none: remove it")
+        if value is not None and "/" in info.data.get("chat_id", ""):
+            raise ValueError("chat_id names a topic already (chat/thread): set chat_id to the chat's id alone")
+        return value
+
+    @property
+    def chat_address(self) -> str:
+        """The chat id in the store and events: ``chat_id``, or a Telegram topic's ``"<chat_id>/<thread_id>"``."""
+        return self.chat_id if self.thread_id is None else f"{self.chat_id}/{self.thread_id}"
 
 
 class ModerationConfig(Section):

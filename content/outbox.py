@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from content.chats import TOPIC_SEPARATOR, whole_chat_id
 from content.db import Store
 from content.models import Channel, Delivery, DeliveryState, UTCDateTime, table_of
 
@@ -296,14 +297,24 @@ async def next_due_at(session: AsyncSession, platform: str) -> datetime | None:
 async def deliveries_for_messages(
     session: AsyncSession, keys: Sequence[tuple[str, str, str]]
 ) -> list[tuple[str, str, str, int, int]]:
-    """(platform, chat id, message id, delivery id, post id) of the sent messages among ``keys``
-    (platform, chat id, message id), oldest delivery first, so a later copy wins where ids repeat."""
+    """(platform, whole chat id, message id, delivery id, post id) of the sent messages among ``keys``
+    (platform, chat id, message id), oldest delivery first, so a later copy wins where ids repeat. A message is
+    found by its whole chat (content/chats.py): a key from a topic, or from no topic, finds a copy sent to any
+    topic of that chat."""
     if not keys:
         return []
+    wanted = {(p, whole_chat_id(c), m) for p, c, m in keys}
+    # The channels on topics (few; "/" is in no other chat id), so each key also asks for its chat's topics.
+    topics: dict[tuple[str, str], list[str]] = {}
+    for platform, chat_id in await session.execute(
+        select(Channel.platform, Channel.chat_id).where(Channel.chat_id.like(f"%{TOPIC_SEPARATOR}%"))
+    ):
+        topics.setdefault((platform, whole_chat_id(chat_id)), []).append(chat_id)
+    asked = wanted | {(p, t, m) for p, c, m in wanted for t in topics.get((p, c), ())}
     rows = await session.execute(
         select(Channel.platform, Channel.chat_id, Delivery.platform_message_id, Delivery.id, Delivery.post_id)
         .join(Channel, Channel.id == Delivery.channel_id)
-        .where(tuple_(Channel.platform, Channel.chat_id, Delivery.platform_message_id).in_(list(keys)))
+        .where(tuple_(Channel.platform, Channel.chat_id, Delivery.platform_message_id).in_(list(asked)))
         .order_by(Delivery.id)
     )
-    return [(p, c, m, d, post) for p, c, m, d, post in rows.all() if m is not None]
+    return [(p, whole_chat_id(c), m, d, post) for p, c, m, d, post in rows.all() if m is not None]

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from content.chats import TOPIC_SEPARATOR, chat_ids_to_match, whole_chat_id
 from content.models import (
     FEED_KINDS,
     AuditEntry,
@@ -137,8 +138,25 @@ async def all_channels(session: AsyncSession) -> list[Channel]:
 
 
 async def channel_by_chat(session: AsyncSession, platform: str, chat_id: str) -> Channel | None:
-    rows = await session.execute(select(Channel).where(Channel.platform == platform, Channel.chat_id == chat_id))
-    return rows.scalars().first()
+    """The channel an event from ``chat_id`` counts for, or None: a topic's own channel, else its group's
+    (content/chats.py ``chat_ids_to_match``)."""
+    wanted = chat_ids_to_match(chat_id)
+    rows = await session.execute(select(Channel).where(Channel.platform == platform, Channel.chat_id.in_(wanted)))
+    found = {c.chat_id: c for c in rows.scalars()}
+    return next((found[c] for c in wanted if c in found), None)
+
+
+async def channels_of_chat(session: AsyncSession, platform: str, chat_id: str) -> list[Channel]:
+    """Every configured channel in the whole chat of ``chat_id``: its own and its topics' (content/chats.py).
+    What happens to the chat itself (the bot removed, someone joining or leaving) happens to each."""
+    whole = whole_chat_id(chat_id)
+    rows = await session.execute(
+        select(Channel)
+        .where(Channel.platform == platform, Channel.kind != "direct")
+        .where(or_(Channel.chat_id == whole, Channel.chat_id.like(f"{whole}{TOPIC_SEPARATOR}%")))
+        .order_by(Channel.id)
+    )
+    return [c for c in rows.scalars() if whole_chat_id(c.chat_id) == whole]
 
 
 async def channel_by_id(session: AsyncSession, channel_id: int) -> Channel | None:

@@ -3,7 +3,9 @@
 The Bot API cannot list a bot's chats. What it has are updates: ``my_chat_member`` when someone adds
 the bot to a group or removes it, and every message, button press or reaction, each with its chat.
 ``prikbord channels discover`` reads the pending updates without confirming them (no ``offset``), so
-the running service still gets every one of them; this module turns them into chats.
+the running service still gets every one of them; this module turns them into chats, and the topics
+of a forum supergroup seen in them into entries with ``thread_id`` (chat id ``"<chat>/<thread>"``, named
+after the topic's ``forum_topic_created`` message, which every message in a topic answers).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.base import ChatRef, DiscoveredChat
-from adapters.telegram.translate import PLATFORM
+from adapters.telegram.translate import PLATFORM, topic_chat_id
 
 _IN = frozenset({"member", "administrator", "creator", "restricted"})
 _OUT = frozenset({"left", "kicked"})
@@ -64,6 +66,18 @@ def _note(seen: _Seen) -> str:
     return ""
 
 
+def _topic(obj: Mapping[str, Any]) -> tuple[int, str] | None:
+    """(message_thread_id, the topic's name or "") of a message in a forum topic; None for any other."""
+    thread = obj.get("message_thread_id")
+    if obj.get("is_topic_message") is not True or not isinstance(thread, int):
+        return None
+    for source in (obj, obj.get("reply_to_message")):
+        created = source.get("forum_topic_created") if isinstance(source, Mapping) else None
+        if isinstance(created, Mapping) and isinstance(created.get("name"), str):
+            return thread, str(created["name"])
+    return thread, ""
+
+
 def chats_in_updates(updates: Iterable[Mapping[str, Any]]) -> list[DiscoveredChat]:
     """The groups, supergroups and channels the bot is in according to ``updates`` (oldest first),
     and the people who wrote to it privately (kind ``private``: no channel, but the id a moderator
@@ -73,6 +87,7 @@ def chats_in_updates(updates: Iterable[Mapping[str, Any]]) -> list[DiscoveredCha
     listed under its new id.
     """
     seen: dict[str, _Seen] = {}
+    topics: dict[str, dict[int, str]] = {}  # chat id → thread id → name
     for update in updates:
         for chat, obj in _chats_of(update):
             chat_id = str(chat.get("id", ""))
@@ -82,6 +97,10 @@ def chats_in_updates(updates: Iterable[Mapping[str, Any]]) -> list[DiscoveredCha
             title = _title(chat)
             entry = seen.setdefault(chat_id, _Seen(title or chat_id, kind))
             entry.title = title or entry.title
+            topic = _topic(obj)
+            if topic is not None:
+                named = topics.setdefault(chat_id, {})
+                named[topic[0]] = topic[1] or named.get(topic[0], "")
             if isinstance(obj.get("new_chat_member"), Mapping):  # my_chat_member: the bot's own status
                 entry.status = str(obj["new_chat_member"].get("status", ""))
                 entry.gone = entry.status in _OUT
@@ -95,4 +114,8 @@ def chats_in_updates(updates: Iterable[Mapping[str, Any]]) -> list[DiscoveredCha
         if entry.gone or entry.moved_to is not None:
             continue
         found.append(DiscoveredChat(ChatRef(PLATFORM, chat_id), entry.title, entry.kind, None, _note(entry)))
+        for thread, name in sorted(topics.get(chat_id, {}).items()):
+            note = f"topic {thread} of forum {entry.title!r}: a channel of its own, or part of the forum's"
+            title = f"{entry.title} / {name or f'topic {thread}'}"
+            found.append(DiscoveredChat(ChatRef(PLATFORM, topic_chat_id(chat_id, thread)), title, "topic", None, note))
     return found

@@ -63,6 +63,12 @@ def map_error(exc: TelegramError, chat_id: str | None, token: str) -> DeliveryEr
             return TextTooLong(f"telegram: {detail}")
         if "not enough rights" in lowered or "have no rights" in lowered:
             return PermanentError(f"{chat} does not let the bot post ({detail}): make the bot a member who may")
+        if "message thread not found" in lowered:  # a channel's thread_id: no topic of the group (any more)
+            topic = (chat_id or "").partition("/")[2] or "?"
+            return PermanentError(
+                f"{chat}: topic {topic} is not in the group ({detail}): set thread_id to an open topic of the forum "
+                "or remove the channel from config"
+            )
         if "message to edit not found" in lowered or "message to delete not found" in lowered:
             return MessageGone(f"telegram: {detail}")
         return RequestRejected(f"telegram rejected the request for {chat}: {detail}")

@@ -26,6 +26,7 @@ from adapters.telegram.translate import (
     compose,
     is_private_chat,
     member_list,
+    split_chat_id,
     split_plain,
 )
 
@@ -192,7 +193,9 @@ class TelegramMessages:
                 else None
             )
             with self.errors(chat_id):
-                await self._bot.send_message(chat_id_param(chat_id), chunk, reply_parameters=reply)
+                await self._bot.send_message(
+                    chat_id_param(chat_id), chunk, reply_parameters=reply, message_thread_id=split_chat_id(chat_id)[1]
+                )
 
     async def member_list(self, chat: ChatRef) -> MemberList | None:
         """Bots cannot list a group's members, only count them (getChatMemberCount): a partial list with

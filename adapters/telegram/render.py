@@ -253,8 +253,9 @@ class MessagePart:
     parse_mode: str = "HTML"
 
     def params(self, chat_id: str) -> dict[str, Any]:
-        """Bot API ``sendMessage`` parameters."""
+        """Bot API ``sendMessage`` parameters (a topic's ``chat/thread`` id adds ``message_thread_id``)."""
         out: dict[str, Any] = {"chat_id": chat_id_param(chat_id), "text": self.text, "parse_mode": self.parse_mode}
+        out.update(thread_param(chat_id))
         if self.reply_markup is not None:
             out["reply_markup"] = self.reply_markup
         if self.reply_to is not None:
@@ -265,7 +266,7 @@ class MessagePart:
 def reply_parameters(ref: MessageRef, chat_id: str) -> dict[str, Any]:
     # A deleted original must not block the reply: Telegram then sends it as a plain message.
     out: dict[str, Any] = {"message_id": int(ref.message_id), "allow_sending_without_reply": True}
-    if ref.chat.chat_id != chat_id:
+    if split_chat_id(ref.chat.chat_id)[0] != split_chat_id(chat_id)[0]:
         out["chat_id"] = chat_id_param(ref.chat.chat_id)
     return out
 
@@ -290,8 +291,37 @@ def validate(message: OutboundMessage) -> None:
     compose(message)
 
 
+# A topic of a forum supergroup is named by one string through the whole system, "<chat>/<thread>"
+# (``-1001234567890/45``): the chat id Telegram knows and the topic's ``message_thread_id``. Sends go to the
+# topic; edits and deletions need only the chat, as a message id is unique in the whole chat.
+TOPIC_SEPARATOR = "/"
+
+
+def topic_chat_id(chat_id: str, thread_id: int | None) -> str:
+    """The chat id prikbord uses for ``thread_id`` of ``chat_id`` (``chat_id`` itself without a topic)."""
+    return chat_id if thread_id is None else f"{chat_id}{TOPIC_SEPARATOR}{thread_id}"
+
+
+def split_chat_id(chat_id: str) -> tuple[str, int | None]:
+    """``"-1001/45"`` → ``("-1001", 45)``; ``"-1001"`` → ``("-1001", None)``."""
+    chat, sep, thread = chat_id.partition(TOPIC_SEPARATOR)
+    if not sep:
+        return chat_id, None
+    try:
+        return chat, int(thread)
+    except ValueError:
+        raise ComposeError(f"{chat_id!r} is not a Telegram chat id with a topic (chat/thread, e.g. -1001/45)") from None
+
+
+def thread_param(chat_id: str) -> dict[str, int]:
+    """``message_thread_id`` for a send to a topic's chat id; nothing for a whole chat."""
+    thread = split_chat_id(chat_id)[1]
+    return {} if thread is None else {"message_thread_id": thread}
+
+
 def chat_id_param(chat_id: str) -> int | str:
-    """Numeric chat ids go as integers, ``@channelname`` as it is."""
+    """Numeric chat ids go as integers, ``@channelname`` as it is; a topic's id as its chat's."""
+    chat_id = split_chat_id(chat_id)[0]
     try:
         return int(chat_id)
     except ValueError:

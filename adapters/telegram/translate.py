@@ -49,9 +49,11 @@ from adapters.telegram.render import (
     render_text,
     reply_parameters,
     send_message_params,
+    split_chat_id,
     split_plain,
     split_text,
     telegram_document,
+    topic_chat_id,
     validate,
     visible_length,
     visible_text,
@@ -83,9 +85,11 @@ __all__ = [
     "render_text",
     "reply_parameters",
     "send_message_params",
+    "split_chat_id",
     "split_plain",
     "split_text",
     "telegram_document",
+    "topic_chat_id",
     "translate_update",
     "validate",
     "visible_length",
@@ -172,6 +176,16 @@ def _chat(message: Mapping[str, Any]) -> ChatRef:
     return ChatRef(PLATFORM, str(_int(_obj(message, "chat"), "id")))
 
 
+def _message_chat(message: Mapping[str, Any]) -> ChatRef:
+    """Where a message is: its chat, or for a message in a topic of a forum supergroup the topic, as
+    ``"<chat>/<thread>"`` (the id a ``[[channels]]`` entry with ``thread_id`` has). Only ``is_topic_message``
+    says so: replies in an ordinary supergroup carry a ``message_thread_id`` too (their reply thread)."""
+    chat = _chat(message)
+    if message.get("is_topic_message") is not True:
+        return chat
+    return ChatRef(PLATFORM, topic_chat_id(chat.chat_id, _int(message, "message_thread_id")))
+
+
 def callback_query_id(update: Mapping[str, Any]) -> str | None:
     query = update.get("callback_query")
     if isinstance(query, Mapping) and isinstance(query.get("id"), str):
@@ -205,7 +219,7 @@ def _callback_query(query: Mapping[str, Any]) -> list[Event]:
     # Inline-mode and game callbacks carry no message or data: not ours, but still answered by the adapter.
     if not isinstance(message, Mapping) or not isinstance(data, str):
         return []
-    ref = MessageRef(_chat(message), str(_int(message, "message_id")))
+    ref = MessageRef(_message_chat(message), str(_int(message, "message_id")))
     _, action_id = decode_callback_data(data)
     # The callback id is Telegram's own: a redelivered update carries the same one.
     return [ActionPressed(f"tg:cb:{query_id}", user, ref, action_id)]
@@ -311,13 +325,14 @@ def _message_text(message: Mapping[str, Any]) -> str | None:
 
 
 def _message(message: Mapping[str, Any], me: BotIdentity) -> list[Event]:
-    chat = _chat(message)
+    chat = _message_chat(message)
     message_id = _int(message, "message_id")
     _int(message, "date")  # every Message has one: without it this is no update Telegram sent
-    # Message ids are per chat, so chat and id together name a message for good.
-    event_id = f"tg:m:{chat.chat_id}:{message_id}"
+    # Message ids are per chat (topics share them), so chat and id together name a message for good.
+    whole_chat = _chat(message).chat_id
+    event_id = f"tg:m:{whole_chat}:{message_id}"
     # Absent in channel posts (the chat speaks); present, it must be a User.
-    user = _user(_obj(message, "from")) if "from" in message else UserRef(PLATFORM, chat.chat_id, "")
+    user = _user(_obj(message, "from")) if "from" in message else UserRef(PLATFORM, whole_chat, "")
     if "migrate_to_chat_id" in message:
         return [ChannelMigrated(event_id, user, chat, str(_int(message, "migrate_to_chat_id")))]
     text = _message_text(message)
@@ -333,7 +348,8 @@ def _message(message: Mapping[str, Any], me: BotIdentity) -> list[Event]:
         name = command.group("name").lower()
         return [CommandIssued(event_id, user, chat, name, command.group("args").strip(), private, ref)]
     replied = message.get("reply_to_message")
-    if isinstance(replied, Mapping):
+    # In a topic every message answers the topic's forum_topic_created message: no reply to a post.
+    if isinstance(replied, Mapping) and "forum_topic_created" not in replied:
         author = replied.get("from")
         if isinstance(author, Mapping) and author.get("id") == me.id:
             original = MessageRef(chat, str(_int(replied, "message_id")))

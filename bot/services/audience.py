@@ -33,6 +33,7 @@ from adapters.base import (
 )
 from bot.clock import Clock
 from content import audience, posts
+from content.chats import whole_chat_id
 from content.db import Store
 from content.models import Channel, MembershipSource
 from content.people import ensure_identities, find_identity
@@ -178,23 +179,25 @@ class AudienceService:
             return
         chat = event.chat
         async with self._store.transaction() as session:
-            channel = await posts.channel_by_chat(session, chat.platform, chat.chat_id)
-            if channel is None:
+            # A member of a forum is one of each of its topics' channels too (content/chats.py).
+            channels = await posts.channels_of_chat(session, chat.platform, chat.chat_id)
+            if not channels:
                 log.debug("membership event %s for %s chat %s: not a channel, ignored", event.event_id, *chat_key(chat))
                 return
-            if isinstance(event, MemberJoined):
-                people = await ensure_identities(session, [(user.platform, user.user_id, user.display_name)], now)
-                person = people[(user.platform, user.user_id)]
-                opened = await audience.join(session, channel.id, [person.identity_id], MembershipSource.EVENT, now)
-                if opened and channel.member_count is not None:
-                    channel.member_count += 1
-                return
-            identity = await find_identity(session, user.platform, user.user_id)
-            if identity is not None:
-                left = await audience.leave(session, channel.id, [identity.id], now)
+            for channel in channels:
+                if isinstance(event, MemberJoined):
+                    people = await ensure_identities(session, [(user.platform, user.user_id, user.display_name)], now)
+                    ids = [people[(user.platform, user.user_id)].identity_id]
+                    opened = await audience.join(session, channel.id, ids, MembershipSource.EVENT, now)
+                    if opened and channel.member_count is not None:
+                        channel.member_count += 1
+                    continue
+                identity = await find_identity(session, user.platform, user.user_id)
+                left = identity is not None and await audience.leave(session, channel.id, [identity.id], now)
                 if left and channel.member_count:
                     channel.member_count -= 1
-        self._forget_seen(user, chat)
+        if isinstance(event, MemberLeft):
+            self._forget_seen(user, chat)
 
     # -- people seen acting ---------------------------------------------------------------------
 
@@ -254,7 +257,7 @@ class AudienceService:
     def _forget_seen(self, user: UserRef, chat: ChatRef | None = None) -> None:
         """After a leave, the next sighting opens a new membership period."""
         for key in [k for k in self._seen_written if k[2] == user.user_id and k[0] == user.platform]:
-            if chat is None or key[1] == chat.chat_id:
+            if chat is None or whole_chat_id(key[1]) == whole_chat_id(chat.chat_id):  # and in its topics
                 del self._seen_written[key]
 
 

@@ -37,6 +37,7 @@ from bot.services.dispatch import SentDelivery
 from bot.services.interpret import Meaning, Refusal, describe, interpret
 from bot.services.languages import PersonLanguages
 from content import outbox, posts
+from content.chats import whole_chat_id
 from content.db import Store, fails_alone, store_unavailable
 from content.people import Person, ensure_identities
 from content.responses import Interaction, Op, Outcome, apply_batch
@@ -140,8 +141,9 @@ class EngagementService:
             self._writer = None
 
     def remember_message(self, sent: SentDelivery) -> None:
-        """Dispatcher hook: a delivery was sent as this message."""
-        self._remember(self._messages, (sent.platform, sent.chat_id, sent.message_id), (sent.delivery_id, sent.post_id))
+        """Dispatcher hook: a delivery was sent as this message (known by its whole chat: content/chats.py)."""
+        key = (sent.platform, whole_chat_id(sent.chat_id), sent.message_id)
+        self._remember(self._messages, key, (sent.delivery_id, sent.post_id))
 
     def forget_people(self, keys: Iterable[tuple[str, str]]) -> None:
         """Drop cached (platform, user id) → person entries after identities moved to another employee."""
@@ -315,14 +317,15 @@ class EngagementService:
         if request.post_id is not None:
             return request.post_id, None
         assert request.message is not None
-        found = self._messages.get((request.platform, request.message.chat.chat_id, request.message.message_id))
+        message = request.message
+        found = self._messages.get((request.platform, whole_chat_id(message.chat.chat_id), message.message_id))
         if found is None:
             return None, None
         return found[1], found[0]
 
     async def _resolve_messages(self, session: AsyncSession, requests: Sequence[Request]) -> None:
         missing = {
-            (r.platform, r.message.chat.chat_id, r.message.message_id)
+            (r.platform, whole_chat_id(r.message.chat.chat_id), r.message.message_id)
             for r in requests
             if r.message is not None and r.post_id is None
         } - set(self._messages)

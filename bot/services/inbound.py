@@ -96,12 +96,13 @@ class InboundRouter:
     async def _membership(self, event: ChannelMembershipChanged) -> None:
         chat = event.chat
         async with self._store.transaction() as session:
-            channel = await posts.channel_by_chat(session, chat.platform, chat.chat_id)
-            name = channel.name if channel else f"{chat.platform} chat {chat.chat_id}"
-            if channel is not None and not event.joined:
+            # The bot is in the whole chat: the channels on a forum's topics come and go with it.
+            channels = await posts.channels_of_chat(session, chat.platform, chat.chat_id)
+            name = ", ".join(c.name for c in channels) or f"{chat.platform} chat {chat.chat_id}"
+            for channel in channels if not event.joined else ():
                 reason = event.reason or "the bot was removed from the chat"
                 await posts.disable_channel(session, channel, reason, event.user.key, self._clock.now())
-        if event.joined and channel:
+        if event.joined and channels:
             await self._notifier.tell(Message("the bot was added to %(name)s.", name=name))
         elif event.joined:
             await self._notifier.tell(

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from adapters.base import Adapter, Limits, Rate
 from bot.services.shared_rates import SharedRates
+from content.chats import whole_chat_id
 
 
 class Window:
@@ -77,7 +78,9 @@ class PlatformLimiter:
     @contextlib.asynccontextmanager
     async def slot(self, chat_id: str, paid: bool = False) -> AsyncIterator[None]:
         """Hold a place in every window for one send; the places free up ``period`` after it ends.
-        ``paid``: a paid broadcast's send, under the paid overall rates."""
+        ``paid``: a paid broadcast's send, under the paid overall rates. The topics of a Telegram forum
+        share their chat's windows (Telegram limits the chat): content/chats.py."""
+        chat_id = whole_chat_id(chat_id)
         chat = self._chats.get(chat_id)
         if chat is None:
             chat = self._chats[chat_id] = [Window(r) for r in self._chat_rates]

@@ -473,3 +473,15 @@ async def test_webhook_refuses_wrong_secrets_and_malformed_updates(peer: Telegra
         reply = await adapter.handle_http({SECRET_HEADER.lower(): SECRET}, body)
         assert reply.status == 200
         assert (await sink.next(CommandIssued)).name == "help"
+
+
+async def test_a_topic_that_is_gone_is_permanent_with_an_operator_message(
+    peer: TelegramPeer, adapter: TelegramAdapter
+) -> None:
+    """Forum topics (#15): a channel's thread_id names a topic Telegram does not know (deleted, or the group
+    is no forum): the channel cannot be reached until the config changes."""
+    with pytest.raises(PermanentError) as gone:
+        await adapter.send(ChatRef("telegram", f"{GROUP}/77"), post())
+    message = str(gone.value)
+    assert f"chat {GROUP}/77: topic 77 is not in the group" in message and "message thread not found" in message.lower()
+    assert "set thread_id to an open topic of the forum or remove the channel" in message

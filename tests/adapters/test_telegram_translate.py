@@ -53,13 +53,16 @@ from adapters.telegram.translate import (
     EmptyMessage,
     InvalidButton,
     MalformedUpdate,
+    chat_id_param,
     compose,
     decode_callback_data,
     encode_callback_data,
     preview,
     render_text,
     send_message_params,
+    split_chat_id,
     split_plain,
+    topic_chat_id,
     translate_update,
     validate,
     visible_length,
@@ -454,3 +457,56 @@ def test_preview_shows_what_compose_sends_parts_and_keyboard() -> None:
     assert split.notes == (f"sent as {len(split.messages)} messages: Telegram takes {TEXT_LIMIT} characters each",)
     with pytest.raises(InvalidButton):  # a refusal is a DeliveryError the web shows
         preview(post(Action("like", " ")))
+
+
+# -- forum topics (#15) ------------------------------------------------------------------------
+
+FORUM = {"id": -1001, "type": "supergroup", "title": "Forum", "is_forum": True}
+
+
+def in_topic(msg: dict[str, Any], thread: int = 45) -> dict[str, Any]:
+    return {**msg, "chat": FORUM, "message_thread_id": thread, "is_topic_message": True}
+
+
+def test_a_press_in_a_topic_names_the_topic_as_its_chat() -> None:
+    post = in_topic({"message_id": 50, "date": 1, "chat": FORUM, "from": BOT, "text": "post"})
+    query = {"id": "4712", "from": ANNA, "chat_instance": "c", "data": "16:ack", "message": post}
+    (event,) = translate_update({"update_id": 1, "callback_query": query}, ME)
+    assert isinstance(event, ActionPressed)
+    assert event.message == MessageRef(ChatRef("telegram", "-1001/45"), "50")
+
+
+def test_a_command_and_a_reply_in_a_topic_come_from_the_topic() -> None:
+    (command,) = translate_update({"update_id": 2, "message": in_topic(message("/help", 60))}, ME)
+    assert isinstance(command, CommandIssued) and command.chat == ChatRef("telegram", "-1001/45")
+    assert command.message == MessageRef(command.chat, "60")
+    assert command.event_id == "tg:m:-1001:60"  # message ids are the chat's: the event id needs no topic
+    original = in_topic({"message_id": 50, "date": 1, "chat": FORUM, "from": BOT, "text": "post"})
+    (reply,) = translate_update({"update_id": 3, "message": in_topic(message("ok", 61, reply_to_message=original))}, ME)
+    assert isinstance(reply, ReplyPosted)
+    assert reply.message == MessageRef(ChatRef("telegram", "-1001/45"), "50")
+
+
+def test_a_topic_message_answering_only_the_topics_creation_is_no_reply() -> None:
+    created = in_topic({"message_id": 45, "date": 1, "chat": FORUM, "from": BOT, "forum_topic_created": {"name": "S"}})
+    update = {"update_id": 4, "message": in_topic(message("hallo", 62, reply_to_message=created))}
+    assert translate_update(update, ME) == []
+
+
+def test_a_reply_thread_in_an_ordinary_group_is_no_topic() -> None:
+    # Outside forums a reply carries message_thread_id too (the reply thread), but is_topic_message never.
+    original = {"message_id": 50, "date": 1, "chat": GROUP, "from": BOT, "text": "post"}
+    msg = message("ok", 63, reply_to_message=original, message_thread_id=50)
+    (reply,) = translate_update({"update_id": 5, "message": msg}, ME)
+    assert isinstance(reply, ReplyPosted) and reply.message.chat == ChatRef("telegram", "-1001")
+
+
+def test_a_topics_chat_id_sends_with_message_thread_id_and_edits_with_the_chat() -> None:
+    (part,) = compose(post())
+    params = part.params("-1001/45")
+    assert (params["chat_id"], params["message_thread_id"]) == (-1001, 45)
+    assert "message_thread_id" not in part.params("-1001")
+    assert chat_id_param("-1001/45") == -1001 and split_chat_id("-1001/45") == ("-1001", 45)
+    assert topic_chat_id("-1001", 45) == "-1001/45" and topic_chat_id("-1001", None) == "-1001"
+    with pytest.raises(ComposeError, match="chat/thread"):
+        split_chat_id("-1001/general")

@@ -228,3 +228,37 @@ async def test_matrix_discover_lists_joined_rooms_with_names_and_encryption(
 async def test_discover_without_a_messenger_says_what_to_configure(tmp_path: Path) -> None:
     code, out, err = await prikbord(["channels", "discover"], tmp_path, "[console]\nenabled = true\n")
     assert code == 2 and "[telegram] token" in err and out == ""
+
+
+async def test_telegram_discover_lists_a_forums_topics_as_entries_with_thread_id(tmp_path: Path) -> None:
+    """Forum topics (#15): each topic seen in the pending updates is an entry with its thread_id, named after
+    the topic (every message in a topic answers the topic's forum_topic_created message, which names it)."""
+    forum = -1001000000009
+    async with TelegramPeer() as peer:
+        peer.add_user(ANNA, "Anna")
+        peer.add_chat(forum, "supergroup", "Winkel")
+        sales, support = peer.add_topic(forum, "Sales", by_user=ANNA), peer.add_topic(forum, "Support", by_user=ANNA)
+        await peer.bot_membership(forum, "administrator", ANNA)
+        await peer.user_sends(ANNA, forum, "/help@prikbord_bot", thread_id=sales)
+        await peer.user_sends(ANNA, forum, "/help@prikbord_bot", thread_id=support)
+        existing = (
+            f'[[channels]]\nname = "support"\nplatform = "telegram"\nchat_id = "{forum}"\nthread_id = {support}\n'
+        )
+        code, out, err = await prikbord(["channels", "discover"], tmp_path, telegram_config(peer, existing))
+        assert code == 0, err
+        channels = pasted(out, base=telegram_config(peer, existing))
+        assert [(c["name"], c["chat_id"], c.get("thread_id")) for c in channels] == [
+            ("support", str(forum), support),  # configured already: the paste adds no second entry
+            ("winkel", str(forum), None),  # the forum as a whole
+            ("winkel-sales", str(forum), sales),
+        ]
+        assert f"already configured as channel 'support': topic 'Winkel / Support' chat_id {forum}/{support}" in out
+
+        code, out, err = await prikbord(["channels", "discover", "--json"], tmp_path, telegram_config(peer))
+        assert code == 0, err
+        [result] = json.loads(out)
+        topics = [(c["chat_id"], c["thread_id"], c["title"], c["kind"]) for c in result["chats"] if c["thread_id"]]
+        assert topics == [
+            (str(forum), sales, "Winkel / Sales", "topic"),
+            (str(forum), support, "Winkel / Support", "topic"),
+        ]

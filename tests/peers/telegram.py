@@ -359,6 +359,8 @@ class PeerChat:
     migrated_to: int | None = None
     members: set[int] = field(default_factory=set)  # the people in a group whom tests act as
     others: int = 0  # and how many more people are in it
+    is_forum: bool = False  # a supergroup with topics (add_topic)
+    topics: dict[int, str] = field(default_factory=dict)  # message_thread_id → name
 
     def member_count(self) -> int:
         """What getChatMemberCount answers: every member, the bot included while it is in the chat."""
@@ -373,6 +375,8 @@ class PeerChat:
             out["title"] = self.title
         if self.username:
             out["username"] = self.username
+        if self.is_forum:
+            out["is_forum"] = True
         return out
 
 
@@ -392,6 +396,7 @@ class PeerMessage:
     edits: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     paid_broadcast: bool = False  # sent with allow_paid_broadcast
+    thread_id: int | None = None  # the topic of a forum it is in (message_thread_id)
 
 
 @dataclass
@@ -632,7 +637,10 @@ class TelegramPeer:
         return [
             m
             for m in self._messages.values()
-            if m.from_id == self.bot.id and not m.deleted and (chat_id is None or m.chat_id == chat_id)
+            if m.from_id == self.bot.id
+            and not m.deleted
+            and "forum_topic_created" not in m.extra
+            and (chat_id is None or m.chat_id == chat_id)
         ]
 
     def commands_for(self, scope: Mapping[str, Any] | None = None, language_code: str = "") -> list[dict[str, str]]:
@@ -651,6 +659,23 @@ class TelegramPeer:
         chat = PeerChat(chat_id, type, title, **kw)
         self.chats[chat_id] = chat
         return chat
+
+    def add_topic(self, chat_id: int, name: str, by_user: int | None = None) -> int:
+        """A topic opened in forum ``chat_id`` (made a forum if it was not) → its ``message_thread_id``,
+        the id of its ``forum_topic_created`` service message, as Telegram numbers them."""
+        chat = self.chats[chat_id]
+        chat.is_forum = True
+        creator = self.bot.id if by_user is None else by_user
+        msg = self._new_message(chat, creator, "", extra={"forum_topic_created": {"name": name, "icon_color": 7322096}})
+        msg.thread_id = msg.message_id
+        chat.topics[msg.message_id] = name
+        return msg.message_id
+
+    def _thread(self, chat: PeerChat, params: Mapping[str, Any]) -> int | None:
+        thread = params.get("message_thread_id")
+        if thread is not None and (not chat.is_forum or thread not in chat.topics):
+            raise _bad("message thread not found")
+        return thread  # type: ignore[no-any-return]
 
     # -- Bot API methods ------------------------------------------------------------------------
 
@@ -843,12 +868,18 @@ class TelegramPeer:
         }
         if msg.text:
             out["text"] = msg.text
+        if msg.thread_id is not None:
+            out["message_thread_id"] = msg.thread_id
+            out["is_topic_message"] = True
         if msg.edit_date is not None:
             out["edit_date"] = msg.edit_date
         if msg.reply_markup is not None:
             out["reply_markup"] = msg.reply_markup
-        if with_reply and msg.reply_to is not None:
-            replied = self._messages.get((msg.chat_id, msg.reply_to))
+        reply_to = msg.reply_to
+        if reply_to is None and msg.thread_id not in (None, msg.message_id):
+            reply_to = msg.thread_id  # as Telegram has it: in a topic, every message answers its creation
+        if with_reply and reply_to is not None:
+            replied = self._messages.get((msg.chat_id, reply_to))
             if replied is not None and not replied.deleted:
                 out["reply_to_message"] = self.message_json(replied, with_reply=False)
         out.update(msg.extra)
@@ -856,6 +887,7 @@ class TelegramPeer:
 
     def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._writable_chat(params["chat_id"])
+        thread = self._thread(chat, params)
         source, visible = self._text(params)
         markup = self._keyboard(params)
         reply_to = None
@@ -874,6 +906,7 @@ class TelegramPeer:
         )
         msg.paid_broadcast = paid
         msg.reply_to = reply_to
+        msg.thread_id = thread
         return self.message_json(msg)
 
     def _editable(self, params: Mapping[str, Any], action: str) -> PeerMessage:
@@ -1009,11 +1042,19 @@ class TelegramPeer:
         """Updates not yet confirmed by a getUpdates offset past them."""
         return len(self._updates)
 
-    async def user_sends(self, user_id: int, chat_id: int, text: str, *, reply_to: int | None = None) -> dict[str, Any]:
-        """A person posts ``text`` in a chat (``/cmd@bot args`` included), optionally replying to a message."""
+    async def user_sends(
+        self, user_id: int, chat_id: int, text: str, *, reply_to: int | None = None, thread_id: int | None = None
+    ) -> dict[str, Any]:
+        """A person posts ``text`` in a chat (``/cmd@bot args`` included), optionally replying to a message,
+        optionally in a topic of a forum (``thread_id``, from :meth:`add_topic`)."""
         user = self._user(user_id)
         chat = self._chat(chat_id)
+        assert thread_id is None or thread_id in chat.topics, f"chat {chat_id} has no topic {thread_id}"
+        if reply_to is not None and thread_id is None:  # a reply is in the topic of what it answers
+            replied = self._messages.get((chat.id, reply_to))
+            thread_id = replied.thread_id if replied is not None else None
         msg = self._new_message(chat, user.id, text, source=text, reply_to=reply_to)
+        msg.thread_id = thread_id
         command = re.match(r"^/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
         if command:
             msg.extra["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_length(command.group(0))}]

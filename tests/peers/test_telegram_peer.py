@@ -329,3 +329,27 @@ def test_missing_contract_is_a_failure_not_a_skip(tmp_path: Path, monkeypatch: p
 def test_the_contract_lives_inside_the_repository() -> None:
     spec = load_telegram_contract()
     assert spec["methods"]["sendMessage"]["fields"] and spec["version"].startswith("Bot API")
+
+
+async def test_message_thread_id_goes_to_a_forums_topic_and_is_refused_elsewhere(
+    peer: TelegramPeer, http: aiohttp.ClientSession
+) -> None:
+    forum = -1009876543211
+    peer.add_chat(forum, "supergroup", "Forum")
+    topic = peer.add_topic(forum, "Sales")
+    status, body = await api(http, peer, "sendMessage", {"chat_id": str(forum), "text": "x", "message_thread_id": "9"})
+    assert (status, body["description"]) == (400, "Bad Request: message thread not found")  # no such topic
+    status, body = await api(http, peer, "sendMessage", {"chat_id": str(GROUP), "text": "x", "message_thread_id": "1"})
+    assert (status, body["description"]) == (400, "Bad Request: message thread not found")  # not a forum
+    status, body = await api(
+        http, peer, "sendMessage", {"chat_id": str(forum), "text": "x", "message_thread_id": str(topic)}
+    )
+    assert status == 200
+    sent = body["result"]
+    assert (sent["message_thread_id"], sent["is_topic_message"], sent["chat"]["is_forum"]) == (topic, True, True)
+    (msg,) = peer.bot_messages(forum)  # the topic's forum_topic_created message is no message of the bot's
+    assert msg.thread_id == topic
+    update = await peer.user_sends(ANNA, forum, "hallo", thread_id=topic)
+    message = update["message"]
+    assert (message["message_thread_id"], message["is_topic_message"]) == (topic, True)
+    assert message["reply_to_message"]["forum_topic_created"] == {"name": "Sales", "icon_color": 7322096}

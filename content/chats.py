@@ -16,9 +16,17 @@ TOPIC_SEPARATOR = "/"
 
 
 def chat_ids_to_match(chat_id: str) -> tuple[str, ...]:
-    """The channel chat ids an event from ``chat_id`` counts for, best first: the topic's, then its chat's."""
-    chat, sep, _ = chat_id.partition(TOPIC_SEPARATOR)
-    return (chat_id, chat) if sep and chat else (chat_id,)
+    """The channel chat ids an event from ``chat_id`` counts for, best first: the topic's, then its chat's.
+    Only a Telegram group's id (``-100…`` or ``@name``) with a numeric topic is split: a Matrix id may hold
+    a ``/`` of its own (``@a/b:server``) and is one chat whatever it holds."""
+    chat, sep, thread = chat_id.partition(TOPIC_SEPARATOR)
+    return (chat_id, chat) if sep and _is_telegram_group(chat) and thread.isdigit() else (chat_id,)
+
+
+def _is_telegram_group(chat_id: str) -> bool:
+    if chat_id.startswith("-"):
+        return chat_id[1:].isdigit()
+    return chat_id.startswith("@") and len(chat_id) > 1 and ":" not in chat_id
 
 
 def whole_chat_id(chat_id: str) -> str:

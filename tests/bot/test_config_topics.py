@@ -55,6 +55,11 @@ def test_an_event_from_a_topic_matches_its_channel_then_the_forums_own() -> None
     assert chat_ids_to_match("-1001") == ("-1001",)
     assert chat_ids_to_match("C01") == ("C01",)
     assert whole_chat_id("-1001/45") == "-1001" and whole_chat_id("!room:example.org") == "!room:example.org"
+    assert chat_ids_to_match("@forum/7") == ("@forum/7", "@forum")
+    # Only a Telegram group with a numeric topic is split: a Matrix user id may hold a "/" of its own.
+    assert whole_chat_id("@a/b:example.org") == "@a/b:example.org"
+    assert whole_chat_id("!ab/12:example.org") == "!ab/12:example.org"
+    assert whole_chat_id("-1001/x") == "-1001/x"
 
 
 def test_a_chat_id_that_names_a_topic_beside_thread_id_is_refused(tmp_path: Path) -> None:

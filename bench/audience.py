@@ -26,7 +26,9 @@
   identities, order) and the people missing. The data must also exercise what the queries decide (people
   excluded by their periods, linked people counted once, an estimate from partial channels, acknowledgements),
   so the comparison cannot pass on an empty answer.
-- **Goal:** each of the four queries ≤ 200 ms (median) on every backend run.
+- **Goal:** the reach and who-has-not queries (``reach_of``, ``reach_by_platform``, ``missing``) ≤ 200 ms
+  (median) on every backend run; ``reached_people`` (every person reached, ~9,600 here) is shown beside
+  them without a bound.
 
     .venv/bin/python bench/audience.py [--rounds 7] [--postgres-url URL] [--sqlite-only] [--enforce-goal]
 """
@@ -78,6 +80,9 @@ LAST = ("Jansen", "de Vries", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "
 DEPARTMENTS = ("HR", "Finance", "Sales", "Support", "Engineering", "Logistics", "Legal")
 LOCATIONS = ("Amsterdam", "Utrecht", "Rotterdam", "Eindhoven", "remote")
 QUERIES = ("reach_of", "reach_by_platform", "reached_people", "missing")
+# What issue 13 bounds: a post's reach and who has not acknowledged. reached_people, the whole list of the
+# people reached (the post page's and the CSV's), is measured beside them without that bound.
+BOUNDED = ("reach_of", "reach_by_platform", "missing")
 TABLES = "employees, identities, channels, posts, deliveries, memberships, responses"
 
 
@@ -516,7 +521,7 @@ async def main_async(args: argparse.Namespace) -> int:
         figures["backends"][backend.name] = per_backend
         for q in QUERIES:
             med, base = median(result.ms[q]), median(result.naive_ms[q])
-            goal_met &= med <= GOAL_MS
+            goal_met &= med <= GOAL_MS or q not in BOUNDED
             rows.append([backend.name, q, med, min(result.ms[q]), max(result.ms[q]), base, base / med])
             per_backend[q] = {
                 "median_ms": round(med, 1),
@@ -528,7 +533,8 @@ async def main_async(args: argparse.Namespace) -> int:
     print_table(["backend", "query", "ms (median)", "min", "max", "naive ms (median)", "naive ÷ query"], rows)
     figures["goal_met"] = goal_met
     ran = " and ".join(b.name for b in backends)
-    print(f"\ngoal ≤ {GOAL_MS:.0f} ms per query (median) on {ran}: {'met' if goal_met else 'NOT met'}")
+    verdict = "met" if goal_met else "NOT met"
+    print(f"\ngoal ≤ {GOAL_MS:.0f} ms per query (median) for {', '.join(BOUNDED)} on {ran}: {verdict}")
     return conclude(
         figures,
         failures,

@@ -219,7 +219,7 @@ async def reach_figures(session: AsyncSession, post_ids: Sequence[int], per_plat
     """The reach of each post and, with ``per_platform``, on each platform (a person linked on two counts on
     both, once overall), each count made by the database: a few rows a post, whatever its audience."""
     unknown = await _unknown_people(session, post_ids)
-    known = await _known_people(session, post_ids, per_platform=False)
+    known = await _known_people(session, post_ids, per_platform=per_platform)
     overall: dict[int, Reach] = {}
     by_platform: dict[int, dict[str, Reach]] = {pid: {} for pid in post_ids}
     for post_id in post_ids:
@@ -227,8 +227,7 @@ async def reach_figures(session: AsyncSession, post_ids: Sequence[int], per_plat
         extra = sum(n for (p, _), n in unknown.items() if p == post_id)
         overall[post_id] = Reach(named + extra, any(p == post_id for p, _ in unknown), named)
     if per_platform:
-        known = await _known_people(session, post_ids, per_platform=True)
-        for post_id, platform in sorted(set(known) | set(unknown)):
+        for post_id, platform in sorted(k for k in set(known) | set(unknown) if k[1]):
             named = known.get((post_id, platform), 0)
             extra = unknown.get((post_id, platform), 0)
             by_platform[post_id][platform] = Reach(named + extra, (post_id, platform) in unknown, named)
@@ -248,7 +247,8 @@ async def reach_by_platform(session: AsyncSession, post_ids: Sequence[int]) -> d
 async def _known_people(
     session: AsyncSession, post_ids: Sequence[int], per_platform: bool
 ) -> dict[tuple[int, str], int]:
-    """Distinct people known by name per (post, platform), or per (post, "") across platforms."""
+    """Distinct people known by name per (post, "") across platforms and, with ``per_platform``, per (post,
+    platform) too: both from one scan of members and responders (a CTE), not one each."""
     if not post_ids:
         return {}
     members = _members_at_delivery(post_ids).with_only_columns(
@@ -257,13 +257,12 @@ async def _known_people(
     responders = select(Response.post_id, Response.employee_id, Response.platform).where(
         Response.post_id.in_(list(post_ids))
     )
-    both = union(members, responders).subquery()
+    both = union(members, responders).cte("reached")
     post, person, platform = both.c[0], both.c[1], both.c[2]
     people = func.count(func.distinct(person))
-    if per_platform:
-        rows = (await session.execute(select(post, platform, people).group_by(post, platform))).all()
-        return {(int(p), str(f)): int(n) for p, f, n in rows}
-    return {(int(p), ""): int(n) for p, n in (await session.execute(select(post, people).group_by(post))).all()}
+    overall = select(post, literal("", String), people).group_by(post)
+    statement = overall.union_all(select(post, platform, people).group_by(post, platform)) if per_platform else overall
+    return {(int(p), str(f)): int(n) for p, f, n in (await session.execute(statement)).all()}
 
 
 async def _unknown_people(session: AsyncSession, post_ids: Sequence[int]) -> dict[tuple[int, str], int]:

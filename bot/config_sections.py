@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from bot.i18n import SOURCE_LANGUAGE, available_languages
+from content.chats import TOPIC_SEPARATOR, topic_chat_id
 
 if TYPE_CHECKING:
     from scheduler.quiet import QuietHours
@@ -119,14 +120,14 @@ class ChannelConfig(Section):
     def _thread_on_telegram(cls, value: int | None, info: ValidationInfo) -> int | None:
         if value is not None and (platform := info.data.get("platform")) != "telegram":
             raise ValueError(f"thread_id is a Telegram forum's topic; {platform} channels have none: remove it")
-        if value is not None and "/" in info.data.get("chat_id", ""):
+        if value is not None and TOPIC_SEPARATOR in info.data.get("chat_id", ""):
             raise ValueError("chat_id names a topic already (chat/thread): set chat_id to the chat's id alone")
         return value
 
     @property
     def chat_address(self) -> str:
         """The chat id in the store and events: ``chat_id``, or a Telegram topic's ``"<chat_id>/<thread_id>"``."""
-        return self.chat_id if self.thread_id is None else f"{self.chat_id}/{self.thread_id}"
+        return topic_chat_id(self.chat_id, self.thread_id)
 
 
 class ModerationConfig(Section):

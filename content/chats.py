@@ -29,6 +29,11 @@ def _is_telegram_group(chat_id: str) -> bool:
     return chat_id.startswith("@") and len(chat_id) > 1 and ":" not in chat_id
 
 
+def topic_chat_id(chat_id: str, thread_id: int | None) -> str:
+    """The chat id of topic ``thread_id`` of ``chat_id`` (``chat_id`` itself without a topic)."""
+    return chat_id if thread_id is None else f"{chat_id}{TOPIC_SEPARATOR}{thread_id}"
+
+
 def whole_chat_id(chat_id: str) -> str:
     """The chat a topic is in (``"-1001/45"`` → ``"-1001"``); any other chat id as it is."""
     return chat_ids_to_match(chat_id)[-1]

@@ -66,9 +66,6 @@ class PacedAnswers:
             retry=rate_limited, wait=retry_after, stop=stop_after_attempt(self._tries), reraise=True
         ):
             with attempt:
-                async with contextlib.AsyncExitStack() as turns:
-                    if opens:
-                        await turns.enter_async_context(limiter.opening())
-                    await turns.enter_async_context(limiter.slot(chat_id))
+                async with limiter.opening() if opens else contextlib.nullcontext(), limiter.slot(chat_id):
                     return await call()
         raise AssertionError("tenacity ends with a result or the last error")  # pragma: no cover

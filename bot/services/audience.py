@@ -184,18 +184,18 @@ class AudienceService:
             if not channels:
                 log.debug("membership event %s for %s chat %s: not a channel, ignored", event.event_id, *chat_key(chat))
                 return
-            for channel in channels:
-                if isinstance(event, MemberJoined):
-                    people = await ensure_identities(session, [(user.platform, user.user_id, user.display_name)], now)
-                    ids = [people[(user.platform, user.user_id)].identity_id]
+            if isinstance(event, MemberJoined):
+                people = await ensure_identities(session, [(user.platform, user.user_id, user.display_name)], now)
+                ids = [people[(user.platform, user.user_id)].identity_id]
+                for channel in channels:
                     opened = await audience.join(session, channel.id, ids, MembershipSource.EVENT, now)
                     if opened and channel.member_count is not None:
                         channel.member_count += 1
-                    continue
-                identity = await find_identity(session, user.platform, user.user_id)
-                left = identity is not None and await audience.leave(session, channel.id, [identity.id], now)
-                if left and channel.member_count:
-                    channel.member_count -= 1
+            elif (identity := await find_identity(session, user.platform, user.user_id)) is not None:
+                for channel in channels:
+                    left = await audience.leave(session, channel.id, [identity.id], now)
+                    if left and channel.member_count:
+                        channel.member_count -= 1
         if isinstance(event, MemberLeft):
             self._forget_seen(user, chat)
 

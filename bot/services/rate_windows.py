@@ -84,35 +84,35 @@ class PlatformLimiter:
         chat = self._chats.get(chat_id)
         if chat is None:
             chat = self._chats[chat_id] = [Window(r) for r in self._chat_rates]
-        held: list[Window] = []
-        try:
-            # Per-chat first: waiting for a chat's slot must not hold a global slot meanwhile.
-            for window in (*chat, *(self._paid if paid else self._global)):
-                await window.acquire()
-                held.append(window)
+        # Per-chat first: waiting for a chat's slot must not hold a global slot meanwhile.
+        async with _held([*chat, *(self._paid if paid else self._global)]):
             if self._shared is None:
                 yield
                 return
             async with self._shared.turn(self._platform, chat_id, self._limits, paid):  # its turn among all instances
                 yield
-        finally:
-            for window in held:
-                window.release_later()
 
     @contextlib.asynccontextmanager
     async def opening(self) -> AsyncIterator[None]:
         """Hold a place in the windows of opening a private chat (Slack's tier 3 on conversations.open),
         so a must-read to many new people waits its turn instead of drawing 429s. Not shared between
         instances: a person's private chat is opened once and then remembered (content/direct.py)."""
-        held: list[Window] = []
-        try:
-            for window in self._opening:
-                await window.acquire()
-                held.append(window)
+        async with _held(self._opening):
             yield
-        finally:
-            for window in held:
-                window.release_later()
+
+
+@contextlib.asynccontextmanager
+async def _held(windows: list[Window]) -> AsyncIterator[None]:
+    """A place in each of ``windows``, taken in order; each frees up its period after the holder ends."""
+    held: list[Window] = []
+    try:
+        for window in windows:
+            await window.acquire()
+            held.append(window)
+        yield
+    finally:
+        for window in held:
+            window.release_later()
 
 
 class RateBudget:

@@ -5,7 +5,7 @@ concurrent reservers (two stores on one PostgreSQL schema: two instances) never 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import time
 
 import pytest
 
@@ -20,18 +20,34 @@ async def _reserve(store: Store, scope: str, tolerance: float = 0.0, count: int 
         return await rate_slots.reserve(session, scope, INTERVAL, tolerance, count)
 
 
+async def _timed_reserves(store: Store, scope: str, times: int, tolerance: float = 0.0) -> list[tuple[float, float]]:
+    """Reserve ``times`` slots one after another → each (delay, slot): the slot is the delay plus the
+    seconds since the first reservation began, its place on that clock however long a busy machine's
+    transactions take."""
+    began = time.monotonic()
+    reserved = []
+    for _ in range(times):
+        before = time.monotonic() - began
+        delay = await _reserve(store, scope, tolerance)
+        after = time.monotonic() - began
+        # The database read its clock somewhere between ``before`` and ``after``.
+        assert after - before < 0.5, f"one reservation took {after - before:.2f} s: the test cannot place it"
+        reserved.append((delay, delay + (before + after) / 2))
+    return reserved
+
+
 async def test_reservations_follow_each_other_one_interval_apart(store: Store) -> None:
-    delays = [await _reserve(store, "telegram:all:0") for _ in range(4)]
-    assert delays[0] == 0.0
-    for before, after in itertools.pairwise(delays):
-        assert after - before == pytest.approx(INTERVAL, abs=0.5)
+    reserved = await _timed_reserves(store, "telegram:all:0", 4)
+    assert reserved[0][0] == 0.0
+    for number, (_, slot) in enumerate(reserved):
+        assert slot == pytest.approx(number * INTERVAL, abs=0.5)
     assert await _reserve(store, "telegram:chat:42:0") == 0.0  # another scope is its own limit
 
 
 async def test_a_burst_tolerance_lets_n_through_at_once_then_paces(store: Store) -> None:
-    burst = [await _reserve(store, "telegram:chat:7:1", tolerance=2 * INTERVAL) for _ in range(4)]
-    assert burst[:3] == [0.0, 0.0, 0.0]  # "3 per 30 s": three at once
-    assert burst[3] == pytest.approx(INTERVAL, abs=0.5)
+    reserved = await _timed_reserves(store, "telegram:chat:7:1", 4, tolerance=2 * INTERVAL)
+    assert [delay for delay, _ in reserved[:3]] == [0.0, 0.0, 0.0]  # "3 per 30 s": three at once
+    assert reserved[3][1] == pytest.approx(INTERVAL, abs=0.5)  # the fourth one interval after the first
 
 
 async def test_several_at_once_take_their_slots_together(store: Store) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Float, cast, func, select, update
+from sqlalchemy import ARRAY, ColumnElement, Float, String, bindparam, cast, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import SQLCoreOperations
@@ -70,7 +70,7 @@ async def reserve_rows(session: AsyncSession, limits: Sequence[tuple[str, float,
     insert = _insert(session)
     # The step of each row travels as its inserted tat (now + step): excluded.tat - now.
     statement = (
-        insert.values([{"scope": scope, "tat": now + interval, "paused_until": 0.0} for scope, interval, _ in limits])
+        _inserted_rows(session, insert, limits, now)
         .on_conflict_do_update(
             index_elements=[RateSlot.scope],
             set_={"tat": _greatest(session, RateSlot.tat, now, RateSlot.paused_until) + (insert.excluded.tat - now)},
@@ -83,6 +83,29 @@ async def reserve_rows(session: AsyncSession, limits: Sequence[tuple[str, float,
         tat, paused, at = rows[scope]
         delays[scope] = max(at, paused, tat - interval - tolerance) - at
     return delays
+
+
+def _inserted_rows(
+    session: AsyncSession,
+    insert: postgresql.Insert | sqlite.Insert,
+    limits: Sequence[tuple[str, float, float]],
+    now: ColumnElement[float],
+) -> postgresql.Insert | sqlite.Insert:
+    """The rows (scope, now + step, 0) to upsert. On PostgreSQL they travel as two arrays unnested into
+    rows: one statement whatever their number, compiled once, where a VALUES list of n rows is a new
+    statement for every n and compiling it took 15 ms of CPU per paid broadcast batch of 120 rows."""
+    if not _on_postgres(session):
+        return insert.values([{"scope": scope, "tat": now + step, "paused_until": 0.0} for scope, step, _ in limits])
+    given = (
+        func.unnest(
+            bindparam("scopes", [scope for scope, _, _ in limits], type_=ARRAY(String)),
+            bindparam("steps", [step for _, step, _ in limits], type_=ARRAY(Float)),
+        )
+        .table_valued("scope", "step")
+        .render_derived(name="given")
+    )
+    rows = select(given.c.scope, now + given.c.step, literal(0.0, Float))
+    return insert.from_select([RateSlot.scope, RateSlot.tat, RateSlot.paused_until], rows)
 
 
 async def pause(session: AsyncSession, scope: str, seconds: float) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
 
 from adapters.base import Adapter, Limits, Rate
 from bot.services.shared_rates import SharedRates
@@ -76,16 +77,22 @@ class PlatformLimiter:
         self._opening = [Window(r) for r in limits.open_rates]
 
     @contextlib.asynccontextmanager
-    async def slot(self, chat_id: str, paid: bool = False) -> AsyncIterator[None]:
+    async def slot(
+        self, chat_id: str, paid: bool = False, ready: AbstractAsyncContextManager[None] | None = None
+    ) -> AsyncIterator[None]:
         """Hold a place in every window for one send; the places free up ``period`` after it ends.
         ``paid``: a paid broadcast's send, under the paid overall rates. The topics of a Telegram forum
-        share their chat's windows (Telegram limits the chat): content/chats.py."""
+        share their chat's windows (Telegram limits the chat): content/chats.py. ``ready``: entered
+        between this process's windows and the turn among all instances — what the send still waits
+        for in this process (sending.py's gate of unrecorded sends), so a turn or a place shared with
+        the other instances is never held by a send that waits here (three instances held all 30 of
+        Telegram's shared places that way and sent 10 a second)."""
         chat_id = whole_chat_id(chat_id)
         chat = self._chats.get(chat_id)
         if chat is None:
             chat = self._chats[chat_id] = [Window(r) for r in self._chat_rates]
         # Per-chat first: waiting for a chat's slot must not hold a global slot meanwhile.
-        async with _held([*chat, *(self._paid if paid else self._global)]):
+        async with _held([*chat, *(self._paid if paid else self._global)]), ready or contextlib.nullcontext():
             if self._shared is None:
                 yield
                 return

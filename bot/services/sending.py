@@ -16,10 +16,11 @@ process, and its error read as the outcome to record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Set
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Set
 from datetime import timedelta
 from typing import Any
 
@@ -155,8 +156,9 @@ class Sender:
                 async with limiter.opening():
                     chat = await self._open_private(adapter, claimed, person)
                 person = None
-            async with limiter.slot(chat.chat_id, message.paid_broadcast):
-                return await self._timed_send(platform, adapter, chat, message, claimed.id)
+            gate = self._until_recorded(platform, message.paid_broadcast, claimed.id)
+            async with limiter.slot(chat.chat_id, message.paid_broadcast, ready=gate):
+                return await self._timed_send(platform, adapter, chat, message)
 
         try:
             ref = await self._tried(platform, one_try)
@@ -229,26 +231,35 @@ class Sender:
                 return await one_try()
         raise AssertionError("tenacity ends with a result or the last error")  # pragma: no cover
 
-    async def _timed_send(
-        self, platform: str, adapter: Adapter, chat: ChatRef, message: OutboundMessage, delivery_id: int
-    ) -> MessageRef:
+    @contextlib.asynccontextmanager
+    async def _until_recorded(self, platform: str, paid: bool, delivery_id: int) -> AsyncIterator[None]:
+        """A place among the sends whose outcome is not committed yet (``max_unrecorded``): taken before
+        the send, given back once its outcome is committed (:meth:`recorded`), or at once when the try
+        ends without a message (no outcome to commit for it)."""
+        gate = (self._unrecorded_paid if paid else self._unrecorded).get(platform)
+        if gate is None:
+            yield
+            return
+        await gate.acquire()
+        if paid:
+            self._holding_paid.add(delivery_id)
+        try:
+            yield
+        except BaseException:
+            gate.release()
+            self._holding_paid.discard(delivery_id)
+            raise
+
+    async def _timed_send(self, platform: str, adapter: Adapter, chat: ChatRef, message: OutboundMessage) -> MessageRef:
         if self._stopping():
             raise _Stopping  # a stop began while this send waited for its window
         task = asyncio.current_task()
         assert task is not None
-        gate = (self._unrecorded_paid if message.paid_broadcast else self._unrecorded).get(platform)
-        if gate is not None:
-            await gate.acquire()  # released once the outcome is committed (recorded())
-            if message.paid_broadcast:
-                self._holding_paid.add(delivery_id)
         started = time.perf_counter()
         self._waiting.discard(task)
         try:
             ref = await adapter.send(chat, message)
         except BaseException as exc:
-            if gate is not None:
-                gate.release()  # no outcome to commit for this try
-                self._holding_paid.discard(delivery_id)
             if isinstance(exc, asyncio.CancelledError):
                 self._unknown.add(task)
             elif isinstance(exc, TransientError) and self._health.failed(platform, str(exc), chat.chat_id):

@@ -23,6 +23,7 @@ from content.models import Channel
 
 MAX_FILE_NAME = 255
 MB = 1024 * 1024
+MAX_STORED = 50 * MB  # more than any messenger takes (Telegram's documents: 50 MB): not stored at all
 
 _IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 _TYPE_NAMES = {
@@ -93,6 +94,18 @@ def refuse_empty(name: str, data: bytes) -> None:
         raise AttachmentError(Message("%(name)s is empty (0 bytes): nothing to send", name=name))
 
 
+def refuse_too_big_to_store(name: str, data: bytes) -> None:
+    if len(data) > MAX_STORED:
+        raise AttachmentError(
+            Message(
+                "%(name)s is %(size)s, more than any messenger takes (at most %(most)s)",
+                name=name,
+                size=megabytes(len(data)),
+                most=megabytes(MAX_STORED),
+            )
+        )
+
+
 def refuse_unlike_extension(name: str, sniffed: str) -> None:
     """A known extension whose file holds something else (a renamed file, a broken download)."""
     expected = _EXTENSIONS.get(PurePath(name).suffix.lower())
@@ -152,6 +165,7 @@ def inspected(name: str, data: bytes, kind: AttachmentKind) -> NewFile:
     """A file, checked: not empty, what its extension says, an image that decodes (for ``IMAGE``)."""
     file_name = file_name_of(name)
     refuse_empty(file_name, data)
+    refuse_too_big_to_store(file_name, data)
     sniffed = sniffed_type(data)
     refuse_unlike_extension(file_name, sniffed)
     width = height = None

@@ -31,7 +31,9 @@ async def outbound_attachments(
 ) -> dict[int, tuple[OutboundAttachment, ...]]:
     """Each post's attachments for ``platform``, with the references of earlier uploads (no bytes)."""
     found = await attachments.attachments_of(session, post_ids)
-    refs = await attachments.upload_refs(session, platform, sorted({a.sha256 for items in found.values() for a in items}))
+    refs = await attachments.upload_refs(
+        session, platform, sorted({a.sha256 for items in found.values() for a in items})
+    )
     return {
         post_id: tuple(
             OutboundAttachment(

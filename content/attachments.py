@@ -127,7 +127,7 @@ async def attachments_of(session: AsyncSession, post_ids: Sequence[int]) -> dict
         .order_by(PostAttachment.post_id, PostAttachment.position)
     )
     out: dict[int, list[AttachmentInfo]] = {}
-    for item, media_type, size, width, height in rows.tuples():
+    for item, media_type, size, width, height in rows.all():
         info = AttachmentInfo(item.sha256, item.file_name, AttachmentKind(item.kind), media_type, size, width, height)
         out.setdefault(item.post_id, []).append(info)
     return out
@@ -146,7 +146,7 @@ async def upload_refs(session: AsyncSession, platform: str, shas: Sequence[str])
             AttachmentUpload.platform == platform, AttachmentUpload.sha256.in_(shas)
         )
     )
-    return dict(rows.tuples().all())
+    return {sha: ref for sha, ref in rows.all()}
 
 
 async def record_upload(session: AsyncSession, platform: str, sha256: str, remote_ref: str, now: datetime) -> None:

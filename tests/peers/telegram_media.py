@@ -13,6 +13,7 @@ message to edit"); the media-group count's wording is unverified.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import json
@@ -63,6 +64,10 @@ class PeerMedia:
         self._ids = itertools.count(1)
         self.attached: Mapping[str, Any] = {}  # the current call's attach:// parts
         self.sent_keys: frozenset[str] = frozenset()  # the current call's parameter names, unknown ones too
+        # hold_reuses(): sends by file_id wait here (counted in ``held``) and then fail without a message, as
+        # a request Telegram never got; a crash test kills prikbord while they wait.
+        self._hold: asyncio.Event | None = None
+        self.held = 0
 
     @staticmethod
     def attach_names(raw: Mapping[str, Any]) -> list[str]:
@@ -137,6 +142,21 @@ class PeerMedia:
             raise _bad("message caption is too long")
         return source, visible.strip()
 
+    def hold_reuses(self) -> None:
+        self._hold = asyncio.Event()
+
+    def release(self) -> None:
+        if self._hold is not None:
+            self._hold.set()
+        self._hold = None
+
+    async def _held(self, params: Mapping[str, Any], kind: str) -> None:
+        hold = self._hold
+        if hold is not None and isinstance(params.get(kind), str):
+            self.held += 1
+            await hold.wait()
+            raise ApiError(502, "Bad Gateway: the request never reached Telegram")
+
     # -- methods --------------------------------------------------------------------------------
 
     def _send_one(self, params: dict[str, Any], method: str, kind: str) -> dict[str, Any]:
@@ -163,7 +183,8 @@ class PeerMedia:
             return None
         return target.message_id
 
-    def send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
+        await self._held(params, "photo")
         return self._send_one(params, "sendPhoto", "photo")
 
     def send_document(self, params: dict[str, Any]) -> dict[str, Any]:

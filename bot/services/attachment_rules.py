@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import mimetypes
 from collections.abc import Mapping, Sequence
 from pathlib import PurePath
@@ -56,7 +57,8 @@ class AttachmentError(DraftError):
 
 
 def megabytes(size: int) -> str:
-    return f"{size / MB:.1f} MB" if size % MB else f"{size // MB} MB"
+    """``10 MB``; a part of one rounded up (``50.1 MB`` for a byte past 50 MB, never ``50.0 MB``)."""
+    return f"{math.ceil(size * 10 / MB) / 10:.1f} MB" if size % MB else f"{size // MB} MB"
 
 
 def sniffed_type(data: bytes) -> str:

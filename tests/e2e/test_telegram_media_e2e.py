@@ -34,6 +34,8 @@ from tests.e2e.test_telegram_e2e import (
     running_app,
     settings_for,
 )
+from tests.e2e.test_telegram_topics_e2e import FORUM, Topics
+from tests.e2e.test_telegram_topics_e2e import topics as topics
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 
@@ -144,3 +146,24 @@ async def test_an_edit_of_a_photo_post_edits_its_caption(polling: Harness) -> No
         assert msg.text.startswith("Borrel (verzet)") and "17:00" in msg.text and msg.media is not None
     assert len(peer.calls_to("editMessageCaption", ok=True)) == 2
     assert not peer.calls_to("editMessageText")
+
+
+async def test_retracting_an_album_post_deletes_the_album_and_the_text(polling: Harness) -> None:
+    peer = polling.peer
+    post = await publish(polling, "Weg", "Per ongeluk", picture("a.png", "red"), picture("b.png", "blue"))
+    await polling.console.feed(f"mod: /retract {post.id}")
+    await polling.app.settle()
+    for chat in (KANTOOR, LAGER):
+        assert [m for m in peer.bot_messages(chat) if not m.deleted] == []  # both photos and the text
+
+
+async def test_an_album_to_a_forum_topic_goes_to_that_topic(topics: Topics) -> None:
+    harness, peer = topics.harness, topics.harness.peer
+    post = await publish(
+        harness, "Kwartaal", "De grafieken", picture("q1.png", "red"), picture("q2.png", "blue"), to="sales"
+    )
+    (group,) = peer.calls_to("sendMediaGroup", ok=True)
+    assert (group.params["chat_id"], group.params.get("message_thread_id")) == (FORUM, topics.sales)
+    text = await topics.message_in("sales", post.id)
+    assert text.thread_id == topics.sales and buttons(text)
+    assert all(m.thread_id == topics.sales for m in peer.bot_messages(FORUM))

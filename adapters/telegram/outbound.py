@@ -228,9 +228,27 @@ class TelegramMessages:
 
     async def edit(self, ref: MessageRef, message: OutboundMessage) -> None:
         if message.attachments and captioned(message):
-            await self._edit_caption(ref, message)
-            return
-        parts = media_plan(message)[1] if message.attachments else compose(message)
+            try:
+                await self._edit_caption(ref, message)
+                return
+            except RequestRejected as exc:
+                if "no caption" not in str(exc).lower():
+                    raise
+            # Sent longer than a caption, as the photo and then the text: the text is the copy.
+            parts = compose(message)
+        else:
+            parts = media_plan(message)[1] if message.attachments else compose(message)
+        try:
+            await self._edit_text(ref, parts)
+        except RequestRejected as exc:
+            if not message.attachments or "no text" not in str(exc).lower():
+                raise
+            raise TextTooLong(
+                "the post is the caption of its photo or file there, and a caption holds 1,024 characters: "
+                "shorten the edit, or retract and post it again"
+            ) from None
+
+    async def _edit_text(self, ref: MessageRef, parts: list[MessagePart]) -> None:
         chat_id, last = ref.chat.chat_id, int(ref.message_id)
         known = self._parts.get((chat_id, last))
         if known is None and len(parts) > 1:

@@ -167,3 +167,25 @@ async def test_an_album_to_a_forum_topic_goes_to_that_topic(topics: Topics) -> N
     text = await topics.message_in("sales", post.id)
     assert text.thread_id == topics.sales and buttons(text)
     assert all(m.thread_id == topics.sales for m in peer.bot_messages(FORUM))
+
+
+async def test_a_long_photo_post_edited_short_edits_its_text_message(polling: Harness) -> None:
+    """Sent as the photo and then the text, the copy stays the text message when an edit would fit a caption."""
+    peer = polling.peer
+    post = await publish(polling, "Verslag", "Lang verhaal. " * 120, picture("verslag.png", "white"))
+    text = await polling.message_in(KANTOOR, post.id)
+    await polling.console.feed(f"mod: /edit {post.id} | Verslag | Kort samengevat")
+    await polling.app.settle()
+    edited = await polling.message_in(KANTOOR, post.id)
+    assert edited.message_id == text.message_id and edited.media is None and "Kort samengevat" in edited.text
+    assert len(peer.calls_to("editMessageText", ok=True)) == 2
+
+
+async def test_a_captioned_photo_is_not_edited_past_a_captions_length(polling: Harness) -> None:
+    peer = polling.peer
+    post = await publish(polling, "Borrel", "Vrijdag", picture("borrel.png", "yellow"))
+    await polling.console.feed(f"mod: /edit {post.id} | Borrel | {'Heel lang verhaal. ' * 80}")
+    await polling.app.settle()
+    photo = await polling.message_in(KANTOOR, post.id)
+    assert photo.media is not None and "Vrijdag" in photo.text and not photo.edits  # left as it was, not garbled
+    assert not peer.calls_to("editMessageCaption", ok=True)

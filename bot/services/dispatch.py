@@ -38,10 +38,10 @@ from bot.services.outcomes import OutcomeRecorder, SentDelivery, SentHook
 from bot.services.rate_windows import RateBudget, in_flight_cap
 from bot.services.reconcile import LeaseKeeper
 from bot.services.sending import Sender, TimedHook
-from bot.services.uploads import UploadOnce, outbound_attachments, with_attachments
+from bot.services.uploads import UploadOnce, cannot_carry, outbound_attachments, with_attachments
 from content import direct, outbox, posts
 from content.db import Store, store_error_line, store_unavailable
-from content.models import Post
+from content.models import DeliveryState, Post
 from content.outbox import ClaimedDelivery, SendOutcome
 from content.responses import counts_for
 
@@ -329,8 +329,12 @@ class Dispatcher:
 
     async def _send_one(self, platform: str, claimed: ClaimedDelivery, message: OutboundMessage) -> None:
         # Cancelled inside the platform's call, the send raises: its outcome is unknown, the sweep settles it.
-        async with self._uploads.ready(platform, message) as ready:  # one upload per post, then its reference
-            outcome = await self._sender.send(platform, claimed, ready)
+        refused = cannot_carry(self._adapters[platform], message)
+        if refused is not None:  # e.g. a scheduled post whose audience reached such a channel later
+            outcome = SendOutcome(claimed.id, DeliveryState.FAILED, error=refused)
+        else:
+            async with self._uploads.ready(platform, message) as ready:  # one upload per post, then its reference
+                outcome = await self._sender.send(platform, claimed, ready)
         await self._outcomes.put(platform, outcome, claimed)
 
     # -- recording -------------------------------------------------------------------------------

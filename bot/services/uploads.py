@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapters.base import OutboundAttachment, OutboundMessage, UploadHook
+from adapters.base import Adapter, OutboundAttachment, OutboundMessage, UploadHook
 from bot.clock import Clock
 from content import attachments
 from content.db import Store
@@ -49,6 +49,15 @@ def with_attachments(message: OutboundMessage, found: dict[int, tuple[OutboundAt
     """``message`` with its post's attachments (unchanged for a post without any)."""
     items = found.get(message.post_id) if message.post_id is not None else None
     return dataclasses.replace(message, attachments=items) if items else message
+
+
+def cannot_carry(adapter: Adapter, message: OutboundMessage) -> str | None:
+    """Why ``adapter`` cannot send ``message``'s attachments (it sends none yet); None when it can. Posts are
+    refused for such platforms when stored; this holds for a copy that reaches one later, rather than send it
+    without its images."""
+    if not message.attachments or adapter.limits.media is not None:
+        return None
+    return f"{adapter.platform} cannot carry images or files yet: this copy of the post is not sent without them"
 
 
 class UploadOnce:

@@ -13,8 +13,11 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
+from tests.conftest import require_postgres
+from tests.faults.fanout import database
 from tests.faults.prikbord_process import RunningPrikbord, cli, no_traceback, wait_for, wait_until_polling, write_config
 from tests.peers.telegram import FloodLimits, TelegramPeer
 
@@ -22,17 +25,16 @@ GROUPS = (-1002000000001, -1002000000002, -1002000000003)
 LEASE = 2.0
 
 
-async def test_a_kill_after_the_upload_reuses_it_and_no_group_gets_the_image_twice(tmp_path: Path) -> None:
-    async with TelegramPeer(flood=FloodLimits.off()) as peer:
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def test_a_kill_after_the_upload_reuses_it_and_no_group_gets_the_image_twice(
+    backend: str, tmp_path: Path
+) -> None:
+    if backend == "postgresql":
+        require_postgres()
+    async with TelegramPeer(flood=FloodLimits.off()) as peer, database(backend, tmp_path) as url:
         for chat in GROUPS:
             peer.add_chat(chat, "supergroup", f"Groep {chat}")
-        config = write_config(
-            tmp_path,
-            peer,
-            GROUPS,
-            f"sqlite+aiosqlite:///{tmp_path / 'prikbord.db'}",
-            extra=f"[dispatch]\nlease = {LEASE}\n",
-        )
+        config = write_config(tmp_path, peer, GROUPS, url, extra=f"[dispatch]\nlease = {LEASE}\n")
         Image.new("RGB", (80, 60), "orange").save(tmp_path / "team.png", "PNG")
         first = RunningPrikbord(config)
         await first.start()

@@ -306,6 +306,8 @@ def post_command(
         bool, typer.Option("--paid-broadcast", help="Telegram: a paid broadcast (up to 1,000/s, 0.1 Star a message)")
     ] = False,
     kind: Annotated[str, typer.Option(help="news|agenda|kb")] = "news",
+    image: Annotated[list[str] | None, typer.Option("--image", help="an image to show (repeat: an album)")] = None,
+    file: Annotated[list[str] | None, typer.Option("--file", help="a file to attach (repeat)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the post as JSON")] = False,
     config: ConfigOption = None,
 ) -> None:
@@ -315,7 +317,7 @@ def post_command(
     settings = _settings(config)
     request = PostRequest(
         title, body, cta, tuple(option or ()), url, deadline, tuple(to or ()), at, in_, now, urgent, kind,
-        paid_broadcast, direct=direct,
+        paid_broadcast, direct=direct, images=tuple(image or ()), files=tuple(file or ()),
     )  # fmt: skip
     result = run_async(lambda: create_post(settings, request), settings.database.url)
     typer.echo(json.dumps(result, ensure_ascii=False) if as_json else str(result["id"]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from bot.cli_errors import CliError
 
 if TYPE_CHECKING:
     from bot.config import Settings
+    from content.attachments import NewFile
 
 CTA_KINDS = ("none", "like", "acknowledge", "rsvp", "poll", "reply", "link")
 EXIT_INVALID_POST = 1
@@ -44,6 +46,9 @@ _CLI_WORDS: tuple[tuple[str, str], ...] = (
     ("only poll and rsvp take options", "only --cta poll and rsvp take --option"),
     ("only a link call to action takes a URL", "only --cta link takes --url"),
     ("only acknowledge, rsvp and poll take a deadline", "only --cta acknowledge, rsvp and poll take --deadline"),
+    ("Send it as a file", "Give it with --file"),
+    ("send it as a file", "give it with --file"),
+    ("leave the attachments out", "leave out --image and --file"),
 )
 
 
@@ -70,6 +75,8 @@ class PostRequest:
     kind: str
     paid_broadcast: bool = False
     direct: bool = False  # --direct: privately to each person (a must-read)
+    images: tuple[str, ...] = ()  # --image PATH (repeat): shown as pictures, an album from two on
+    files: tuple[str, ...] = ()  # --file PATH (repeat): attached as documents
 
 
 def _when(option: str, value: str, zone: ZoneInfo, now: datetime, date_only: time) -> datetime:
@@ -99,6 +106,38 @@ def publish_moment(request: PostRequest, zone: ZoneInfo, now: datetime) -> datet
     if request.in_:
         return _when("--in", f"in {request.in_}", zone, now, time(9, 0))
     return None
+
+
+def _read_one(option: str, path: str, kind: str) -> NewFile:
+    """The file at ``path``, read and checked (bot/services/attachment_rules.py); errors name the option."""
+    from bot.services.attachment_rules import MAX_STORED, AttachmentError, inspected, megabytes
+    from content.attachments import AttachmentKind
+
+    where = Path(path).expanduser()
+    try:
+        if not where.is_file():
+            problem = "is a directory" if where.is_dir() else "does not exist"
+            raise CliError(f"{option} {path}: {problem}", EXIT_INVALID_POST)
+        size = where.stat().st_size
+        if size > MAX_STORED:
+            raise CliError(
+                f"{option} {path}: {megabytes(size)} is more than any messenger takes "
+                f"(at most {megabytes(MAX_STORED)})",
+                EXIT_INVALID_POST,
+            )
+        data = where.read_bytes()
+    except OSError as exc:
+        raise CliError(f"{option} {path}: cannot be read ({exc.strerror or exc})", EXIT_INVALID_POST) from None
+    try:
+        return inspected(where.name, data, AttachmentKind(kind))
+    except AttachmentError as exc:
+        raise CliError(f"{option} {path}: {cli_wording(str(exc))}", EXIT_INVALID_POST) from None
+
+
+def read_attachments(request: PostRequest) -> tuple[NewFile, ...]:
+    """The images (first, in the order given) and files of ``request``, each read and checked."""
+    images = [_read_one("--image", path, "image") for path in request.images]
+    return (*images, *(_read_one("--file", path, "file") for path in request.files))
 
 
 def _no_platform_for_channels(settings: Settings) -> str | None:
@@ -152,6 +191,7 @@ async def create_post(settings: Settings, request: PostRequest) -> dict[str, Any
             urgent=request.urgent,
             direct=request.direct,
             paid_broadcast=request.paid_broadcast,
+            attachments=read_attachments(request),
         )
         try:
             created = await app.publishing.create(draft, "cli", Role.ADMIN)

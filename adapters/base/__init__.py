@@ -13,6 +13,7 @@ everything of it from ``adapters.base``.
 - ``intents``: what a button press or reaction asks for, and its wire form
 - ``events``: the inbound events, :data:`Event` and :data:`EventSink`
 - ``limits``: :class:`Limits` and :class:`Rate`, read by the dispatcher
+- ``attachments``: :class:`OutboundAttachment` and the :class:`MediaLimits` a platform declares
 - ``errors``: :class:`DeliveryError` and the kinds the dispatcher tells apart
 - ``adapter``: the :class:`Adapter` ABC and the answers of its optional calls
 """
@@ -20,6 +21,7 @@ everything of it from ``adapters.base``.
 from __future__ import annotations
 
 from adapters.base.adapter import Adapter, CheckResult, DiscoveredChat, HttpReply, MemberList
+from adapters.base.attachments import FILE, IMAGE, MediaLimits, OutboundAttachment, UploadHook
 from adapters.base.errors import (
     AdapterAuthError,
     DeliveryError,
@@ -63,6 +65,8 @@ from adapters.base.preview import MessagePreview, PreviewBlock, PreviewStyle
 from adapters.base.refs import ChatRef, MessageRef, UserRef
 
 __all__ = [
+    "FILE",
+    "IMAGE",
     "AccountClosed",
     "Acknowledge",
     "Action",
@@ -89,6 +93,7 @@ __all__ = [
     "Intent",
     "Like",
     "Limits",
+    "MediaLimits",
     "MemberJoined",
     "MemberLeft",
     "MemberList",
@@ -96,6 +101,7 @@ __all__ = [
     "MessageRef",
     "MessageTooLong",
     "OpenLink",
+    "OutboundAttachment",
     "OutboundMessage",
     "PermanentError",
     "PreviewBlock",
@@ -109,6 +115,7 @@ __all__ = [
     "Reply",
     "ReplyPosted",
     "TransientError",
+    "UploadHook",
     "UserRef",
     "parse_intent",
 ]

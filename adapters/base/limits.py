@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapters.base.attachments import MediaLimits
+
 
 @dataclass(frozen=True, slots=True)
 class Rate:
@@ -28,3 +30,5 @@ class Limits:
     idempotent_send: bool = False
     # Seconds between counter edits of one message.
     edit_interval: float = 1.0
+    # What attachments the platform takes; None: this adapter sends none yet (a post with one is refused).
+    media: MediaLimits | None = None

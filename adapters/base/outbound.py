@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from adapters.base.attachments import OutboundAttachment, UploadHook
 from adapters.base.preview import MessagePreview
 from adapters.base.refs import MessageRef
 from adapters.markup import Document
@@ -48,6 +49,9 @@ class OutboundMessage:
     reaction_prompt: str = "React with:"
     # Telegram: send with allow_paid_broadcast (the paid overall limit); other platforms ignore it.
     paid_broadcast: bool = False
+    # Images and files, in order; the adapter reports each first upload to ``uploaded``.
+    attachments: tuple[OutboundAttachment, ...] = ()
+    uploaded: UploadHook | None = None
 
 
 Previewer = Callable[[OutboundMessage], MessagePreview]

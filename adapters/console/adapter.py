@@ -17,6 +17,7 @@ from adapters.base import (
     CommandIssued,
     EventSink,
     Limits,
+    MediaLimits,
     MessageRef,
     OutboundMessage,
     UserRef,
@@ -42,7 +43,8 @@ class ConsoleAdapter(Adapter):
     the people seen in it (whoever types a command or responds to a post there is recorded as a member)."""
 
     platform = PLATFORM
-    limits = Limits(text_length=20_000, idempotent_send=True, edit_interval=0.0)
+    # The console prints attachments as their names and sizes: any file will do.
+    limits = Limits(text_length=20_000, idempotent_send=True, edit_interval=0.0, media=MediaLimits())
 
     def __init__(
         self,

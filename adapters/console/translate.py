@@ -26,6 +26,7 @@ from adapters.base import (
     Event,
     MessagePreview,
     MessageRef,
+    OutboundAttachment,
     OutboundMessage,
     PreviewBlock,
     ReactionAdded,
@@ -109,10 +110,26 @@ def action_label(action: Action) -> str:
     return f"[{action.action_id}] {action.label}{count}"
 
 
+def size_text(size: int) -> str:
+    """A file's size the way people read it: bytes, kB or MB (1,024 each)."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} kB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def attachment_line(item: OutboundAttachment) -> str:
+    """``📎 plan.pdf (1.2 MB)``; an image with its dimensions: ``🖼 team.jpg (640×480, 88.1 kB)``."""
+    if item.is_image and item.width and item.height:
+        return f"🖼 {item.file_name} ({item.width}×{item.height}, {size_text(item.size)})"
+    return f"{'🖼' if item.is_image else '📎'} {item.file_name} ({size_text(item.size)})"
+
+
 def render_message(message_id: str, message: OutboundMessage) -> str:
-    """The text a console reader sees for a posted message."""
+    """The text a console reader sees for a posted message (its images and files as their names and sizes)."""
     body = render_plain(message.markup)
-    lines = [body]
+    lines = [body, *(attachment_line(a) for a in message.attachments)]
     if message.actions:
         lines.append("  ".join(action_label(a) for a in message.actions))
     return "\n".join(lines)

@@ -49,6 +49,8 @@ from adapters.base import (
 )
 from adapters.matrix.direct import DirectRooms
 from adapters.matrix.inbound import InboundHandler, RoomFlags
+from adapters.matrix.media import MATRIX_MEDIA
+from adapters.matrix.media_send import MatrixMedia
 from adapters.matrix.memory import AdapterMemory, StateLoad, StateSave
 from adapters.matrix.render import (
     MAX_CONTENT_BYTES,
@@ -123,6 +125,7 @@ class MatrixAdapter(Adapter):
             memory=self._memory,
         )
         self._client = self._session.client
+        self._media = MatrixMedia(self._session, self._client)
         self._direct = DirectRooms(self._session, self._memory, user_id)
         self._rooms = RoomFlags()
         self._inbound = InboundHandler(
@@ -155,6 +158,7 @@ class MatrixAdapter(Adapter):
             global_rates=(Rate(messages_per_second, 1.0),),
             idempotent_send=True,
             edit_interval=2.0,
+            media=MATRIX_MEDIA,
         )
         self._sink: EventSink | None = None
         self._receive_on_start = receive_on_start
@@ -264,10 +268,12 @@ class MatrixAdapter(Adapter):
         content = message_content(message)
         _check_size(content)
         txn_id = message.idempotency_key or uuid.uuid4().hex
+        before = await self._media.send(room_id, message, txn_id)  # images and files first, then the post
         if message.idempotency_key:
             # Written before the send: the echo in the sync (which carries the txn id) completes it after a crash.
             await self._memory.remember_transaction(room_id, txn_id, keys, None)
         event_id = await self._send_content(room_id, content, txn_id, "send to")
+        self._media.remember(event_id, before)
         await self._memory.remember_sent(event_id, keys)
         if message.idempotency_key:
             await self._memory.remember_transaction(room_id, txn_id, keys, event_id)
@@ -290,9 +296,10 @@ class MatrixAdapter(Adapter):
     async def delete(self, ref: MessageRef) -> None:
         await self._session.ensure_login()
         room_id = ref.chat.chat_id
-        await self._session.call(
-            "redact in", room_id, self._client.room_redact, room_id, ref.message_id, reason="retracted"
-        )
+        for event_id in [*self._media.sent_before(ref.message_id), ref.message_id]:
+            await self._session.call(
+                "redact in", room_id, self._client.room_redact, room_id, event_id, reason="retracted"
+            )
 
     async def reply(self, command: CommandIssued, text: str, private: bool = True) -> None:
         """Answers in the command's room as an ``m.notice`` reply (Matrix has no messages only one person sees)."""

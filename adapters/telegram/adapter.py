@@ -39,6 +39,7 @@ from adapters.base import (
 from adapters.telegram.callbacks import CallbackAnswer
 from adapters.telegram.discovery import chats_in_updates
 from adapters.telegram.errors import TokenRedaction
+from adapters.telegram.media import TELEGRAM_MEDIA
 from adapters.telegram.menu import CommandMenu, set_my_commands_calls
 from adapters.telegram.outbound import TelegramMessages, register_commands
 from adapters.telegram.polling import UpdatePoller
@@ -102,6 +103,7 @@ class TelegramAdapter(Adapter):
         per_chat_rates=(Rate(1, 1), Rate(20, 60)),
         idempotent_send=False,
         edit_interval=3.0,
+        media=TELEGRAM_MEDIA,
     )
 
     def __init__(

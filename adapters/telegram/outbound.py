@@ -14,11 +14,23 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault, InlineKeyboardMarkup, ReplyParameters
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardMarkup,
+    InputFile,
+    InputMediaDocument,
+    InputMediaPhoto,
+    ReplyParameters,
+)
 from telegram.error import InvalidToken, TelegramError
 
-from adapters.base import ChatRef, DeliveryError, MemberList, MessageRef, OutboundMessage
+from adapters.base import ChatRef, DeliveryError, MemberList, MessageRef, OutboundAttachment, OutboundMessage
 from adapters.telegram.errors import MessageGone, RequestRejected, map_error
+from adapters.telegram.media import MediaSend, captioned, media_plan, uploaded_file_id
+from adapters.telegram.render import reply_parameters, thread_param
 from adapters.telegram.translate import (
     MessagePart,
     TextTooLong,
@@ -60,6 +72,7 @@ class TelegramMessages:
         # editMessageReplyMarkup and skip edits that change nothing.
         self._parts: OrderedDict[tuple[str, int], list[int]] = OrderedDict()
         self._shown: OrderedDict[tuple[str, int], tuple[str, str]] = OrderedDict()
+        self._media: OrderedDict[tuple[str, int], list[int]] = OrderedDict()  # images/files sent before the text
 
     @contextlib.contextmanager
     def errors(self, chat_id: str | None) -> Iterator[None]:
@@ -94,24 +107,98 @@ class TelegramMessages:
         return message_id
 
     async def send(self, chat: ChatRef, message: OutboundMessage) -> MessageRef:
-        parts = compose(message)  # refuses before any request
+        if message.attachments:
+            sends, parts = media_plan(message)  # refuses before any request
+        else:
+            sends, parts = [], compose(message)
+        media_ids: list[int] = []
         sent: list[int] = []
         try:
+            for media in sends:
+                media_ids += await self._send_media(chat.chat_id, media, message)
+            if not parts:  # the post is the caption: its photo or file is the copy
+                return MessageRef(chat, str(media_ids[-1]))
             for part in parts:
                 sent.append(await self._send_part(chat.chat_id, part, message.paid_broadcast))
         except DeliveryError:
             # Half a post must not stay behind: a retry sends it whole again.
-            for message_id in sent:
+            for message_id in media_ids + sent:
                 with contextlib.suppress(DeliveryError):
                     await self._delete_one(chat.chat_id, message_id, fallback=False)
             raise
         # The ref names the last part: it carries the keyboard that presses and counters refer to.
         last = sent[-1]
+        if media_ids:  # the album or files before the text: retracted with it
+            self._media[(chat.chat_id, last)] = media_ids
+            while len(self._media) > _CACHE_SIZE:
+                self._media.popitem(last=False)
         if len(sent) > 1:
             self._parts[(chat.chat_id, last)] = sent[:-1]
             while len(self._parts) > _CACHE_SIZE:
                 self._parts.popitem(last=False)
         return MessageRef(chat, str(last))
+
+    async def _send_media(self, chat_id: str, media: MediaSend, message: OutboundMessage) -> list[int]:
+        """One sendPhoto, sendDocument or sendMediaGroup: the bytes of a first upload (multipart), else the
+        file_id; each new file_id goes to ``message.uploaded`` at once. → the ids of the messages sent."""
+        params: dict[str, Any] = {"chat_id": chat_id_param(chat_id), **thread_param(chat_id)}
+        if message.paid_broadcast:
+            params["allow_paid_broadcast"] = True
+        if media.reply_to is not None:
+            params["reply_parameters"] = reply_parameters(media.reply_to, chat_id)
+        if media.method == "sendMediaGroup":
+            params["media"] = [_input_media(item) for item in media.items]
+        else:
+            params[media.field()] = _file_input(media.items[0], attach=False)
+            if media.caption is not None:
+                params["caption"], params["parse_mode"] = media.caption, "HTML"
+            if media.reply_markup is not None:
+                params["reply_markup"] = media.reply_markup
+        with self.errors(chat_id):
+            answer = await self._bot._post(media.method, params)
+        messages = answer if isinstance(answer, list) else [answer]
+        ids: list[int] = []
+        for item, sent in zip(media.items, messages, strict=False):
+            message_id = sent.get("message_id") if isinstance(sent, dict) else None
+            if not isinstance(message_id, int):
+                raise DeliveryError(f"Telegram answered {media.method} without a message id: {str(sent)[:200]}")
+            ids.append(message_id)
+            file_id = uploaded_file_id(sent, item)
+            if item.remote_ref is None and file_id is not None and message.uploaded is not None:
+                await message.uploaded(item.sha256, file_id)
+        if media.caption is not None:
+            self._shown[(chat_id, ids[-1])] = (media.caption, json.dumps(media.reply_markup, sort_keys=True))
+        return ids
+
+    async def _edit_caption(self, ref: MessageRef, message: OutboundMessage) -> None:
+        """A post that is its photo's (or file's) caption: editMessageCaption, or only the buttons."""
+        chat_id, message_id = ref.chat.chat_id, int(ref.message_id)
+        media = media_plan(message)[0][0]
+        caption = media.caption or ""
+        markup_key = json.dumps(media.reply_markup, sort_keys=True)
+        shown = self._shown.get((chat_id, message_id))
+        if shown == (caption, markup_key):
+            return
+        try:
+            with self.errors(chat_id):
+                if shown is not None and shown[0] == caption:
+                    await self._bot.edit_message_reply_markup(
+                        chat_id=chat_id_param(chat_id),
+                        message_id=message_id,
+                        reply_markup=self._markup(media.reply_markup),
+                    )
+                else:
+                    await self._bot.edit_message_caption(
+                        chat_id=chat_id_param(chat_id),
+                        message_id=message_id,
+                        caption=caption,
+                        parse_mode="HTML",
+                        reply_markup=self._markup(media.reply_markup),
+                    )
+        except RequestRejected as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+        self._shown[(chat_id, message_id)] = (caption, markup_key)
 
     async def _edit_one(self, chat_id: str, message_id: int, part: MessagePart) -> None:
         shown = self._shown.get((chat_id, message_id))
@@ -140,7 +227,28 @@ class TelegramMessages:
         self._remember(chat_id, message_id, part)
 
     async def edit(self, ref: MessageRef, message: OutboundMessage) -> None:
-        parts = compose(message)
+        if message.attachments and captioned(message):
+            try:
+                await self._edit_caption(ref, message)
+                return
+            except RequestRejected as exc:
+                if "no caption" not in str(exc).lower():
+                    raise
+            # Sent longer than a caption, as the photo and then the text: the text is the copy.
+            parts = compose(message)
+        else:
+            parts = media_plan(message)[1] if message.attachments else compose(message)
+        try:
+            await self._edit_text(ref, parts)
+        except RequestRejected as exc:
+            if not message.attachments or "no text" not in str(exc).lower():
+                raise
+            raise TextTooLong(
+                "the post is the caption of its photo or file there, and a caption holds 1,024 characters: "
+                "shorten the edit, or retract and post it again"
+            ) from None
+
+    async def _edit_text(self, ref: MessageRef, parts: list[MessagePart]) -> None:
         chat_id, last = ref.chat.chat_id, int(ref.message_id)
         known = self._parts.get((chat_id, last))
         if known is None and len(parts) > 1:
@@ -182,7 +290,7 @@ class TelegramMessages:
     async def delete(self, ref: MessageRef) -> None:
         """Retract: delete every part, or edit a part to ``retracted_text`` where deletion is too late."""
         chat_id, last = ref.chat.chat_id, int(ref.message_id)
-        for message_id in [*self._parts.pop((chat_id, last), []), last]:
+        for message_id in [*self._media.pop((chat_id, last), []), *self._parts.pop((chat_id, last), []), last]:
             await self._delete_one(chat_id, message_id, fallback=True)
 
     async def send_plain(self, chat_id: str, text: str, reply_to: MessageRef | None = None) -> None:
@@ -205,3 +313,17 @@ class TelegramMessages:
         with self.errors(chat.chat_id):
             count = await self._bot.get_chat_member_count(chat_id_param(chat.chat_id))
         return member_list(count)
+
+
+def _file_input(item: OutboundAttachment, *, attach: bool) -> InputFile | str:
+    """The file_id of an earlier upload, or the bytes to upload (multipart, under the file's name)."""
+    if item.remote_ref is not None:
+        return item.remote_ref
+    if item.data is None:
+        raise DeliveryError(f"{item.file_name}: neither a file_id nor its bytes to upload")
+    return InputFile(item.data, filename=item.file_name, attach=attach)
+
+
+def _input_media(item: OutboundAttachment) -> InputMediaPhoto | InputMediaDocument:
+    media = _file_input(item, attach=True)
+    return InputMediaPhoto(media=media) if item.is_image else InputMediaDocument(media=media)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from adapters.base import Adapter, ChatRef, DeliveryError, MessageRef, RateLimited
 from bot.services.compose import Composer
+from bot.services.uploads import outbound_attachments, with_attachments
 from content import posts
 from content.db import Store
 from content.models import PostState
@@ -71,6 +72,8 @@ class CounterRefresher:
                 for sent in await posts.sent_messages(session, [p for p in post_ids if p in live])
                 if sent.channel_enabled
             ]
+            platforms = {sent.platform for _, sent in targets}
+            files = {p: await outbound_attachments(session, p, post_ids) for p in platforms}
         retry: set[int] = set()
         for post, sent in targets:
             adapter = self._adapters.get(sent.platform)
@@ -79,6 +82,7 @@ class CounterRefresher:
             message = self._composer.compose_for_chat(
                 sent.platform, sent.chat_id, post, counts[post.id], sent.delivery_id
             )
+            message = with_attachments(message, files[sent.platform])  # a photo's caption edits as a caption
             try:
                 await adapter.edit(MessageRef(ChatRef(sent.platform, sent.chat_id), sent.message_id), message)
             except RateLimited as exc:

@@ -38,9 +38,10 @@ from bot.services.outcomes import OutcomeRecorder, SentDelivery, SentHook
 from bot.services.rate_windows import RateBudget, in_flight_cap
 from bot.services.reconcile import LeaseKeeper
 from bot.services.sending import Sender, TimedHook
+from bot.services.uploads import UploadOnce, cannot_carry, outbound_attachments, with_attachments
 from content import direct, outbox, posts
 from content.db import Store, store_error_line, store_unavailable
-from content.models import Post
+from content.models import DeliveryState, Post
 from content.outbox import ClaimedDelivery, SendOutcome
 from content.responses import counts_for
 
@@ -103,6 +104,7 @@ class Dispatcher:
         self.policy = policy or DispatchPolicy()
         self.instance_id = instance_id or f"prikbord-{uuid.uuid4().hex[:12]}"
         self._budget = budget or RateBudget(adapters)
+        self._uploads = UploadOnce(store, clock)
         self._keeper = LeaseKeeper(store, adapters, clock, self.instance_id, self.policy.lease)
         self._wake = {p: asyncio.Event() for p in adapters}
         self.health = PlatformHealth(clock)  # down after transient failures in a row: probes, no hot loop
@@ -318,12 +320,21 @@ class Dispatcher:
         async with self._store.sessions() as session:
             by_id: dict[int, Post] = await posts.posts_by_ids(session, post_ids)
             counts = await counts_for(session, post_ids)
+            files = await outbound_attachments(session, platform, post_ids)
         compose = self._composer.compose_for_chat
-        return {d.id: compose(platform, d.chat_id, by_id[d.post_id], counts[d.post_id], d.id) for d in batch}
+        return {
+            d.id: with_attachments(compose(platform, d.chat_id, by_id[d.post_id], counts[d.post_id], d.id), files)
+            for d in batch
+        }
 
     async def _send_one(self, platform: str, claimed: ClaimedDelivery, message: OutboundMessage) -> None:
         # Cancelled inside the platform's call, the send raises: its outcome is unknown, the sweep settles it.
-        outcome = await self._sender.send(platform, claimed, message)
+        refused = cannot_carry(self._adapters[platform], message)
+        if refused is not None:  # e.g. a scheduled post whose audience reached such a channel later
+            outcome = SendOutcome(claimed.id, DeliveryState.FAILED, error=refused)
+        else:
+            async with self._uploads.ready(platform, message) as ready:  # one upload per post, then its reference
+                outcome = await self._sender.send(platform, claimed, ready)
         await self._outcomes.put(platform, outcome, claimed)
 
     # -- recording -------------------------------------------------------------------------------

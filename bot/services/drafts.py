@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.i18n import N_, Message, Refusal
+from content.attachments import NewFile
 from content.direct import SEGMENT_ATTRIBUTES, segment_of
 from content.models import FEED_KINDS, CtaKind, Post, PostKind, PostState
 
@@ -83,6 +84,7 @@ class PostDraft:
     source: str | None = None
     source_key: str | None = None
     direct: bool = False  # a must-read sent privately to each person of the audience
+    attachments: tuple[NewFile, ...] = ()  # checked files (bot/services/attachment_rules.py), in order
 
 
 def normalized(draft: PostDraft, *, require_call_to_action: bool) -> PostDraft:

@@ -24,6 +24,7 @@ from adapters.base import Adapter, ChatRef, DeliveryError, MessageRef, OutboundM
 from bot.clock import Clock
 from bot.services.compose import Composer
 from bot.services.rate_windows import RateBudget
+from bot.services.uploads import outbound_attachments, with_attachments
 from content import edits, posts
 from content.db import Store
 from content.edits import StaleCopy
@@ -124,6 +125,7 @@ class EditSync:
             async with self._store.sessions() as session:
                 by_id = await posts.posts_by_ids(session, post_ids)
                 counts = await counts_for(session, post_ids)
+                files = await outbound_attachments(session, platform, post_ids)
             for copy in batch:
                 if self._stopping:
                     break  # the copies left are claimed for a lease; the next run edits them
@@ -131,6 +133,7 @@ class EditSync:
                 message = self._composer.compose_for_chat(
                     platform, copy.chat_id, post, counts[copy.post_id], copy.delivery_id
                 )
+                message = with_attachments(message, files)  # a photo's caption is edited as a caption
                 # The revision read with the text: an edit stored meanwhile leaves this copy behind again.
                 await self._edit_copy(platform, copy, message, post.revision)
             return True

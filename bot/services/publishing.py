@@ -21,12 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapters.base import Adapter, ChatRef, DeliveryError, MessageRef, MessageTooLong, RateLimited, TransientError
 from bot.clock import Clock
 from bot.i18n import Message, Moment, Refusal
+from bot.services.attachment_rules import refuse_unsendable_to
 from bot.services.compose import Composer
 from bot.services.direct_audience import fan_out_privately, is_to_people, people_targets
 from bot.services.drafts import DraftError, PostDraft, normalized, post_from_draft
 from bot.services.post_words import state_word
 from bot.services.roles import Role
-from content import direct, posts
+from content import attachments, direct, posts
 from content.db import Store
 from content.models import FEED_KINDS, Channel, Post, PostState
 from content.outbox import add_deliveries
@@ -161,6 +162,9 @@ class PublishingService:
         session.add(post)
         await session.flush()
         self._check_fits(post, targets)
+        if draft.attachments:  # refused for any platform: the transaction rolls back, nothing is stored
+            refuse_unsendable_to(draft.attachments, targets, self._adapters)
+            await attachments.attach(session, post.id, draft.attachments, now)
         return post
 
     def _check_fits(self, post: Post, targets: Sequence[Channel]) -> None:

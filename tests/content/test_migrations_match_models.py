@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Float, text
 from sqlalchemy.engine import Connection
 
+from content import attachments  # noqa: F401  (its tables are part of the metadata)
 from content.db import Store
 from content.migrate import HEAD_REVISION, alembic_config, current_revision, upgrade
 from content.models import Base

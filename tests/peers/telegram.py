@@ -306,7 +306,7 @@ class FloodLimits:
     paid_overall: tuple[int, float] | None = (1000, 1.0)
     per_chat: tuple[int, float] | None = (1, 1.0)
     per_group: tuple[int, float] | None = (20, 60.0)
-    methods: frozenset[str] = frozenset({"sendMessage"})
+    methods: frozenset[str] = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup"})
 
     @classmethod
     def off(cls) -> FloodLimits:
@@ -397,6 +397,7 @@ class PeerMessage:
     extra: dict[str, Any] = field(default_factory=dict)
     paid_broadcast: bool = False  # sent with allow_paid_broadcast
     thread_id: int | None = None  # the topic of a forum it is in (message_thread_id)
+    media: dict[str, Any] | None = None  # a photo's or document's fields ("photo": [...]); text is its caption
 
 
 @dataclass
@@ -488,7 +489,14 @@ class TelegramPeer:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.port = 0
+        from tests.peers.telegram_media import PeerMedia
+
+        self.media = PeerMedia(self)  # photos, documents, albums: uploads counted, file_ids issued
         self._handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "sendPhoto": self.media.send_photo,
+            "sendDocument": self.media.send_document,
+            "sendMediaGroup": self.media.send_media_group,
+            "editMessageCaption": self.media.edit_message_caption,
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
             "setWebhook": self._set_webhook,
@@ -604,9 +612,13 @@ class TelegramPeer:
             self.calls.append(PeerCall(method, dict(raw), 404, "Not Found", self.now()))
             return 404, ApiError(404, "Not Found").envelope()
         name = spec["name"]
+        # A media group's file parts are named by its media (attach://NAME), not parameters of the method.
+        attached = {n: raw[n] for n in self.media.attach_names(raw) if n in raw}
+        raw = {k: v for k, v in raw.items() if k not in attached}
         params: dict[str, Any] = dict(raw)
         try:
             params, unknown = self.contract.params(spec, raw)
+            self.media.attached, self.media.sent_keys = attached, frozenset(raw)
             self.unknown_params += [f"{name}.{path}" for path in unknown]
             handler = self._handlers.get(name)
             if handler is None:
@@ -866,7 +878,11 @@ class TelegramPeer:
             "chat": self.chats[msg.chat_id].json(),
             "date": msg.date,
         }
-        if msg.text:
+        if msg.media is not None:
+            out.update(msg.media)
+            if msg.text:
+                out["caption"] = msg.text
+        elif msg.text:
             out["text"] = msg.text
         if msg.thread_id is not None:
             out["message_thread_id"] = msg.thread_id
@@ -931,7 +947,10 @@ class TelegramPeer:
         )
 
     def _edit_message_text(self, params: dict[str, Any]) -> dict[str, Any]:
+        from tests.peers.telegram_media import refuse_text_edit_of_media
+
         msg = self._editable(params, "edit")
+        refuse_text_edit_of_media(msg)
         source, visible = self._text(params)
         markup = self._keyboard(params)
         if (source, params.get("parse_mode"), markup) == (msg.source, msg.parse_mode, msg.reply_markup):

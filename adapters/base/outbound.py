@@ -48,6 +48,8 @@ class OutboundMessage:
     reaction_prompt: str = "React with:"
     # Telegram: send with allow_paid_broadcast (the paid overall limit); other platforms ignore it.
     paid_broadcast: bool = False
+    # A question that wants a typed answer: Telegram shows the reply field (ForceReply) when there are no buttons.
+    asks_reply: bool = False
 
 
 Previewer = Callable[[OutboundMessage], MessagePreview]

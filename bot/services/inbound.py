@@ -15,6 +15,7 @@ from adapters.base import (
     Event,
     MemberJoined,
     MemberLeft,
+    MessagePosted,
     ReactionAdded,
     ReactionRemoved,
     ReplyPosted,
@@ -24,6 +25,7 @@ from bot.commands.router import CommandRouter
 from bot.i18n import Message
 from bot.services.audience import AudienceService
 from bot.services.engagement import EngagementService, Result
+from bot.services.guided import GuidedPosting
 from bot.services.notify import ModeratorNotifier
 from content import direct, posts
 from content.db import Store
@@ -53,7 +55,9 @@ class InboundRouter:
         engagement: EngagementService,
         notifier: ModeratorNotifier,
         audience: AudienceService | None = None,
+        guided: GuidedPosting | None = None,
     ) -> None:
+        self._guided = guided
         self._store = store
         self._clock = clock
         self._commands = commands
@@ -72,7 +76,12 @@ class InboundRouter:
             if self._audience is not None and speaking_is_membership(event):
                 self._audience.note_seen(event.chat, event.user)
             await self._commands.handle(event)
+        elif isinstance(event, MessagePosted):
+            if self._guided is not None:  # an answer to a question of a dialog; other chat stays untouched
+                await self._guided.take(event)
         elif isinstance(event, ActionPressed | ReactionAdded | ReactionRemoved | ReplyPosted):
+            if isinstance(event, ActionPressed | ReplyPosted) and await self._answers_dialog(event):
+                return
             result = await self._engagement.handle_event(event)
             if self._audience is not None and counts_as_seen(result):
                 self._audience.note_seen(event.message.chat, event.user)
@@ -80,6 +89,10 @@ class InboundRouter:
             await self._membership(event)
         elif isinstance(event, ChannelMigrated):
             await self._migrated(event)
+
+    async def _answers_dialog(self, event: ActionPressed | ReplyPosted) -> bool:
+        """Whether ``event`` answered a question of a post composed step by step (then it is handled)."""
+        return self._guided is not None and await self._guided.take(event)
 
     async def _remember_private_chat(self, command: CommandIssued) -> None:
         """A command from someone's private chat with the bot (Telegram's /start) says where that chat is:

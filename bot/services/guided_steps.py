@@ -184,6 +184,8 @@ def answer(step: Step, answers: Mapping[str, Any], text: str, rules: Rules) -> A
 
 def _read(step: Step, answers: dict[str, Any], text: str, rules: Rules) -> dict[str, Any] | None:
     value = choice_value(text)
+    if text.startswith(CHOICE_PREFIX):  # a button: its value is the answer, as if typed
+        text = value
     if step == Step.TITLE:
         return _checked(answers | {"title": text}, rules)
     if step == Step.BODY:

@@ -39,6 +39,7 @@ from bot.services.publishing import NotAllowed, PublishingService
 from bot.services.roles import Roles
 from content import guided
 from content.db import Store
+from content.processed_commands import claim_command
 
 log = logging.getLogger("prikbord.guided")
 
@@ -53,6 +54,8 @@ START_PAYLOAD = "post"  # Telegram's /start post (adapters/telegram/translate.py
 """What to tell about a new post (its number and state): the ``post`` command's own answer."""
 
 Answer = MessagePosted | ReplyPosted | ActionPressed
+# Why an event found no dialog to answer (GuidedPosting._open_dialog).
+_NONE, _EXPIRED, _NOT_AN_ANSWER, _AGAIN = "none", "expired", "not an answer", "again"
 
 
 def expired(updated_at: datetime, now: datetime) -> bool:
@@ -150,47 +153,64 @@ class GuidedPosting:
     async def take(self, event: Answer) -> bool:
         """Whether ``event`` was an answer to this person's dialog in that chat (then it is handled here)."""
         chat = event.chat if isinstance(event, MessagePosted) else event.message.chat
-        text = event.action_id if isinstance(event, ActionPressed) else event.text
-        pressed = isinstance(event, ActionPressed) and steps.is_choice(event.action_id)
-        if isinstance(event, ActionPressed) and not pressed:
+        pressed = isinstance(event, ActionPressed)
+        if isinstance(event, ActionPressed) and not steps.is_choice(event.action_id):
             return False  # a post's own button
-        user = event.user
-        now = self._clock.now()
-        async with self._store.transaction() as session:
-            row = await guided.guided_draft(session, user.platform, user.user_id, chat.chat_id)
-            if row is not None and expired(row.updated_at, now):
-                await guided.drop_guided_draft(session, user.platform, user.user_id, chat.chat_id)
-            draft = None if row is None else (row.step, dict(row.answers), row.prompt_id, row.updated_at)
-        t = await self._translator(user)
-        if draft is None or expired(draft[3], now):
-            if draft is not None:
+        found = await self._open_dialog(event, chat)
+        if found == _NOT_AN_ANSWER:
+            return False
+        t = await self._translator(event.user)
+        if found == _AGAIN:
+            await self._answer_press(event, "")
+            return True
+        if not isinstance(found, guided.GuidedDraft):  # none open (any more): the message is no answer
+            if found == _EXPIRED:
                 gone = t.gettext("your post draft expired after 15 minutes; nothing was posted")
                 await self._say(chat, note_message(gone))
             if pressed:
                 await self._answer_press(event, t.gettext("this post draft is no longer open"))
             return pressed
-        step_name, answers, prompt_id, _ = draft
-        if isinstance(event, ReplyPosted) and prompt_id is not None and event.message.message_id != prompt_id:
-            return False  # a reply to a post, not to the question
         await self._answer_press(event, "")
+        text = event.action_id if isinstance(event, ActionPressed) else event.text
+        await self._step(event.user, chat, found.step, dict(found.answers), text, t)
+        return True
+
+    async def _open_dialog(self, event: Answer, chat: ChatRef) -> guided.GuidedDraft | str:
+        """The dialog ``event`` answers, with the event claimed (so a redelivery is not read twice), or why none."""
+        user, now = event.user, self._clock.now()
+        async with self._store.transaction() as session:
+            row = await guided.guided_draft(session, user.platform, user.user_id, chat.chat_id)
+            if row is None:
+                return _NONE
+            if expired(row.updated_at, now):
+                await guided.drop_guided_draft(session, user.platform, user.user_id, chat.chat_id)
+                return _EXPIRED
+            if isinstance(event, ReplyPosted) and row.prompt_id not in (None, event.message.message_id):
+                return _NOT_AN_ANSWER  # a reply to a post, not to the question
+            if not await claim_command(session, user.platform, event.event_id, "post", user.key, now):
+                return _AGAIN  # delivered again (a replayed sync, a webhook retry): read once already
+            session.expunge(row)
+            return row
+
+    async def _step(
+        self, user: UserRef, chat: ChatRef, step_name: str, answers: dict[str, Any], text: str, t: Translator
+    ) -> None:
         if step_name == guided.PUBLISHING:
             await self._say(chat, note_message(t.gettext("the post is being published already")))
-            return True
+            return
         step = steps.Step(step_name)
         if steps.is_cancel(text):
             await self._drop(user, chat)
             await self._say(chat, note_message(t.gettext("cancelled; nothing was posted")))
-            return True
-        if steps.wants_publish(step, text):
+        elif steps.wants_publish(step, text):
             await self._publish(user, chat, answers, t)
-            return True
-        outcome = steps.answer(step, answers, text, self._rules())
-        if isinstance(outcome, steps.Refused):
-            await self._ask(user, chat, step, answers, t, outcome.error)
-            return True
-        await self._save(user, chat, outcome.step, outcome.answers)
-        await self._ask(user, chat, outcome.step, outcome.answers, t)
-        return True
+        else:
+            outcome = steps.answer(step, answers, text, self._rules())
+            if isinstance(outcome, steps.Refused):
+                await self._ask(user, chat, step, answers, t, outcome.error)
+                return
+            await self._save(user, chat, outcome.step, outcome.answers)
+            await self._ask(user, chat, outcome.step, outcome.answers, t)
 
     async def _answer_press(self, event: Answer, text: str) -> None:
         if isinstance(event, ActionPressed):

@@ -291,4 +291,3 @@ def _cta_summary(cta: CallToAction, zone: ZoneInfo) -> Message | str:
     if cta.deadline is not None:
         return Message("%(what)s by %(deadline)s", what=what, deadline=Moment(cta.deadline, zone))
     return what
-

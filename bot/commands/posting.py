@@ -7,6 +7,7 @@ from datetime import datetime
 from bot.commands.base import CommandContext, CommandSpec, Reply
 from bot.commands.grammar import UsageError, parse_post, parse_schedule
 from bot.i18n import N_, Message, Translator
+from bot.services.guided import asks_by_messages
 from bot.services.roles import Role
 from content.models import PostState
 
@@ -18,7 +19,7 @@ SCHEDULE_USAGE = N_("schedule WHEN | TITLE | BODY | cta: … (WHEN: 2026-12-05 1
 
 async def post(ctx: CommandContext, args: str) -> Reply:
     guided = ctx.services.guided
-    if not args.strip() and guided is not None:
+    if not args.strip() and guided is not None and asks_by_messages(ctx.command.chat.platform):
         return Reply(await guided.begin(ctx.command, ctx.translator), private=False)  # step by step
     if not args.strip():
         raise UsageError(

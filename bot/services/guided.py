@@ -71,6 +71,12 @@ def start_links(adapters: Mapping[str, Adapter]) -> StartLink:
     return start_link
 
 
+def asks_by_messages(platform: str) -> bool:
+    """Where ``post`` without arguments asks step by step in messages. Slack has a form of its own (a
+    modal) and delivers no plain messages to the bot, so a dialog of messages could never be answered there."""
+    return platform in ("console", "matrix", "telegram")
+
+
 def runs_in_private_chat(platform: str) -> bool:
     """Telegram's dialog runs in the person's private chat with the bot (ForceReply and inline buttons
     are for one person there; in a group, privacy mode hides the answers); elsewhere in the chat of ``post``."""

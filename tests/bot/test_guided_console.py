@@ -157,3 +157,12 @@ async def test_a_restart_mid_dialog_continues_it(console_app: ConsoleApp, clock:
         assert post.publish_at == clock.now() + timedelta(hours=2)
     finally:
         await again.stop()
+
+
+async def test_on_slack_post_without_arguments_is_not_a_dialog_of_messages(console_app: ConsoleApp) -> None:
+    from adapters.base import ChatRef, CommandIssued, UserRef
+
+    command = CommandIssued("s-1", UserRef("slack", "U1", "Anna"), ChatRef("slack", "C1"), "post", "")
+    reply = await console_app.app.commands.answer(command)
+    assert "write the post after the command" in reply.text  # Slack gets its modal elsewhere
+    assert await _dialogs(console_app) == 0

@@ -146,3 +146,26 @@ async def test_an_employee_without_open_posting_is_refused(polling: Harness) -> 
     await polling.peer.user_sends(BRAM, BRAM, "/post")
     await eventually(lambda: bool(private_messages(polling, BRAM)), "Bram is answered")
     assert "posting needs the moderator role" in private_messages(polling, BRAM)[-1].text
+
+
+async def test_a_restart_mid_dialog_continues_it_and_it_expires_15_minutes_after_the_last_answer(
+    store: Store, clock: FrozenClock
+) -> None:
+    async with peer_with_people() as peer:
+        settings = settings_for(peer)
+        async with running_app(settings, peer, store, clock) as first:
+            await peer.user_sends(ANNA, ANNA, "/post")
+            title = await next_question(first, ANNA, 0, "the title is asked")
+            body = await typed(first, "Herstart", title, "the body is asked")
+        async with running_app(settings, peer, store, clock) as second:  # another process, the same database
+            cta = await typed(second, "Na de herstart", body, "the call to action is asked")
+            assert "What should readers do?" in cta.text
+            clock.advance(minutes=15)
+            seen = len(private_messages(second, ANNA))
+            await peer.user_sends(ANNA, ANNA, "like")
+            gone = await next_question(second, ANNA, seen, "the expiry is told")
+            assert gone.text == "your post draft expired after 15 minutes; nothing was posted"
+            query = await peer.user_presses(ANNA, ANNA, cta.message_id, choice_data(cta, "like"))
+            await eventually(answered(peer, query), "the late press is answered")
+            assert peer.callback_queries[query].answer == {"text": "this post draft is no longer open"}
+            assert await stored_posts(second) == []

@@ -53,6 +53,11 @@ async def drop_guided_draft(session: AsyncSession, platform: str, user_id: str, 
     )
 
 
+async def drop_guided_drafts_before(session: AsyncSession, before: datetime) -> None:
+    """Forget dialogs last answered before ``before``: abandoned ones would otherwise stay for good."""
+    await session.execute(delete(GuidedDraft).where(GuidedDraft.updated_at < before))
+
+
 async def claim_guided_draft(
     session: AsyncSession, platform: str, user_id: str, chat_id: str, step: str, now: datetime
 ) -> bool:

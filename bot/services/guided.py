@@ -142,6 +142,7 @@ class GuidedPosting:
         now = self._clock.now()
         async with self._store.transaction() as session:
             await guided.drop_guided_draft(session, user.platform, user.user_id, chat.chat_id)
+            await guided.drop_guided_drafts_before(session, now - LIFETIME)  # abandoned ones, anyone's
             await session.flush()
             session.add(
                 guided.GuidedDraft(

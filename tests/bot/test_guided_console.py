@@ -166,3 +166,13 @@ async def test_on_slack_post_without_arguments_is_not_a_dialog_of_messages(conso
     reply = await console_app.app.commands.answer(command)
     assert "write the post after the command" in reply.text  # Slack gets its modal elsewhere
     assert await _dialogs(console_app) == 0
+
+
+async def test_starting_a_dialog_forgets_abandoned_ones(console_app: ConsoleApp, clock: FrozenClock) -> None:
+    await console_app.say("mod: /post", "mod: Vergeten")
+    clock.advance(minutes=16)
+    from adapters.base import ChatRef, UserRef
+
+    await console_app.app.guided.start(UserRef("console", "mod"), ChatRef("console", "@mod"))  # another chat
+    async with console_app.app.store.transaction() as session:
+        assert [row.chat_id for row in (await session.execute(select(GuidedDraft))).scalars()] == ["@mod"]

@@ -1,6 +1,8 @@
 """The sink every adapter delivers its events to: commands to the router, engagement to the
 engagement service, the bot's own membership changes to the channel bookkeeping, and people's
-memberships (joins, leaves, and everyone seen acting in a channel) to the audience service."""
+memberships (joins, leaves, and everyone seen acting in a channel) to the audience service. Plain
+messages, replies and presses that answer a post being composed step by step go to that dialog first
+(bot/services/guided.py); what it does not take goes on as before."""
 
 from __future__ import annotations
 

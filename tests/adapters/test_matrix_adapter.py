@@ -22,6 +22,7 @@ from adapters.base import (
     CommandIssued,
     Event,
     MemberJoined,
+    MessagePosted,
     MessageRef,
     MessageTooLong,
     OutboundMessage,
@@ -236,9 +237,11 @@ async def test_reactions_on_other_messages_are_ignored(h: MatrixHarness) -> None
     seen = [await next_event(h)]
     while not isinstance(seen[-1], CommandIssued):
         seen.append(await next_event(h))
-    # Anna and Bram joining the room are member events, no engagement.
+    # Anna and Bram joining the room are member events, no engagement; her plain message is handed on as
+    # a MessagePosted (the core reads it only as an answer it asked for), her reply to it as nothing.
     ignored = (CommandIssued, ChannelMembershipChanged, MemberJoined)
-    assert [e for e in seen if not isinstance(e, ignored)] == []
+    assert [e.text for e in seen if isinstance(e, MessagePosted)] == ["gewoon een bericht"]
+    assert [e for e in seen if not isinstance(e, (*ignored, MessagePosted))] == []
 
 
 async def test_reply_and_thread_message_become_replies(h: MatrixHarness) -> None:

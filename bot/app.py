@@ -18,6 +18,7 @@ from adapters.console.adapter import ConsoleAdapter
 from adapters.markup import MarkupParser
 from bot.clock import Clock, SystemClock
 from bot.commands.base import Services
+from bot.commands.posting import created_text
 from bot.commands.router import CommandRouter
 from bot.config import ConfigError, Settings
 from bot.services.adapter_state import AdapterStateStore
@@ -30,6 +31,7 @@ from bot.services.dispatch import Dispatcher, DispatchPolicy
 from bot.services.edit_sync import EditSync
 from bot.services.editing import EditingService
 from bot.services.engagement import EngagementService
+from bot.services.guided import GuidedPosting, start_links
 from bot.services.importing import Importer, poll_feed
 from bot.services.inbound import InboundRouter
 from bot.services.languages import ChannelLanguages, PersonLanguages
@@ -175,9 +177,13 @@ class App:
             self.languages,
         )
         self.privacy = PrivacyService(self.store, self.clock, self.engagement.forget_people)
+        self.guided = GuidedPosting(  # `post` without arguments, step by step
+            self.store, self.clock, self.zone, self.publishing, self.roles, self.answers.sender(self.adapters),
+            created_text, self.languages, start_links(self.adapters),
+        )
         self.services = Services(
             self.store, self.publishing, self.engagement, self.clock, self.zone, self.linking, self.languages,
-            editing=self.editing,
+            editing=self.editing, guided=self.guided,
         )
         # Answers go out beside the inbound path, so one waiting out a 429 holds back no later update;
         # the console alone answers inline, as a conversation in a terminal does.
@@ -217,7 +223,7 @@ class App:
         )
         self.audience = AudienceService(self.store, self.clock, self.adapters, settings.audience.refresh)
         self.inbound = InboundRouter(
-            self.store, self.clock, self.commands, self.engagement, self.notifier, self.audience
+            self.store, self.clock, self.commands, self.engagement, self.notifier, self.audience, self.guided
         )
         self._started: list[Adapter] = []
         # Telegram polling and the Matrix sync: on PostgreSQL, in one instance at a time.

@@ -117,6 +117,11 @@ class Adapter(abc.ABC):
         (a Slack DM, a Matrix direct room), for a post's private copy; None where none can be had."""
         return None
 
+    def start_link(self, payload: str) -> str | None:
+        """A link that opens the person's private chat with the bot and starts it with ``payload``
+        (Telegram's ``t.me/BOT?start=…``); None where the platform has none or the bot's name is unknown."""
+        return None
+
     async def list_members(self, chat: ChatRef) -> MemberList | None:
         """The people in ``chat`` now (the bot left out), for the audience's membership. None where the
         platform tells nothing; the core then knows only the people it sees act there."""

@@ -48,6 +48,18 @@ class ReplyPosted(InboundEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class MessagePosted(InboundEvent):
+    """A plain message (no command, no reply to a post) that the bot sees: in the console, a Matrix room,
+    a private Telegram chat. The core reads it only as an answer to a question it asked that person there
+    (a post composed step by step); everything else is chat and stays untouched."""
+
+    chat: ChatRef
+    text: str
+    private_chat: bool = False
+    message: MessageRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CommandIssued(InboundEvent):
     chat: ChatRef
     name: str
@@ -98,6 +110,7 @@ Event = (
     | ReactionAdded
     | ReactionRemoved
     | ReplyPosted
+    | MessagePosted
     | CommandIssued
     | ChannelMembershipChanged
     | ChannelMigrated

@@ -52,6 +52,8 @@ class OutboundMessage:
     # Images and files, in order; the adapter reports each first upload to ``uploaded``.
     attachments: tuple[OutboundAttachment, ...] = ()
     uploaded: UploadHook | None = None
+    # A question that wants a typed answer: Telegram shows the reply field (ForceReply) when there are no buttons.
+    asks_reply: bool = False
 
 
 Previewer = Callable[[OutboundMessage], MessagePreview]

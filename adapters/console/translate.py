@@ -8,7 +8,8 @@ TEXT forms:
   ``@m3 press ACTION``             press a button of message m3 (``like``, ``ack``, ``vote:2``, …)
   ``@m3 react 👍`` / ``unreact 👍`` add or remove a reaction on message m3
   ``@m3 TEXT``                     reply to message m3
-anything else is chat and is ignored by the bot.
+anything else is a plain message: chat, unless it answers a question the bot asked that person (a post
+composed step by step).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from adapters.base import (
     ChatRef,
     CommandIssued,
     Event,
+    MessagePosted,
     MessagePreview,
     MessageRef,
     OutboundAttachment,
@@ -100,7 +102,7 @@ def parse_line(line: str, state: ScriptState, chat: ChatRef) -> Event | None:
         if verb == "unreact" and arg:
             return ReactionRemoved(event_id, user, ref, arg)
         return ReplyPosted(event_id, user, ref, targeted.group("rest"), MessageRef(chat, event_id))
-    return None
+    return MessagePosted(event_id, user, chat, text, message=MessageRef(chat, event_id))
 
 
 def action_label(action: Action) -> str:

@@ -10,7 +10,7 @@ are about, each group handled in sequence, the groups side by side (at most ``co
 
 - a reaction, and any redaction of it: (sender, message reacted to); a person's vote changed twice
   and a reaction taken back are applied in the order they were made;
-- commands and replies: (sender, room);
+- commands, replies and plain messages (a dialog's answers): (sender, room);
 - memberships (the bot's own, and people joining and leaving): the room.
 
 The caller saves the sync token only after :meth:`InboundHandler.handle_sync` returned, that is after
@@ -27,7 +27,7 @@ from typing import Any
 
 from nio import ErrorResponse, MessageDirection
 
-from adapters.base import ChannelMembershipChanged, CommandIssued, Event, MemberJoined, MemberLeft
+from adapters.base import ChannelMembershipChanged, CommandIssued, Event, MemberJoined, MemberLeft, MessagePosted
 from adapters.matrix.memory import AdapterMemory
 from adapters.matrix.session import MatrixSession
 from adapters.matrix.translate import (
@@ -190,7 +190,7 @@ class InboundHandler:
             return None if reaction is None else ("message", reaction.sender, reaction.target)
         if isinstance(parsed, ReplySeen):
             return ("room", parsed.sender, parsed.room_id)
-        if isinstance(parsed, CommandIssued):
+        if isinstance(parsed, CommandIssued | MessagePosted):  # a person's commands and answers, in order
             return ("room", parsed.user.user_id, parsed.chat.chat_id)
         if isinstance(parsed, ChannelMembershipChanged | MemberJoined | MemberLeft):
             return ("membership", parsed.chat.chat_id)  # the room's joins and leaves in order

@@ -27,6 +27,7 @@ from adapters.base import (
     MemberJoined,
     MemberLeft,
     MemberList,
+    MessagePosted,
     MessageRef,
     ReactionAdded,
     ReactionRemoved,
@@ -143,6 +144,7 @@ Parsed = (
     | ReplySeen
     | EncryptionSeen
     | CommandIssued
+    | MessagePosted
     | ChannelMembershipChanged
     | MemberJoined
     | MemberLeft
@@ -253,8 +255,10 @@ def parse_event(raw: RawEvent, room_id: str, ctx: InboundContext) -> Parsed | No
             reply_target = None
     if isinstance(reply_target, str) and reply_target not in targets:
         targets.append(reply_target)
-    if not targets:
-        return None
+    if not targets:  # plain chat: the core reads it only as an answer to a question it asked
+        chat = _chat(room_id)
+        user = user_ref(ctx, room_id, sender)
+        return MessagePosted(event_id, user, chat, text.strip(), ctx.is_direct(room_id), MessageRef(chat, event_id))
     return ReplySeen(event_id, room_id, sender, tuple(targets), text.strip())
 
 

@@ -50,6 +50,7 @@ from adapters.telegram.translate import (
     MalformedUpdate,
     callback_query_id,
     header_value,
+    start_link,
     translate_update,
 )
 from adapters.telegram.transport import AiohttpRequest
@@ -192,6 +193,9 @@ class TelegramAdapter(Adapter):
     @property
     def me(self) -> BotIdentity | None:
         return self._me
+
+    def start_link(self, payload: str) -> str | None:
+        return start_link(self._me.username, payload) if self._me is not None else None
 
     @property
     def connected(self) -> bool:

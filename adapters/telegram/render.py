@@ -208,9 +208,10 @@ def button_label(label: str, count: int | None) -> str:
 
 
 def keyboard(message: OutboundMessage) -> dict[str, Any] | None:
-    """The inline keyboard: one button per action; URL buttons on their own row."""
+    """The inline keyboard: one button per action; URL buttons on their own row. A question without
+    buttons that wants a typed answer gets ForceReply (the reply field opens on it)."""
     if not message.actions:
-        return None
+        return {"force_reply": True} if message.asks_reply else None
     rows: list[list[dict[str, Any]]] = []
     row: list[dict[str, Any]] = []
     row_short = True

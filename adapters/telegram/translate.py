@@ -21,6 +21,7 @@ from adapters.base import (
     MemberJoined,
     MemberLeft,
     MemberList,
+    MessagePosted,
     MessagePreview,
     MessageRef,
     OutboundMessage,
@@ -345,8 +346,8 @@ def _message(message: Mapping[str, Any], me: BotIdentity) -> list[Event]:
         if addressed and addressed.lower() != me.username.lower():
             return []  # /cmd@otherbot in a group with several bots
         private = _obj(message, "chat").get("type") == "private"
-        name = command.group("name").lower()
-        return [CommandIssued(event_id, user, chat, name, command.group("args").strip(), private, ref)]
+        name, args = deep_linked(command.group("name").lower(), command.group("args").strip())
+        return [CommandIssued(event_id, user, chat, name, args, private, ref)]
     replied = message.get("reply_to_message")
     # In a topic every message answers the topic's forum_topic_created message: no reply to a post.
     if isinstance(replied, Mapping) and "forum_topic_created" not in replied:
@@ -354,7 +355,26 @@ def _message(message: Mapping[str, Any], me: BotIdentity) -> list[Event]:
         if isinstance(author, Mapping) and author.get("id") == me.id:
             original = MessageRef(chat, str(_int(replied, "message_id")))
             return [ReplyPosted(event_id, user, original, text, ref)]
+    if _obj(message, "chat").get("type") == "private" and "text" in message:
+        # Plain text to the bot: read only as the answer to a question it asked (a post step by step).
+        return [MessagePosted(event_id, user, chat, text, True, ref)]
     return []
+
+
+# The deep links the bot hands out (t.me/BOT?start=PAYLOAD) and the command each one starts.
+DEEP_LINKS = {"post": "post"}
+
+
+def deep_linked(name: str, args: str) -> tuple[str, str]:
+    """``/start post`` (a ``t.me/BOT?start=post`` link opened) → the command ``post``; others unchanged."""
+    if name == "start" and args in DEEP_LINKS:
+        return DEEP_LINKS[args], ""
+    return name, args
+
+
+def start_link(username: str, payload: str) -> str | None:
+    """``https://t.me/BOT?start=PAYLOAD``; None without the bot's username."""
+    return f"https://t.me/{username}?start={payload}" if username else None
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str | None:

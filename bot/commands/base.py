@@ -18,6 +18,7 @@ from content.db import Store
 
 if TYPE_CHECKING:
     from bot.services.editing import EditingService
+    from bot.services.guided import GuidedPosting
     from bot.services.languages import PersonLanguages
     from bot.services.linking import LinkingService
 
@@ -34,6 +35,7 @@ class Services:
     linking: LinkingService | None = None  # /link, /whoami, /unlink (bot/commands/people.py)
     languages: PersonLanguages | None = None  # None: every answer in the source language, English
     editing: EditingService | None = None  # `edit` (bot/commands/moderation.py)
+    guided: GuidedPosting | None = None  # `post` without arguments: step by step (bot/services/guided.py)
 
 
 @dataclass(frozen=True)

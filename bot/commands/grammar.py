@@ -100,13 +100,35 @@ def _local(day: date, at: time, zone: ZoneInfo) -> datetime:
     return moment.astimezone(ZoneInfo("UTC"))
 
 
-def parse_cta(text: str, zone: ZoneInfo, now: datetime) -> CallToAction:
-    head, _, rest = text.strip().partition(" ")
-    kind = _CTA_KINDS.get(head.lower())
+def cta_kind_of(word: str) -> CtaKind:
+    """The call to action a word names (``ack``, ``must-read`` … included). Raises :class:`UsageError`."""
+    kind = _CTA_KINDS.get(word.strip().lower())
     if kind is None:
         raise UsageError(
-            Message("unknown call to action %(word)r: use like, acknowledge, rsvp, poll, reply or link", word=head)
+            Message("unknown call to action %(word)r: use like, acknowledge, rsvp, poll, reply or link", word=word)
         )
+    return kind
+
+
+def parse_audience(value: str) -> tuple[str, ...]:
+    """``TAG, TAG`` (what follows ``to:``) → the tags, lower case. Raises :class:`UsageError` for none."""
+    audience = tuple(t.strip().lower() for t in value.split(",") if t.strip())
+    if not audience:
+        raise UsageError(Message("`to:` needs at least one tag, for example `to: everyone`"))
+    return audience
+
+
+def future_when(text: str, zone: ZoneInfo, now: datetime) -> datetime:
+    """A publishing moment (``schedule WHEN``): :func:`parse_when`, refused when it is not later than now."""
+    when = parse_when(text, zone, now)
+    if when <= now:
+        raise UsageError(Message("%(when)r is in the past; schedule a later time", when=text.strip()))
+    return when
+
+
+def parse_cta(text: str, zone: ZoneInfo, now: datetime) -> CallToAction:
+    head, _, rest = text.strip().partition(" ")
+    kind = cta_kind_of(head)
     rest = rest.strip()
     deadline = None
     by = re.search(r"(?:^|\s)by\s+(.+)$", rest, re.IGNORECASE)
@@ -149,9 +171,7 @@ def parse_post(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
         elif sep and key_l == "cta":
             cta = parse_cta(value, zone, now)
         elif sep and key_l == "to":
-            audience = tuple(t.strip().lower() for t in value.split(",") if t.strip())
-            if not audience:
-                raise UsageError(Message("`to:` needs at least one tag, for example `to: everyone`"))
+            audience = parse_audience(value)
         elif sep and key_l == "kind":
             found = _KINDS.get(value.strip().lower())
             if found is None:
@@ -220,9 +240,7 @@ def parse_schedule(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
         raise UsageError(
             Message("schedule needs a time and a post: `schedule tomorrow 08:30 | Title | Body | cta: like`")
         )
-    when = parse_when(parts[0], zone, now)
-    if when <= now:
-        raise UsageError(Message("%(when)r is in the past; schedule a later time", when=parts[0]))
+    when = future_when(parts[0], zone, now)
     return dataclasses.replace(parse_post(" | ".join(parts[1:]), zone, now), publish_at=when)
 
 

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from bot.commands.base import CommandContext, CommandSpec, Reply
 from bot.commands.grammar import UsageError, parse_post, parse_schedule
-from bot.i18n import N_, Message
+from bot.i18n import N_, Message, Translator
+from bot.services.guided import asks_by_messages
 from bot.services.roles import Role
 from content.models import PostState
 
@@ -17,6 +18,9 @@ SCHEDULE_USAGE = N_("schedule WHEN | TITLE | BODY | cta: … (WHEN: 2026-12-05 1
 
 
 async def post(ctx: CommandContext, args: str) -> Reply:
+    guided = ctx.services.guided
+    if not args.strip() and guided is not None and asks_by_messages(ctx.command.chat.platform):
+        return Reply(await guided.begin(ctx.command, ctx.translator), private=False)  # step by step
     if not args.strip():
         raise UsageError(
             Message(
@@ -26,23 +30,24 @@ async def post(ctx: CommandContext, args: str) -> Reply:
     draft = parse_post(args, ctx.services.zone, ctx.now)
     created = await ctx.services.publishing.create(draft, ctx.actor, ctx.role)
     # A post held for quiet hours is scheduled: say until when.
-    return Reply(_created_text(ctx, created.id, created.state, created.publish_at))
+    return Reply(created_text(ctx.translator, created.id, created.state, created.publish_at))
 
 
 async def schedule(ctx: CommandContext, args: str) -> Reply:
     draft = parse_schedule(args, ctx.services.zone, ctx.now)
     created = await ctx.services.publishing.create(draft, ctx.actor, ctx.role)
-    return Reply(_created_text(ctx, created.id, created.state, created.publish_at))
+    return Reply(created_text(ctx.translator, created.id, created.state, created.publish_at))
 
 
-def _created_text(ctx: CommandContext, post_id: int, state: str, at: datetime | None = None) -> str:
+def created_text(t: Translator, post_id: int, state: str, at: datetime | None = None) -> str:
+    """What ``post`` answers about the post it made (its number, and whether it waits or when it goes out)."""
     if state == PostState.PENDING:
-        return ctx.gettext("#%(id)s is waiting for a moderator's approval", id=post_id)
+        return t.gettext("#%(id)s is waiting for a moderator's approval", id=post_id)
     if state == PostState.SCHEDULED:
         if at:
-            return ctx.gettext("#%(id)s is scheduled for %(when)s UTC", id=post_id, when=at.strftime("%Y-%m-%d %H:%M"))
-        return ctx.gettext("#%(id)s is scheduled", id=post_id)
-    return ctx.gettext("#%(id)s is published", id=post_id)
+            return t.gettext("#%(id)s is scheduled for %(when)s UTC", id=post_id, when=at.strftime("%Y-%m-%d %H:%M"))
+        return t.gettext("#%(id)s is scheduled", id=post_id)
+    return t.gettext("#%(id)s is published", id=post_id)
 
 
 COMMANDS = [

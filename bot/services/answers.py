@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
-from adapters.base import Adapter, CommandIssued, RateLimited, UserRef
+from adapters.base import Adapter, ChatRef, CommandIssued, MessageRef, OutboundMessage, RateLimited, UserRef
 from bot.services.rate_windows import RateBudget
 
 log = logging.getLogger("prikbord.answers")
@@ -43,6 +43,15 @@ class PacedAnswers:
         await self._paced(
             command.user.platform, answer_chat(command, private), lambda: adapter.reply(command, text, private=private)
         )
+
+    def sender(self, adapters: Mapping[str, Adapter]) -> Callable[[ChatRef, OutboundMessage], Awaitable[MessageRef]]:
+        """``send(chat, message)`` through the platform's adapter, in its turn: a dialog's questions."""
+
+        async def send(chat: ChatRef, message: OutboundMessage) -> MessageRef:
+            adapter = adapters[chat.platform]
+            return await self._paced(chat.platform, chat.chat_id, lambda: adapter.send(chat, message))
+
+        return send
 
     async def send_private(self, adapter: Adapter, user: UserRef, text: str) -> bool:
         """``adapter.send_private`` in its turn (the person's own chat), which may open that chat first (a

@@ -1,6 +1,8 @@
 """The sink every adapter delivers its events to: commands to the router, engagement to the
 engagement service, the bot's own membership changes to the channel bookkeeping, and people's
-memberships (joins, leaves, and everyone seen acting in a channel) to the audience service."""
+memberships (joins, leaves, and everyone seen acting in a channel) to the audience service. Plain
+messages, replies and presses that answer a post being composed step by step go to that dialog first
+(bot/services/guided.py); what it does not take goes on as before."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from adapters.base import (
     Event,
     MemberJoined,
     MemberLeft,
+    MessagePosted,
     ReactionAdded,
     ReactionRemoved,
     ReplyPosted,
@@ -24,6 +27,7 @@ from bot.commands.router import CommandRouter
 from bot.i18n import Message
 from bot.services.audience import AudienceService
 from bot.services.engagement import EngagementService, Result
+from bot.services.guided import GuidedPosting
 from bot.services.notify import ModeratorNotifier
 from content import direct, posts
 from content.db import Store
@@ -53,7 +57,9 @@ class InboundRouter:
         engagement: EngagementService,
         notifier: ModeratorNotifier,
         audience: AudienceService | None = None,
+        guided: GuidedPosting | None = None,
     ) -> None:
+        self._guided = guided
         self._store = store
         self._clock = clock
         self._commands = commands
@@ -72,7 +78,12 @@ class InboundRouter:
             if self._audience is not None and speaking_is_membership(event):
                 self._audience.note_seen(event.chat, event.user)
             await self._commands.handle(event)
+        elif isinstance(event, MessagePosted):
+            if self._guided is not None:  # an answer to a question of a dialog; other chat stays untouched
+                await self._guided.take(event)
         elif isinstance(event, ActionPressed | ReactionAdded | ReactionRemoved | ReplyPosted):
+            if isinstance(event, ActionPressed | ReplyPosted) and await self._answers_dialog(event):
+                return
             result = await self._engagement.handle_event(event)
             if self._audience is not None and counts_as_seen(result):
                 self._audience.note_seen(event.message.chat, event.user)
@@ -80,6 +91,10 @@ class InboundRouter:
             await self._membership(event)
         elif isinstance(event, ChannelMigrated):
             await self._migrated(event)
+
+    async def _answers_dialog(self, event: ActionPressed | ReplyPosted) -> bool:
+        """Whether ``event`` answered a question of a post composed step by step (then it is handled)."""
+        return self._guided is not None and await self._guided.take(event)
 
     async def _remember_private_chat(self, command: CommandIssued) -> None:
         """A command from someone's private chat with the bot (Telegram's /start) says where that chat is:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from adapters.base import Action, MessagePreview, OutboundMessage, PreviewBlock
-from adapters.console.translate import preview, render_message
+from adapters.base import Action, ChatRef, CommandIssued, MessagePosted, MessagePreview, OutboundMessage, PreviewBlock
+from adapters.console.translate import ScriptState, parse_line, preview, render_message
 from adapters.markup import MarkupParser
 
 
@@ -18,3 +18,20 @@ def test_preview_is_the_printed_text_with_its_buttons_escaped() -> None:
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     assert shown == MessagePreview(((PreviewBlock(f"<pre>{escaped}</pre>"),),))
     assert "<script>" not in shown.messages[0][0].html
+
+
+def test_a_plain_line_is_a_message_posted_by_its_speaker() -> None:
+    chat = ChatRef("console", "console")
+    state = ScriptState(session="s1")
+    event = parse_line("mod: Lunch vrijdag\\nmet taart", state, chat)
+    assert isinstance(event, MessagePosted)
+    assert (event.user.user_id, event.text, event.chat, event.event_id) == (
+        "mod",
+        "Lunch vrijdag\nmet taart",
+        chat,
+        "s1.line-1",
+    )
+    follow = parse_line("nog een regel", state, chat)  # no name: the previous speaker
+    assert isinstance(follow, MessagePosted) and follow.user.user_id == "mod"
+    assert parse_line("# a comment", state, chat) is None
+    assert isinstance(parse_line("mod: /post", state, chat), CommandIssued)

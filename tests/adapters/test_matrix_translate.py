@@ -18,6 +18,7 @@ from adapters.base import (
     ChatRef,
     CommandIssued,
     DeliveryError,
+    MessagePosted,
     MessagePreview,
     MessageRef,
     MessageTooLong,
@@ -366,14 +367,24 @@ def test_command_event() -> None:
     other = InboundContext(own_user_id=BOT, command_prefix="?", is_direct=lambda _r: True)
     issued = parse_event(_event("m.room.message", {"msgtype": "m.text", "body": "?stats"}), ROOM, other)
     assert isinstance(issued, CommandIssued) and issued.private_chat
-    assert parse_event(raw, ROOM, other) is None
+    # Another prefix: "!stats 12" is plain text there, read by the core only as an answer it asked for.
+    assert isinstance(parse_event(raw, ROOM, other), MessagePosted)
+
+
+def test_plain_chat_is_a_message_posted_for_the_core_to_read_only_as_an_answer() -> None:
+    event = parse_event(_event("m.room.message", {"msgtype": "m.text", "body": " Lunch vrijdag "}), ROOM, CTX)
+    assert isinstance(event, MessagePosted)
+    assert (event.text, event.user.user_id) == ("Lunch vrijdag", "@anna:example.org")
+    assert event.message == MessageRef(ChatRef("matrix", ROOM), "$e1") and not event.private_chat
+    direct = InboundContext(own_user_id=BOT, is_direct=lambda _r: True)
+    posted = parse_event(_event("m.room.message", {"msgtype": "m.text", "body": "hi"}), ROOM, direct)
+    assert isinstance(posted, MessagePosted) and posted.private_chat
 
 
 def test_ignored_events() -> None:
     text = {"msgtype": "m.text", "body": "!stats"}
     assert parse_event(_event("m.room.message", text, sender=BOT), ROOM, CTX) is None  # our own echo
     assert parse_event(_event("m.room.message", {"msgtype": "m.notice", "body": "!x"}), ROOM, CTX) is None
-    assert parse_event(_event("m.room.message", {"msgtype": "m.text", "body": "chat"}), ROOM, CTX) is None
     edit = {"msgtype": "m.text", "body": "* !x", "m.relates_to": {"rel_type": "m.replace", "event_id": "$a"}}
     assert parse_event(_event("m.room.message", edit), ROOM, CTX) is None
     assert parse_event(_event("m.reaction", {}), ROOM, CTX) is None  # a redacted reaction

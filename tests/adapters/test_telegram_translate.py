@@ -16,6 +16,7 @@ from adapters.base import (
     ChannelMigrated,
     ChatRef,
     CommandIssued,
+    MessagePosted,
     MessagePreview,
     MessageRef,
     MessageTooLong,
@@ -57,11 +58,13 @@ from adapters.telegram.translate import (
     compose,
     decode_callback_data,
     encode_callback_data,
+    keyboard,
     preview,
     render_text,
     send_message_params,
     split_chat_id,
     split_plain,
+    start_link,
     topic_chat_id,
     translate_update,
     validate,
@@ -303,6 +306,35 @@ def test_command_in_a_private_chat() -> None:
     private = {"id": 7, "type": "private", "first_name": "Anna"}
     (event,) = translate_update({"update_id": 10, "message": message("/mine", chat=private)}, ME)
     assert isinstance(event, CommandIssued) and event.private_chat
+
+
+def test_the_post_deep_link_starts_post_and_other_starts_stay_start() -> None:
+    private = {"id": 7, "type": "private", "first_name": "Anna"}
+    (event,) = translate_update({"update_id": 10, "message": message("/start post", chat=private)}, ME)
+    assert isinstance(event, CommandIssued) and (event.name, event.args, event.private_chat) == ("post", "", True)
+    (other,) = translate_update({"update_id": 11, "message": message("/start hello", chat=private)}, ME)
+    assert isinstance(other, CommandIssued) and (other.name, other.args) == ("start", "hello")
+    assert start_link("prikbord_bot", "post") == "https://t.me/prikbord_bot?start=post"
+    assert start_link("", "post") is None
+
+
+def test_plain_text_in_a_private_chat_is_a_message_posted_and_in_a_group_nothing() -> None:
+    private = {"id": 7, "type": "private", "first_name": "Anna"}
+    (event,) = translate_update({"update_id": 12, "message": message("Lunch vrijdag", 60, chat=private)}, ME)
+    assert isinstance(event, MessagePosted) and event.private_chat
+    assert (event.text, event.chat, event.event_id) == ("Lunch vrijdag", ChatRef("telegram", "7"), "tg:m:7:60")
+    assert event.message == MessageRef(ChatRef("telegram", "7"), "60")
+    assert translate_update({"update_id": 13, "message": message("Lunch vrijdag", 61)}, ME) == []
+    photo = {"message_id": 62, "date": 1, "chat": private, "from": ANNA, "caption": "a caption"}
+    assert translate_update({"update_id": 14, "message": photo}, ME) == []  # a photo is no typed answer
+
+
+def test_a_question_without_buttons_that_wants_an_answer_forces_a_reply() -> None:
+    doc = MarkupParser().parse("What is the title?")
+    assert keyboard(OutboundMessage(doc, asks_reply=True)) == {"force_reply": True}
+    assert keyboard(OutboundMessage(doc)) is None
+    with_buttons = OutboundMessage(doc, actions=(Action("g:now", "Now"),), asks_reply=True)
+    assert keyboard(with_buttons) == {"inline_keyboard": [[{"text": "Now", "callback_data": "-:g:now"}]]}
 
 
 def member_update(old: str, new: str, chat: dict[str, Any] = GROUP) -> dict[str, Any]:

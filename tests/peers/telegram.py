@@ -398,6 +398,7 @@ class PeerMessage:
     paid_broadcast: bool = False  # sent with allow_paid_broadcast
     thread_id: int | None = None  # the topic of a forum it is in (message_thread_id)
     media: dict[str, Any] | None = None  # a photo's or document's fields ("photo": [...]); text is its caption
+    force_reply: bool = False  # sent with a ForceReply: the person's client opened the reply field on it
 
 
 @dataclass
@@ -834,6 +835,22 @@ class TelegramPeer:
         check_inline_keyboard(markup)
         return markup if isinstance(markup, dict) and "inline_keyboard" in markup else None
 
+    @staticmethod
+    def _force_reply(params: Mapping[str, Any], chat: PeerChat) -> bool:
+        """Whether ``reply_markup`` is a ForceReply (contracts: ForceReply). It is not kept on the Message
+        Telegram returns (Message.reply_markup is an inline keyboard only), so the peer notes it apart."""
+        markup = params.get("reply_markup")
+        if not isinstance(markup, dict) or "force_reply" not in markup:
+            return False
+        if markup["force_reply"] is not True:  # the Bot API's type is True: nothing else means anything
+            raise _bad("can't parse reply keyboard markup JSON object")
+        placeholder = markup.get("input_field_placeholder")
+        if placeholder is not None and not 1 <= utf16_length(placeholder) <= 64:
+            raise _bad("input field placeholder must be 1-64 characters long")  # wording: unverified
+        if chat.type == "channel":  # "Not supported in channels" (contracts: ForceReply)
+            raise _bad("force reply is not supported in channels")  # wording: unverified
+        return True
+
     def _check_flood(self, method: str, chat_id: int, paid: bool = False) -> None:
         limits = self.flood
         if method not in limits.methods:
@@ -916,6 +933,7 @@ class TelegramPeer:
             else:
                 reply_to = target.message_id
         paid = params.get("allow_paid_broadcast") is True
+        force = self._force_reply(params, chat)  # refused before anything is sent
         self._check_flood("sendMessage", chat.id, paid)
         msg = self._new_message(
             chat, self.bot.id, visible, source=source, parse_mode=params.get("parse_mode"), reply_markup=markup
@@ -923,6 +941,7 @@ class TelegramPeer:
         msg.paid_broadcast = paid
         msg.reply_to = reply_to
         msg.thread_id = thread
+        msg.force_reply = force
         return self.message_json(msg)
 
     def _editable(self, params: Mapping[str, Any], action: str) -> PeerMessage:

@@ -35,6 +35,7 @@ from bot.services.inbound import InboundRouter
 from bot.services.languages import ChannelLanguages, PersonLanguages
 from bot.services.linking import LinkingService, private_sender
 from bot.services.notify import ModeratorNotifier
+from bot.services.post_forms import PostForms, serve_post_forms
 from bot.services.privacy import PrivacyService
 from bot.services.publishing import ModerationPolicy, PublishingService
 from bot.services.rate_windows import RateBudget
@@ -175,9 +176,15 @@ class App:
             self.languages,
         )
         self.privacy = PrivacyService(self.store, self.clock, self.engagement.forget_people)
+        # `post` without arguments: Slack's modal (bot/services/post_forms.py), served by the Slack adapter.
+        self.post_forms = PostForms(
+            self.store, self.clock, self.zone, self.publishing, self.roles, self.composer, self.adapters,
+            languages=self.languages, require_call_to_action=settings.moderation.require_call_to_action,
+        )
+        serve_post_forms(self.adapters, self.post_forms)
         self.services = Services(
             self.store, self.publishing, self.engagement, self.clock, self.zone, self.linking, self.languages,
-            editing=self.editing,
+            editing=self.editing, post_forms=self.post_forms,
         )
         # Answers go out beside the inbound path, so one waiting out a 429 holds back no later update;
         # the console alone answers inline, as a conversation in a terminal does.
@@ -190,10 +197,7 @@ class App:
             answer_later=None if self._console_only else self.answer_tasks.spawn,
         )
         self.importer = Importer(
-            self.store,
-            self.clock,
-            self.publishing,
-            require_call_to_action=settings.moderation.require_call_to_action,
+            self.store, self.clock, self.publishing, require_call_to_action=settings.moderation.require_call_to_action
         )
         self.web_deps = WebDeps(
             settings=settings,

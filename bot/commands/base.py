@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bot.services.editing import EditingService
     from bot.services.languages import PersonLanguages
     from bot.services.linking import LinkingService
+    from bot.services.post_forms import PostForms
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Services:
     linking: LinkingService | None = None  # /link, /whoami, /unlink (bot/commands/people.py)
     languages: PersonLanguages | None = None  # None: every answer in the source language, English
     editing: EditingService | None = None  # `edit` (bot/commands/moderation.py)
+    post_forms: PostForms | None = None  # `post` without arguments opens a form where there is one
 
 
 @dataclass(frozen=True)

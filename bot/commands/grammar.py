@@ -220,10 +220,16 @@ def parse_schedule(text: str, zone: ZoneInfo, now: datetime) -> PostDraft:
         raise UsageError(
             Message("schedule needs a time and a post: `schedule tomorrow 08:30 | Title | Body | cta: like`")
         )
-    when = parse_when(parts[0], zone, now)
-    if when <= now:
-        raise UsageError(Message("%(when)r is in the past; schedule a later time", when=parts[0]))
+    when = parse_later(parts[0], zone, now)
     return dataclasses.replace(parse_post(" | ".join(parts[1:]), zone, now), publish_at=when)
+
+
+def parse_later(text: str, zone: ZoneInfo, now: datetime) -> datetime:
+    """A moment to publish at (:func:`parse_when`), refused when it has passed."""
+    when = parse_when(text, zone, now)
+    if when <= now:
+        raise UsageError(Message("%(when)r is in the past; schedule a later time", when=text.strip()))
+    return when
 
 
 def parse_quiet(text: str) -> tuple[str, str] | None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from bot.commands.base import CommandContext, CommandSpec, Reply
 from bot.commands.grammar import UsageError, parse_post, parse_schedule
 from bot.i18n import N_, Message
+from bot.services.form_words import created_text
 from bot.services.roles import Role
-from content.models import PostState
 
 POST_USAGE = N_(
     "post TITLE | BODY | cta: like|acknowledge [by WHEN]|rsvp|poll A; B|reply|link URL | to: TAG, TAG | urgent"
@@ -18,6 +16,9 @@ SCHEDULE_USAGE = N_("schedule WHEN | TITLE | BODY | cta: … (WHEN: 2026-12-05 1
 
 async def post(ctx: CommandContext, args: str) -> Reply:
     if not args.strip():
+        forms = ctx.services.post_forms
+        if forms is not None and await forms.open(ctx.command, ctx.role, ctx.translator):
+            return Reply("")  # the form is the answer (Slack's modal)
         raise UsageError(
             Message(
                 "write the post after the command, e.g. `post Lunch vrijdag | Wat eten we? | cta: poll Pizza; Sushi`"
@@ -26,23 +27,13 @@ async def post(ctx: CommandContext, args: str) -> Reply:
     draft = parse_post(args, ctx.services.zone, ctx.now)
     created = await ctx.services.publishing.create(draft, ctx.actor, ctx.role)
     # A post held for quiet hours is scheduled: say until when.
-    return Reply(_created_text(ctx, created.id, created.state, created.publish_at))
+    return Reply(created_text(ctx.translator, created.id, created.state, created.publish_at))
 
 
 async def schedule(ctx: CommandContext, args: str) -> Reply:
     draft = parse_schedule(args, ctx.services.zone, ctx.now)
     created = await ctx.services.publishing.create(draft, ctx.actor, ctx.role)
-    return Reply(_created_text(ctx, created.id, created.state, created.publish_at))
-
-
-def _created_text(ctx: CommandContext, post_id: int, state: str, at: datetime | None = None) -> str:
-    if state == PostState.PENDING:
-        return ctx.gettext("#%(id)s is waiting for a moderator's approval", id=post_id)
-    if state == PostState.SCHEDULED:
-        if at:
-            return ctx.gettext("#%(id)s is scheduled for %(when)s UTC", id=post_id, when=at.strftime("%Y-%m-%d %H:%M"))
-        return ctx.gettext("#%(id)s is scheduled", id=post_id)
-    return ctx.gettext("#%(id)s is published", id=post_id)
+    return Reply(created_text(ctx.translator, created.id, created.state, created.publish_at))
 
 
 COMMANDS = [

@@ -174,7 +174,7 @@ class CommandRouter:
     async def _send_answer(self, command: CommandIssued, reply: Reply) -> str | None:
         """Send the answer → None, or why it could not be sent (logged; never raised)."""
         adapter = self._adapters.get(command.user.platform)
-        if adapter is None:
+        if adapter is None or not reply.text:  # no text: the command answered otherwise (a form opened)
             return None
         try:
             await self._send(adapter, command, reply.text, reply.private)

@@ -105,14 +105,18 @@ class PublishingService:
 
     # -- creating ---------------------------------------------------------------------------
 
-    async def create(self, draft: PostDraft, author: str, role: Role, *, review: bool = False) -> Post:
-        """Store a new post. Moderators publish (or schedule) at once; employees, with open
-        posting, submit it for approval, and so does anyone who asks for ``review``. Raises
-        DraftError, NotAllowed or MessageTooLong."""
+    def check_may_post(self, role: Role) -> None:
+        """Who may make a post at all (a command, the post form): moderators, and everyone with open posting."""
         if role < Role.MODERATOR and not self._policy.open_posting:
             raise NotAllowed(
                 Message("posting needs the moderator role (ask a moderator, or an admin to enable open posting)")
             )
+
+    async def create(self, draft: PostDraft, author: str, role: Role, *, review: bool = False) -> Post:
+        """Store a new post. Moderators publish (or schedule) at once; employees, with open
+        posting, submit it for approval, and so does anyone who asks for ``review``. Raises
+        DraftError, NotAllowed or MessageTooLong."""
+        self.check_may_post(role)
         if draft.paid_broadcast and role < Role.MODERATOR:
             raise NotAllowed(Message("a paid broadcast costs the bot's Telegram Stars: only a moderator may send one"))
         draft = normalized(draft, require_call_to_action=self._policy.require_call_to_action)

@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from content import processed_commands  # noqa: F401  (its table is part of the metadata)
+from content import form_drafts, processed_commands  # noqa: F401  (their tables are part of the metadata)
 from content.db import create_store
 from content.models import Base
 

@@ -340,6 +340,7 @@ class SlackAdapter(Adapter):
     async def _on_request(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], context: Any) -> None:
         if body.get("type") in ("view_submission", "view_closed"):  # answered in the ack itself
             return await self._forms.acknowledge(ack, body)
+        await ack()
         inbound = context.get(_CONTEXT_KEY)
         if not isinstance(inbound, Inbound):  # Socket Mode: handle_http did not parse it
             try:

@@ -18,7 +18,7 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from adapters.base import Adapter, CommandIssued, MessageTooLong, UserRef
+from adapters.base import Adapter, CommandIssued, DeliveryError, MessageTooLong, UserRef
 from adapters.slack.modal import FormReview, PostFormSurface, PostFormValues
 from bot.clock import Clock
 from bot.commands.grammar import UsageError, parse_later, parse_when
@@ -185,7 +185,16 @@ class PostForms:
         if not isinstance(adapter, PostFormSurface):
             return False
         self._publishing.check_may_post(role)
-        await adapter.open_post_form(command, form_words(t), can_schedule=role >= Role.MODERATOR)
+        try:
+            await adapter.open_post_form(command, form_words(t), can_schedule=role >= Role.MODERATOR)
+        except DeliveryError as exc:  # the trigger expired (a slow moment), Slack unreachable …
+            log.warning("the post form for %s did not open: %s", command.user.key, exc)
+            raise UsageError(
+                Message(
+                    "the post form did not open (%(reason)s): try again, or write the post after the command",
+                    reason=str(exc),
+                )
+            ) from exc
         return True
 
     async def review(self, user: UserRef, values: PostFormValues) -> FormReview:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sqlalchemy import select
 
@@ -183,3 +184,15 @@ async def test_a_forged_publish_of_someone_elses_draft_creates_nothing(slack: Sl
     assert "expired or was cancelled" in slack.ephemerals("erik")[0]
     assert await posts_count(slack) == 0
     assert token in view.view["private_metadata"]
+
+
+async def test_a_modal_that_cannot_open_gets_a_clear_answer(slack: SlackE2E) -> None:
+    request = slack.peer.slash_command("mod", slack.channels["algemeen"], "post")
+    trigger = dict(parse_qsl(request.body.decode()))["trigger_id"]
+    slack.peer.triggers[trigger].issued -= 5  # the command reached prikbord too late to open a modal
+    await slack.accepted(request)
+    await slack.answered("mod", 1)
+    (answer,) = slack.ephemerals("mod")
+    assert answer.startswith("the post form did not open (") and "expired_trigger_id" in answer
+    assert "write the post after the command" in answer
+    assert slack.peer.open_views(slack.peer.add_user("mod")) == []

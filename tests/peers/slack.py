@@ -944,13 +944,13 @@ class SlackPeer(SlackViews):
         try:
             return {"view": self.open_view(args, self._new_id("V"))}
         except ViewRefused as exc:
-            raise SlackError(exc.error, **({"response_metadata": {"messages": exc.messages}} if exc.messages else {}))
+            raise _view_error(exc) from None
 
     def _m_views_update(self, args: JsonDict) -> JsonDict:
         try:
             return {"view": self.update_view(args)}
         except ViewRefused as exc:
-            raise SlackError(exc.error, **({"response_metadata": {"messages": exc.messages}} if exc.messages else {}))
+            raise _view_error(exc) from None
 
     def _person(self, user: str) -> JsonDict:
         user_id = self.add_user(user)
@@ -1245,6 +1245,11 @@ class SlackPeer(SlackViews):
     def ephemerals(self, channel: str, user: str | None = None) -> list[Ephemeral]:
         user_id = None if user is None else self.add_user(user)
         return [e for e in self.channels[channel].ephemerals if user_id is None or e.user == user_id]
+
+
+def _view_error(exc: ViewRefused) -> SlackError:
+    """views.open / views.update refused: Slack's error, with its messages where it gives them."""
+    return SlackError(exc.error, **({"response_metadata": {"messages": exc.messages}} if exc.messages else {}))
 
 
 def _find_button(blocks: list[JsonDict], action_id: str, value: str | None = None) -> tuple[JsonDict, JsonDict]:

@@ -105,7 +105,9 @@ def _element_problems(element: Any, where: str) -> Iterator[str]:
         if not isinstance(most, int) or not 1 <= most <= 3000:
             yield f"[ERROR] max_length must be 1 to 3000 [json-pointer:{where}/max_length]"
         initial = element.get("initial_value")
-        if initial is not None and (not isinstance(initial, str) or len(initial) > (most if isinstance(most, int) else 0)):
+        if initial is not None and (
+            not isinstance(initial, str) or len(initial) > (most if isinstance(most, int) else 0)
+        ):
             yield f"[ERROR] initial_value longer than max_length [json-pointer:{where}/initial_value]"
         if "multiline" in element and not isinstance(element["multiline"], bool):
             yield f"[ERROR] multiline must be a boolean [json-pointer:{where}/multiline]"

@@ -37,12 +37,16 @@ async def home_of(slack: SlackE2E, user: str, published_before: int) -> dict[str
 
 
 async def test_the_home_shows_the_latest_posts_one_can_see_and_counts_a_press_there_once(slack: SlackE2E) -> None:
+    async def members(count: int) -> bool:
+        await slack.app.settle()
+        return await slack.count(Membership.id, Membership.left_at.is_(None)) == count
+
+    await slack.eventually(lambda: members(15), "the member lists (5 people in 3 channels)")  # read at start
     anna = slack.peer.add_user("anna")
     await slack.accepted(slack.peer.person_membership(slack.channels["sales"], anna, joined=False))
 
     async def left() -> bool:
-        await slack.app.settle()  # membership changes are written in batches
-        return await slack.count(Membership.id, Membership.left_at.is_(None)) == 14  # 5 people × 3 channels, less one
+        return await members(14)
 
     await slack.eventually(left, "anna leaving sales")
     borrel = await slack.post("Borrel | Vrijdag 16:00 | cta: like")

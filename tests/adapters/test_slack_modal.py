@@ -3,12 +3,15 @@ Slack's rules, a submitted form reads back into plain values, and a payload Slac
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import pytest
 
-from adapters.base import Action, ChatRef, MessageRef, OutboundMessage
+from adapters.base import Action, ChatRef, CommandIssued, Event, MessageRef, OutboundMessage, UserRef
 from adapters.markup import MarkupParser
+from adapters.slack.adapter import SlackAdapter
 from adapters.slack.modal import (
     FormReview,
     FormWords,
@@ -20,6 +23,7 @@ from adapters.slack.modal import (
     read_preview_metadata,
 )
 from adapters.slack.translate import HomeContent, HomeWords, MalformedPayload, compose_home
+from tests.peers.slack import SlackPeer
 from tests.peers.slack_views import view_problems
 
 parse_markdown = MarkupParser().parse
@@ -71,3 +75,65 @@ def test_the_home_shows_the_latest_posts_after_the_must_reads_within_100_blocks(
     assert ids.index("latest-title") > ids.index("home-more")  # must-reads cut, the latest kept whole
     assert "latest-9-actions" in ids
     assert "latest-empty" in [b["block_id"] for b in compose_home(HomeContent([]))["blocks"]]
+
+
+class _Forms:
+    """The core's side, reduced to its answers: the title is required to be "ok"."""
+
+    def __init__(self) -> None:
+        self.published: list[str] = []
+
+    async def review(self, user: UserRef, values: PostFormValues) -> FormReview:
+        if values.title != "ok":
+            return FormReview(FormWords(), errors={"title": f"not {values.title!r}"})
+        message = OutboundMessage(parse_markdown("**ok**"), post_id=None)
+        return FormReview(FormWords(), preview=message, token="tok")
+
+    async def publish(self, user: UserRef, token: str) -> str | None:
+        self.published.append(token)
+        return "#1 is published"
+
+    async def cancel(self, user: UserRef, token: str) -> None:
+        return None
+
+
+async def test_the_modal_over_socket_mode_answers_in_the_envelopes_ack() -> None:
+    async with SlackPeer(per_channel_rate=None, workspace_rate=None) as peer:
+        adapter = SlackAdapter(
+            bot_token=peer.bot_token,
+            signing_secret=peer.signing_secret,
+            api_base_url=peer.api_base_url,
+            app_token=peer.app_token,
+        )
+        forms = _Forms()
+        adapter.serve_post_forms(forms)
+        events: asyncio.Queue[Event] = asyncio.Queue()
+        await adapter.start(events.put)
+        try:
+            channel = peer.add_channel("general")
+            for _ in range(200):
+                if peer.socket_connected:
+                    break
+                await asyncio.sleep(0.01)
+            await peer.over_socket(peer.slash_command("anna", channel, "post"))
+            command = await asyncio.wait_for(events.get(), timeout=5)
+            assert isinstance(command, CommandIssued) and command.name == "post" and command.args == ""
+            await adapter.open_post_form(command, FormWords(), can_schedule=False)
+            (view,) = peer.open_views(peer.add_user("anna"))
+            view_id = view.view["id"]
+            ack = await peer.over_socket(peer.view_submission("anna", view_id, {"title": "nope"}))
+            assert peer.apply_answer(view_id, 200, json.dumps(ack["payload"]).encode()).errors == {
+                "title": "not 'nope'"
+            }
+            ack = await peer.over_socket(peer.view_submission("anna", view_id, {"title": "ok"}))
+            assert peer.apply_answer(view_id, 200, json.dumps(ack["payload"]).encode()).action == "update"
+            ack = await peer.over_socket(peer.view_submission("anna", view_id, {}))
+            assert ack["payload"] == {"response_action": "clear"}
+            for _ in range(200):
+                if peer.ephemerals(channel, "anna"):
+                    break
+                await asyncio.sleep(0.01)
+            assert forms.published == ["tok"]
+            assert [e.text for e in peer.ephemerals(channel, "anna")] == ["#1 is published"]
+        finally:
+            await adapter.stop()

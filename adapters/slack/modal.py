@@ -227,8 +227,8 @@ def _mrkdwn(text: str) -> JsonDict:
 
 
 def errors_response(errors: Mapping[str, str]) -> JsonDict:
-    """``response_action: errors``: each message shown under its field (Slack allows 150 characters… and
-    shows more, cut; prikbord's messages say what to fix first)."""
+    """``response_action: errors``: each message shown under its input block; keys that name no field of
+    the form are left out (Slack refuses an error for a block the view does not have)."""
     return {"response_action": "errors", "errors": {key: text for key, text in errors.items() if key in FIELDS}}
 
 

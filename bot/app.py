@@ -18,7 +18,6 @@ from adapters.console.adapter import ConsoleAdapter
 from adapters.markup import MarkupParser
 from bot.clock import Clock, SystemClock
 from bot.commands.base import Services
-from bot.commands.posting import created_text
 from bot.commands.router import CommandRouter
 from bot.config import ConfigError, Settings
 from bot.services.adapter_state import AdapterStateStore
@@ -31,12 +30,14 @@ from bot.services.dispatch import Dispatcher, DispatchPolicy
 from bot.services.edit_sync import EditSync
 from bot.services.editing import EditingService
 from bot.services.engagement import EngagementService
+from bot.services.form_words import created_text
 from bot.services.guided import GuidedPosting, start_links
 from bot.services.importing import Importer, poll_feed
 from bot.services.inbound import InboundRouter
 from bot.services.languages import ChannelLanguages, PersonLanguages
 from bot.services.linking import LinkingService, private_sender
 from bot.services.notify import ModeratorNotifier
+from bot.services.post_forms import PostForms, serve_post_forms
 from bot.services.privacy import PrivacyService
 from bot.services.publishing import ModerationPolicy, PublishingService
 from bot.services.rate_windows import RateBudget
@@ -168,22 +169,22 @@ class App:
         )
         self.publishing.on_change(self.scheduler.post_changed)
         self.linking = LinkingService(
-            self.store,
-            self.clock,
-            settings.sso,
-            settings.web.public_url,
-            private_sender(self.adapters, self.answers.send_private),
-            self.engagement.forget_people,
-            self.languages,
+            self.store, self.clock, settings.sso, settings.web.public_url,
+            private_sender(self.adapters, self.answers.send_private), self.engagement.forget_people, self.languages,
         )
         self.privacy = PrivacyService(self.store, self.clock, self.engagement.forget_people)
         self.guided = GuidedPosting(  # `post` without arguments, step by step
             self.store, self.clock, self.zone, self.publishing, self.roles, self.answers.sender(self.adapters),
             created_text, self.languages, start_links(self.adapters),
         )
+        self.post_forms = PostForms(  # `post` without arguments on Slack: its modal, served by the Slack adapter
+            self.store, self.clock, self.zone, self.publishing, self.roles, self.composer, self.adapters,
+            languages=self.languages, require_call_to_action=settings.moderation.require_call_to_action,
+        )
+        serve_post_forms(self.adapters, self.post_forms)
         self.services = Services(
             self.store, self.publishing, self.engagement, self.clock, self.zone, self.linking, self.languages,
-            editing=self.editing, guided=self.guided,
+            editing=self.editing, guided=self.guided, post_forms=self.post_forms,
         )
         # Answers go out beside the inbound path, so one waiting out a 429 holds back no later update;
         # the console alone answers inline, as a conversation in a terminal does.
@@ -196,10 +197,7 @@ class App:
             answer_later=None if self._console_only else self.answer_tasks.spawn,
         )
         self.importer = Importer(
-            self.store,
-            self.clock,
-            self.publishing,
-            require_call_to_action=settings.moderation.require_call_to_action,
+            self.store, self.clock, self.publishing, require_call_to_action=settings.moderation.require_call_to_action
         )
         self.web_deps = WebDeps(
             settings=settings,

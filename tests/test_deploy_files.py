@@ -68,6 +68,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations.list": {"channels:read", "groups:read"},  # public_channel,private_channel
     "conversations.members": {"channels:read", "groups:read"},  # the channels' member lists (audience)
     "views.publish": set(),
+    "views.open": set(),  # the post modal: "No scope required" (the method's reference)
     "users.lookupByEmail": {"users:read.email"},  # the directory import's Slack emails
     "users.info": {"users:read"},  # a person's locale (include_locale) for their language
 }

@@ -45,15 +45,18 @@ from adapters.base import (
 )
 from adapters.slack.calls import DEFAULT_OPEN_RATE, call_api, direct_message, member_channels, open_direct, web_client
 from adapters.slack.errors import SlackCallFailed, TokenRefused
+from adapters.slack.forms import SlackForms
 from adapters.slack.inbound import MAIN_COMMAND, PLATFORM, Inbound, MalformedPayload, parse_request
 from adapters.slack.locales import UserLocales
 from adapters.slack.lookup import EmailLookup
 from adapters.slack.members import MemberListing
+from adapters.slack.modal import FormWords, PostFormHandler
 from adapters.slack.mrkdwn import escape
+from adapters.slack.probes import check_workspace, find_sent_message
 from adapters.slack.requests import BOLT_SHAPE_ERRORS as _BOLT_SHAPE_ERRORS
 from adapters.slack.requests import MALFORMED as _MALFORMED
 from adapters.slack.requests import OrderedWork, ResponseUrls, order_key, signature_valid
-from adapters.slack.translate import HomeContent, compose, compose_home, metadata_matches
+from adapters.slack.translate import HomeContent, compose, compose_home
 
 log = logging.getLogger(__name__)
 DEFAULT_WORKSPACE_RATE = Rate(20, 1.0)  # Slack publishes none; a conservative stand-in
@@ -129,6 +132,7 @@ class SlackAdapter(Adapter):
         self._refused_hooks: list[RefusedHook] = []
         self._members = MemberListing(self._call)
         self._locales = UserLocales(self._call, self._api)
+        self._forms = SlackForms(self._call, self._api, self._work.spawn)  # the post modal (slack/forms.py)
 
     def __repr__(self) -> str:
         return f"SlackAdapter(api_base_url={self._api_base_url!r}, socket_mode={self._app_token is not None})"
@@ -154,6 +158,8 @@ class SlackAdapter(Adapter):
         app.event(everything)(self._on_request)
         app.action(everything)(self._on_request)
         app.command(everything)(self._on_request)
+        app.view_submission(everything)(self._on_request)
+        app.view_closed(everything)(self._on_request)
         self._app = app
         try:
             await self._bot_user()
@@ -263,6 +269,12 @@ class SlackAdapter(Adapter):
     async def open_private(self, user: UserRef) -> str | None:  # conversations.open (slack/calls.py)
         return await open_direct(self._call, self._api(), user.user_id)
 
+    def serve_post_forms(self, handler: PostFormHandler) -> None:  # the core's side of the modal (slack/modal.py)
+        self._forms.serve(handler)
+
+    async def open_post_form(self, command: CommandIssued, words: FormWords, *, can_schedule: bool) -> None:
+        await self._forms.open(command, words, can_schedule=can_schedule)
+
     async def list_members(self, chat: ChatRef) -> MemberList | None:
         """Everyone in the channel (conversations.members, every page, paced to tier 4), the bot left out."""
         if (bot := await self._bot_user()) is None:
@@ -272,26 +284,12 @@ class SlackAdapter(Adapter):
     async def user_locale(self, user_id: str) -> str | None:  # users.info, once per person (slack/locales.py)
         return await self._locales.locale_of(user_id)
 
-    async def find_sent(self, chat: ChatRef, idempotency_key: str) -> MessageRef | None:
-        """The post already sent for this key, found by its metadata among the channel's last 100 messages."""
-        call = self._api().conversations_history(channel=chat.chat_id, limit=100, include_all_metadata=True)
-        data = await self._call("conversations.history", call, chat.chat_id)
-        bot = await self._bot_user()
-        for message in data.get("messages") or []:
-            if bot is not None and message.get("user") not in (bot, None):
-                continue
-            if metadata_matches(message.get("metadata"), idempotency_key):
-                return MessageRef(chat, str(message["ts"]))
-        return None
+    async def find_sent(self, chat: ChatRef, idempotency_key: str) -> MessageRef | None:  # by metadata (probes.py)
+        return await find_sent_message(self._call, self._api(), await self._bot_user(), chat, idempotency_key)
 
     async def check(self) -> CheckResult:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout)) as session:
-            try:
-                data = await self._call("auth.test", self._new_client(session).auth_test())
-            except DeliveryError as exc:
-                return CheckResult(False, f"slack: {exc}")
-        workspace = f"{data.get('team')} ({data.get('team_id')})"
-        return CheckResult(True, f"slack: workspace {workspace}, bot @{data.get('user')} ({data.get('user_id')})")
+            return await check_workspace(self._call, self._new_client(session))
 
     async def discover_chats(self) -> list[DiscoveredChat]:
         """The public and private channels the bot is a member of, archived ones left out."""
@@ -339,7 +337,9 @@ class SlackAdapter(Adapter):
         content_type = (response.headers.get("content-type") or ["text/plain; charset=utf-8"])[0]
         return HttpReply(response.status, response.body.encode(), content_type)
 
-    async def _on_request(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any], context: Any) -> None:
+    async def _on_request(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], context: Any) -> None:
+        if body.get("type") in ("view_submission", "view_closed"):  # answered in the ack itself
+            return await self._forms.acknowledge(ack, body)
         await ack()
         inbound = context.get(_CONTEXT_KEY)
         if not isinstance(inbound, Inbound):  # Socket Mode: handle_http did not parse it

@@ -230,35 +230,53 @@ class HomeWords:
     title: str = "Open must-reads"
     empty: str = "Nothing open for you. 🎉"
     more: str = "…and %(count)s more: see the channels"  # %(count)s: how many did not fit
+    latest: str = "Latest posts"
+    latest_empty: str = "No posts yet."
 
 
 @dataclass(frozen=True, slots=True)
 class HomeContent:
-    """What a person's App Home shows: their open must-reads (see :func:`compose_home`) and its words."""
+    """What a person's App Home shows: their open must-reads, the latest posts (see :func:`compose_home`)
+    and its words."""
 
     items: Sequence[tuple[MessageRef, OutboundMessage]]
     words: HomeWords = HomeWords()
+    latest: Sequence[tuple[MessageRef, OutboundMessage]] = ()  # the newest posts the person can see
 
 
 def compose_home(
     items: Sequence[tuple[MessageRef, OutboundMessage]] | HomeContent, *, title: str | None = None
 ) -> JsonDict:
-    """The App Home view: per item its title, a short excerpt and its buttons (at most 100 blocks)."""
-    words = items.words if isinstance(items, HomeContent) else HomeWords()
-    items = items.items if isinstance(items, HomeContent) else items
+    """The App Home view: the open must-reads, then the latest posts (given as HomeContent), each with
+    its title, a short excerpt and its buttons; at most 100 blocks, the must-reads cut first."""
+    content = items if isinstance(items, HomeContent) else HomeContent(items)
+    words = content.words
+    latest: list[JsonDict] = []
+    if isinstance(items, HomeContent):
+        latest = [{"type": "header", "block_id": "latest-title", "text": _plain(words.latest[:HEADER_LIMIT])}]
+        if not content.latest:
+            latest.append(_section("latest-empty", escape(words.latest_empty)))
+        for n, (ref, message) in enumerate(content.latest):
+            latest.extend(_home_item(f"latest-{n}", ref, message))
+        latest = latest[: MAX_VIEW_BLOCKS // 2]  # room for the must-reads, which ask for an action
     heading = title or words.title
     blocks: list[JsonDict] = [{"type": "header", "block_id": "home-title", "text": _plain(heading[:HEADER_LIMIT])}]
-    if not items:
+    if not content.items:
         blocks.append(_section("home-empty", escape(words.empty)))
-    for n, (ref, message) in enumerate(items):
-        item_blocks = [_section(f"item-{n}", _home_summary(message))]
-        item_blocks.extend(_actions_blocks(message.actions, home_button_value(ref), f"item-{n}-actions"))
-        item_blocks.append({"type": "divider", "block_id": f"item-{n}-end"})
-        if len(blocks) + len(item_blocks) > MAX_VIEW_BLOCKS - 1:
-            blocks.append(_context_block("home-more", escape(words.more % {"count": len(items) - n})))
+    for n, (ref, message) in enumerate(content.items):
+        item_blocks = _home_item(f"item-{n}", ref, message)
+        if len(blocks) + len(item_blocks) + len(latest) > MAX_VIEW_BLOCKS - 1:
+            blocks.append(_context_block("home-more", escape(words.more % {"count": len(content.items) - n})))
             break
         blocks.extend(item_blocks)
-    return {"type": "home", "blocks": blocks}
+    return {"type": "home", "blocks": blocks + latest}
+
+
+def _home_item(prefix: str, ref: MessageRef, message: OutboundMessage) -> list[JsonDict]:
+    blocks = [_section(prefix, _home_summary(message))]
+    blocks.extend(_actions_blocks(message.actions, home_button_value(ref), f"{prefix}-actions"))
+    blocks.append({"type": "divider", "block_id": f"{prefix}-end"})
+    return blocks
 
 
 def _section(block_id: str, mrkdwn: str) -> JsonDict:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.services.guided import GuidedPosting
     from bot.services.languages import PersonLanguages
     from bot.services.linking import LinkingService
+    from bot.services.post_forms import PostForms
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Services:
     languages: PersonLanguages | None = None  # None: every answer in the source language, English
     editing: EditingService | None = None  # `edit` (bot/commands/moderation.py)
     guided: GuidedPosting | None = None  # `post` without arguments: step by step (bot/services/guided.py)
+    post_forms: PostForms | None = None  # `post` without arguments opens a form where there is one
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""The Slack App Home: a person's open must-reads, each with its acknowledge button, tied to one Slack
-message of the post so a press there counts like a press in the channel."""
+"""The Slack App Home: a person's open must-reads, each with its acknowledge button, and the latest posts
+they can see, each with its buttons; every item is tied to one Slack message of the post so a press there
+counts like a press in the channel."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bot.services.compose import Composer
 from bot.services.languages import PersonLanguages
 from content import posts
 from content.db import Store
+from content.latest import latest_seen_posts
 from content.people import ensure_identity
 from content.posts import SentMessage
 from content.responses import counts_for
@@ -25,17 +27,31 @@ async def must_reads_home(
     async with store.transaction() as session:
         person = await ensure_identity(session, user.platform, user.user_id, user.display_name, now)
         open_reads = await posts.open_must_reads(session, person.employee_id, now)
-        counts = await counts_for(session, [p.id for p in open_reads])
+        latest = await latest_seen_posts(session, person.identity_id, user.platform)
+        counts = await counts_for(session, [p.id for p in open_reads] + [p.id for p, _ in latest])
         by_post: dict[int, SentMessage] = {}
-        for sent in await posts.sent_messages(session, [p.id for p in open_reads], platform=user.platform):
+        by_delivery: dict[int, SentMessage] = {}
+        ids = [p.id for p in open_reads] + [p.id for p, _ in latest]
+        for sent in await posts.sent_messages(session, ids, platform=user.platform):
             by_post.setdefault(sent.post_id, sent)  # the first copy of each post on this platform
+            by_delivery[sent.delivery_id] = sent
     for post in open_reads:
         if (first := by_post.get(post.id)) is not None:
-            ref = MessageRef(ChatRef(first.platform, first.chat_id), first.message_id)
-            shown.append((ref, composer.compose(post, counts[post.id], first.delivery_id, t)))
+            shown.append((_ref(first), composer.compose(post, counts[post.id], first.delivery_id, t)))
+    newest = [
+        (_ref(by_delivery[delivery]), composer.compose(post, counts[post.id], delivery, t))
+        for post, delivery in latest
+        if delivery in by_delivery  # the copy the person can see, so the press counts for that chat
+    ]
     words = HomeWords(
         title=t.gettext("Open must-reads"),
         empty=t.gettext("Nothing open for you. 🎉"),
         more=t.gettext("…and %(count)s more: see the channels"),  # filled by the adapter
+        latest=t.gettext("Latest posts"),
+        latest_empty=t.gettext("No posts yet."),
     )
-    return HomeContent(shown, words)
+    return HomeContent(shown, words, latest=newest)
+
+
+def _ref(sent: SentMessage) -> MessageRef:
+    return MessageRef(ChatRef(sent.platform, sent.chat_id), sent.message_id)

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from content import (
     attachments,  # noqa: F401  (its tables are part of the metadata)
+    form_drafts,  # noqa: F401  (its table is part of the metadata)
     guided,  # noqa: F401  (its table is part of the metadata)
     processed_commands,  # noqa: F401  (its table is part of the metadata)
 )

@@ -53,6 +53,8 @@ import jsonschema
 import pytest
 from aiohttp import WSMsgType, web
 
+from tests.peers.slack_views import SlackViews, ViewRefused
+
 JsonDict = dict[str, Any]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -311,7 +313,7 @@ TIER_4 = Window(100, 60.0)  # Slack's tier 4: 100+ calls a minute
 DEFAULT_TIER_RATES = {"users.lookupByEmail": TIER_3, "conversations.open": TIER_3, "conversations.members": TIER_4}
 
 
-class SlackPeer:
+class SlackPeer(SlackViews):
     """The Web API and its workspace state. An async context manager that serves on 127.0.0.1:0."""
 
     team_id = "T0PRIKBORD"
@@ -362,6 +364,7 @@ class SlackPeer:
         self._sockets: list[web.WebSocketResponse] = []
         self._socket_acks: dict[str, asyncio.Future[JsonDict]] = {}
         self.base_url = ""
+        self._views_init()  # modals: tests/peers/slack_views.py
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -383,6 +386,7 @@ class SlackPeer:
             await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        self.violations.extend(self.view_violations)
         if self.violations and exc[0] is None:
             raise AssertionError("Slack peer answered outside the contract:\n" + "\n".join(self.violations))
 
@@ -936,6 +940,31 @@ class SlackPeer:
         self.home_views[user_id] = published
         return {"view": published}
 
+    def _m_views_open(self, args: JsonDict) -> JsonDict:
+        try:
+            return {"view": self.open_view(args, self._new_id("V"))}
+        except ViewRefused as exc:
+            raise _view_error(exc) from None
+
+    def _m_views_update(self, args: JsonDict) -> JsonDict:
+        try:
+            return {"view": self.update_view(args)}
+        except ViewRefused as exc:
+            raise _view_error(exc) from None
+
+    def _person(self, user: str) -> JsonDict:
+        user_id = self.add_user(user)
+        return {"id": user_id, "username": user, "name": user, "team_id": self.team_id}
+
+    def view_submission(self, user: str, view_id: str, values: Mapping[str, Any]) -> SignedRequest:
+        """``user`` pressing Submit on their open modal ``view_id`` with ``values`` typed (slack_views.py)."""
+        person = self._person(user)
+        return self._interaction(self.submission_payload(view_id, values, self._trigger(person["id"]), person))
+
+    def view_closed(self, user: str, view_id: str) -> SignedRequest:
+        """``user`` pressing Cancel (close) on their open modal."""
+        return self._interaction(self.closed_payload(view_id, self._person(user)))
+
     # -- Socket Mode (apps.connections.open is newer than the 2020 spec, so it is modelled by hand) -----
 
     def _apps_connections_open(self, request: web.Request) -> JsonDict:
@@ -1144,8 +1173,9 @@ class SlackPeer:
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return self._signed(body, "application/x-www-form-urlencoded")
 
-    def _trigger(self) -> str:
-        return f"{next(self._ids)}.{self.team_id[1:]}.{hashlib.sha256(os.urandom(8)).hexdigest()[:32]}"
+    def _trigger(self, user_id: str) -> str:
+        trigger = f"{next(self._ids)}.{self.team_id[1:]}.{hashlib.sha256(os.urandom(8)).hexdigest()[:32]}"
+        return self._register_trigger(trigger, user_id)  # views.open may exchange it (slack_views.py)
 
     def press(self, user: str, channel: str, ts: str, action_id: str) -> SignedRequest:
         """A person pressing the button ``action_id`` under the stored message (which must have it)."""
@@ -1160,7 +1190,7 @@ class SlackPeer:
             "api_app_id": self.app_id,
             "token": "legacy-verification-token",
             "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False},
-            "trigger_id": self._trigger(),
+            "trigger_id": self._trigger(user_id),
             "team": {"id": self.team_id, "domain": "prikbord-test"},
             "enterprise": None,
             "is_enterprise_install": False,
@@ -1184,7 +1214,7 @@ class SlackPeer:
             "api_app_id": self.app_id,
             "token": "legacy-verification-token",
             "container": {"type": "view", "view_id": view["id"]},
-            "trigger_id": self._trigger(),
+            "trigger_id": self._trigger(user_id),
             "team": {"id": self.team_id, "domain": "prikbord-test"},
             "is_enterprise_install": False,
             "view": view,
@@ -1208,13 +1238,18 @@ class SlackPeer:
             "api_app_id": self.app_id,
             "is_enterprise_install": "false",
             "response_url": self._response_url(channel, user_id),
-            "trigger_id": self._trigger(),
+            "trigger_id": self._trigger(user_id),
         }
         return self._signed(urlencode(form).encode(), "application/x-www-form-urlencoded")
 
     def ephemerals(self, channel: str, user: str | None = None) -> list[Ephemeral]:
         user_id = None if user is None else self.add_user(user)
         return [e for e in self.channels[channel].ephemerals if user_id is None or e.user == user_id]
+
+
+def _view_error(exc: ViewRefused) -> SlackError:
+    """views.open / views.update refused: Slack's error, with its messages where it gives them."""
+    return SlackError(exc.error, **({"response_metadata": {"messages": exc.messages}} if exc.messages else {}))
 
 
 def _find_button(blocks: list[JsonDict], action_id: str, value: str | None = None) -> tuple[JsonDict, JsonDict]:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from content.form_drafts import FormDraft
 from content.models import (
     AuditEntry,
     Employee,
@@ -146,6 +147,8 @@ async def forget_person(session: AsyncSession, employee: Employee, now: datetime
             await session.execute(
                 delete(LinkToken).where(LinkToken.platform == platform, LinkToken.platform_user_id == user_id)
             )
+            # A post form's draft waiting for its Publish holds the person's own words (content/form_drafts.py).
+            await session.execute(delete(FormDraft).where(FormDraft.platform == platform, FormDraft.user_id == user_id))
     for identity in identities:
         # A fresh random key: the account itself is no longer known, so acting again starts anew.
         identity.platform = FORGOTTEN_PLATFORM

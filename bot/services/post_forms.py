@@ -208,10 +208,8 @@ class PostForms:
             return FormReview(words, errors={"title": t.render(exc.message)})
         now = self._clock.now()
         draft, errors = draft_of(values, self._zone, now, can_schedule=role >= Role.MODERATOR)
-        errors = {
-            **field_errors(draft, require_call_to_action=self._require_cta),
-            **errors,
-        }  # what was unreadable first
+        # What could not be read wins over what the rules say of the value left in its place.
+        errors = {**field_errors(draft, require_call_to_action=self._require_cta), **errors}
         if not errors:
             draft = normalized(draft, require_call_to_action=self._require_cta)
             errors = await self._staging_errors(draft)

@@ -26,6 +26,10 @@ class MessageGone(DeliveryError):
     """The message to edit or delete no longer exists (someone deleted it)."""
 
 
+class TopicClosed(DeliveryError):
+    """The forum topic a copy goes to is closed: that copy fails, the channel stays (topics reopen)."""
+
+
 class RequestRejected(DeliveryError):
     """Telegram refused the request as malformed (400): retrying the same request cannot help."""
 
@@ -68,6 +72,12 @@ def map_error(exc: TelegramError, chat_id: str | None, token: str) -> DeliveryEr
             return PermanentError(
                 f"{chat}: topic {topic} is not in the group ({detail}): set thread_id to an open topic of the forum "
                 "or remove the channel from config"
+            )
+        if "topic_closed" in lowered:  # an admin closed the channel's topic; it may be reopened, so the channel stays
+            topic = (chat_id or "").partition("/")[2] or "?"
+            return TopicClosed(
+                f"{chat}: topic {topic} is closed ({detail}): this copy was not sent; reopen the topic, or make the "
+                "bot an admin who may post in closed topics"
             )
         if "message to edit not found" in lowered or "message to delete not found" in lowered:
             return MessageGone(f"telegram: {detail}")

@@ -82,22 +82,29 @@ class PlatformLimiter:
     ) -> AsyncIterator[None]:
         """Hold a place in every window for one send; the places free up ``period`` after it ends.
         ``paid``: a paid broadcast's send, under the paid overall rates. The topics of a Telegram forum
-        share their chat's windows (Telegram limits the chat): content/chats.py. ``ready``: entered
-        between this process's windows and the turn among all instances — what the send still waits
-        for in this process (sending.py's gate of unrecorded sends), so a turn or a place shared with
-        the other instances is never held by a send that waits here (three instances held all 30 of
-        Telegram's shared places that way and sent 10 a second)."""
+        share their chat's windows (Telegram limits the chat): content/chats.py. ``ready``: what the
+        send still waits for in this process (sending.py's gate of unrecorded sends), entered after this
+        process's windows."""
         chat_id = whole_chat_id(chat_id)
         chat = self._chats.get(chat_id)
         if chat is None:
             chat = self._chats[chat_id] = [Window(r) for r in self._chat_rates]
+        ready = ready or contextlib.nullcontext()
         # Per-chat first: waiting for a chat's slot must not hold a global slot meanwhile.
-        async with _held([*chat, *(self._paid if paid else self._global)]), ready or contextlib.nullcontext():
+        async with _held([*chat, *(self._paid if paid else self._global)]):
             if self._shared is None:
-                yield
-                return
-            async with self._shared.turn(self._platform, chat_id, self._limits, paid):  # its turn among all instances
-                yield
+                async with ready:
+                    yield
+            elif paid:
+                # A paid broadcast's turns come 1 ms apart, reserved many at once: sleeping until one's
+                # turn while holding the gate would leave less of the gate to the sends under way.
+                async with self._shared.turn(self._platform, chat_id, self._limits, paid), ready:
+                    yield
+            else:
+                # The free turn holds a place of the overall limit shared by all instances: a send queued at
+                # the gate must not hold one (three instances held all 30 of Telegram's and sent 10 a second).
+                async with ready, self._shared.turn(self._platform, chat_id, self._limits, paid):
+                    yield
 
     @contextlib.asynccontextmanager
     async def opening(self) -> AsyncIterator[None]:

@@ -137,6 +137,27 @@ async def test_two_topics_of_one_forum_each_get_their_own_copy(topics: Topics) -
     assert (await harness.stats(post.id))["deliveries"] == {"sent": 2}
 
 
+async def test_a_closed_topic_fails_its_copy_with_the_reason_and_keeps_its_channel(topics: Topics) -> None:
+    """An admin closed Support: Telegram refuses the bot there (TOPIC_CLOSED). That copy fails, saying why and what
+    to do; Sales still gets its copy, and Support's channel stays enabled, as a topic may be reopened."""
+    harness, peer = topics.harness, topics.harness.peer
+    peer.close_topic(FORUM, topics.support)
+    post = await harness.moderator_posts("Borrel | Vrijdag 16:00 | cta: like | to: forum")
+    assert (await topics.message_in("sales", post.id)).thread_id == topics.sales
+    assert (await harness.stats(post.id))["deliveries"] == {"sent": 1, "failed": 1}
+    async with harness.app.store.sessions() as session:
+        error, enabled = (
+            await session.execute(
+                select(Delivery.last_error, Channel.enabled)
+                .join(Channel, Channel.id == Delivery.channel_id)
+                .where(Delivery.post_id == post.id, Channel.name == "support")
+            )
+        ).one()
+    assert error is not None and f"topic {topics.support} is closed" in error and "reopen the topic" in error
+    assert enabled is True
+    assert [c.params.get("message_thread_id") for c in peer.calls_to("sendMessage", ok=False)] == [topics.support]
+
+
 async def test_a_press_and_a_reply_in_a_topic_count_for_that_topics_channel(topics: Topics) -> None:
     harness, peer = topics.harness, topics.harness.peer
     post = await harness.moderator_posts("Klantdag | Wie komt er? | cta: acknowledge | to: forum")

@@ -361,6 +361,7 @@ class PeerChat:
     others: int = 0  # and how many more people are in it
     is_forum: bool = False  # a supergroup with topics (add_topic)
     topics: dict[int, str] = field(default_factory=dict)  # message_thread_id → name
+    closed_topics: set[int] = field(default_factory=set)  # closed by an admin (close_topic)
 
     def member_count(self) -> int:
         """What getChatMemberCount answers: every member, the bot included while it is in the chat."""
@@ -684,10 +685,19 @@ class TelegramPeer:
         chat.topics[msg.message_id] = name
         return msg.message_id
 
+    def close_topic(self, chat_id: int, thread_id: int) -> None:
+        """An admin closes a topic: only admins may post in it until it is reopened (Telegram answers other
+        senders 400 ``TOPIC_CLOSED``)."""
+        chat = self.chats[chat_id]
+        assert thread_id in chat.topics, f"chat {chat_id} has no topic {thread_id}"
+        chat.closed_topics.add(thread_id)
+
     def _thread(self, chat: PeerChat, params: Mapping[str, Any]) -> int | None:
         thread = params.get("message_thread_id")
         if thread is not None and (not chat.is_forum or thread not in chat.topics):
             raise _bad("message thread not found")
+        if thread in chat.closed_topics and chat.bot_status != "administrator":
+            raise _bad("TOPIC_CLOSED")
         return thread  # type: ignore[no-any-return]
 
     # -- Bot API methods ------------------------------------------------------------------------

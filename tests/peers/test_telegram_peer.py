@@ -353,3 +353,17 @@ async def test_message_thread_id_goes_to_a_forums_topic_and_is_refused_elsewhere
     message = update["message"]
     assert (message["message_thread_id"], message["is_topic_message"]) == (topic, True)
     assert message["reply_to_message"]["forum_topic_created"] == {"name": "Sales", "icon_color": 7322096}
+
+
+async def test_a_closed_topic_takes_posts_from_admins_only(peer: TelegramPeer, http: aiohttp.ClientSession) -> None:
+    forum = -1009876543212
+    peer.add_chat(forum, "supergroup", "Forum")
+    topic = peer.add_topic(forum, "Sales")
+    peer.close_topic(forum, topic)
+    send = {"chat_id": str(forum), "text": "x", "message_thread_id": str(topic)}
+    status, body = await api(http, peer, "sendMessage", send)
+    assert (status, body["description"]) == (400, "Bad Request: TOPIC_CLOSED")
+    assert peer.bot_messages(forum) == []
+    peer.chats[forum].bot_status = "administrator"
+    status, _ = await api(http, peer, "sendMessage", send)
+    assert status == 200

@@ -22,7 +22,7 @@ PUBLISHING = "publishing"
 
 
 class GuidedDraft(Base):
-    """One dialog under way (migration 0011)."""
+    """One dialog under way (migration 0012)."""
 
     __tablename__ = "guided_drafts"
 

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.form_drafts import FormDraft
+from content.guided import GuidedDraft
 from content.models import (
     AuditEntry,
     Employee,
@@ -149,6 +150,10 @@ async def forget_person(session: AsyncSession, employee: Employee, now: datetime
             )
             # A post form's draft waiting for its Publish holds the person's own words (content/form_drafts.py).
             await session.execute(delete(FormDraft).where(FormDraft.platform == platform, FormDraft.user_id == user_id))
+            # So does a step-by-step dialog's (content/guided.py).
+            await session.execute(
+                delete(GuidedDraft).where(GuidedDraft.platform == platform, GuidedDraft.user_id == user_id)
+            )
     for identity in identities:
         # A fresh random key: the account itself is no longer known, so acting again starts anew.
         identity.platform = FORGOTTEN_PLATFORM

@@ -10,7 +10,8 @@ from bot.services.guided import asks_by_messages
 from bot.services.roles import Role
 
 POST_USAGE = N_(
-    "post TITLE | BODY | cta: like|acknowledge [by WHEN]|rsvp|poll A; B|reply|link URL | to: TAG, TAG | urgent"
+    "post TITLE | BODY | cta: like|acknowledge [by WHEN]|rsvp|poll A; B|reply|link URL | to: TAG, TAG | urgent "
+    "(post alone: step by step)"
 )
 SCHEDULE_USAGE = N_("schedule WHEN | TITLE | BODY | cta: … (WHEN: 2026-12-05 17:00, tomorrow 08:30, in 2h)")
 

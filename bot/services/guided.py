@@ -22,6 +22,7 @@ from adapters.base import (
     Adapter,
     ChatRef,
     CommandIssued,
+    DeliveryError,
     MessagePosted,
     MessageRef,
     MessageTooLong,
@@ -108,7 +109,6 @@ class GuidedPosting:
         languages: PersonLanguages | None = None,
         start_link: StartLink | None = None,
     ) -> None:
-        self._start_link = start_link
         self._store = store
         self._clock = clock
         self._zone = zone
@@ -117,6 +117,16 @@ class GuidedPosting:
         self._say = say
         self._created_text = created_text
         self._languages = languages
+        self._start_link = start_link
+
+    async def _send(self, chat: ChatRef, message: OutboundMessage) -> MessageRef | None:
+        """One of the dialog's messages → its ref, or None when the platform refused it (logged, not raised:
+        the answer is stored either way, and a raise would only make Matrix replay the sync for nothing)."""
+        try:
+            return await self._say(chat, message)
+        except DeliveryError as exc:
+            log.warning("a question of the post being composed in %s could not be sent: %s", chat.chat_id, exc)
+            return None
 
     def _rules(self) -> steps.Rules:
         return steps.Rules(self._zone, self._clock.now(), self._publishing.requires_call_to_action)
@@ -173,7 +183,7 @@ class GuidedPosting:
         if not isinstance(found, guided.GuidedDraft):  # none open (any more): the message is no answer
             if found == _EXPIRED:
                 gone = t.gettext("your post draft expired after 15 minutes; nothing was posted")
-                await self._say(chat, note_message(gone))
+                await self._send(chat, note_message(gone))
             if pressed:
                 await self._answer_press(event, t.gettext("this post draft is no longer open"))
             return pressed
@@ -203,12 +213,12 @@ class GuidedPosting:
         self, user: UserRef, chat: ChatRef, step_name: str, answers: dict[str, Any], text: str, t: Translator
     ) -> None:
         if step_name == guided.PUBLISHING:
-            await self._say(chat, note_message(t.gettext("the post is being published already")))
+            await self._send(chat, note_message(t.gettext("the post is being published already")))
             return
         step = steps.Step(step_name)
         if steps.is_cancel(text):
             await self._drop(user, chat)
-            await self._say(chat, note_message(t.gettext("cancelled; nothing was posted")))
+            await self._send(chat, note_message(t.gettext("cancelled; nothing was posted")))
         elif steps.wants_publish(step, text):
             await self._publish(user, chat, answers, t)
         else:
@@ -235,7 +245,9 @@ class GuidedPosting:
         t: Translator,
         error: Message | str | None = None,
     ) -> None:
-        ref = await self._say(chat, question_message(steps.prompt(step, answers, self._zone), t, error))
+        ref = await self._send(chat, question_message(steps.prompt(step, answers, self._zone), t, error))
+        if ref is None:
+            return
         async with self._store.transaction() as session:
             row = await guided.guided_draft(session, user.platform, user.user_id, chat.chat_id)
             if row is not None:
@@ -258,7 +270,7 @@ class GuidedPosting:
                 session, user.platform, user.user_id, chat.chat_id, steps.Step.PREVIEW.value, now
             )
         if not claimed:  # a second Publish (pressed twice, or handled by another instance)
-            await self._say(chat, note_message(t.gettext("the post is being published already")))
+            await self._send(chat, note_message(t.gettext("the post is being published already")))
             return
         error: Message | str | None = None
         try:
@@ -277,4 +289,4 @@ class GuidedPosting:
             await self._ask(user, chat, steps.Step.PREVIEW, answers, t, error)
             return
         await self._drop(user, chat)
-        await self._say(chat, note_message(self._created_text(t, post.id, post.state, post.publish_at)))
+        await self._send(chat, note_message(self._created_text(t, post.id, post.state, post.publish_at)))

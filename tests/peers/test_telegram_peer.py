@@ -124,6 +124,26 @@ async def test_callback_data_over_64_bytes_is_button_data_invalid(
         assert (status, body["description"]) == (400, "Bad Request: BUTTON_DATA_INVALID")
 
 
+async def test_force_reply_is_true_only_never_in_channels_and_noted_on_the_message(
+    peer: TelegramPeer, http: aiohttp.ClientSession
+) -> None:
+    peer.add_chat(-1005, "channel", "Nieuws")
+    asked = {"chat_id": str(ANNA), "text": "Titel?", "reply_markup": json.dumps({"force_reply": True})}
+    status, sent = await api(http, peer, "sendMessage", asked)
+    assert status == 200 and "reply_markup" not in sent["result"]  # a Message carries inline keyboards only
+    shown = peer.message(ANNA, sent["result"]["message_id"])
+    assert shown is not None and shown.force_reply and shown.reply_markup is None
+    status, body = await api(http, peer, "sendMessage", {**asked, "reply_markup": json.dumps({"force_reply": False})})
+    assert (status, body["description"]) == (400, "Bad Request: can't parse reply keyboard markup JSON object")
+    placeholder = json.dumps({"force_reply": True, "input_field_placeholder": "x" * 65})
+    status, body = await api(http, peer, "sendMessage", {**asked, "reply_markup": placeholder})
+    assert status == 400 and "placeholder" in body["description"]
+    status, body = await api(http, peer, "sendMessage", {**asked, "chat_id": "-1005"})
+    assert status == 400 and "not supported in channels" in body["description"]
+    plain = await api(http, peer, "sendMessage", {"chat_id": str(ANNA), "text": "x"})
+    assert not peer.message(ANNA, plain[1]["result"]["message_id"]).force_reply  # type: ignore[union-attr]
+
+
 async def test_text_over_4096_characters_is_too_long(peer: TelegramPeer, http: aiohttp.ClientSession) -> None:
     status, body = await api(http, peer, "sendMessage", {"chat_id": str(GROUP), "text": "x" * 4097})
     assert (status, body["description"]) == (400, "Bad Request: message is too long")

@@ -1,4 +1,4 @@
-"""Posts composed in a form (the Slack modal) and waiting for their author's Publish (migration 0011).
+"""Posts composed in a form (the Slack modal) and waiting for their author's Publish (migration 0013).
 
 A modal's ``private_metadata`` holds at most 3,000 characters and a draft's fields hold more, so the
 preview's metadata carries only the draft's token and the draft waits here. Publish *claims* the draft

@@ -87,13 +87,17 @@ def runs_in_private_chat(platform: str) -> bool:
 def question_message(prompt: steps.Prompt, t: Translator, error: Message | str | None = None) -> OutboundMessage:
     """A question as a message: the error of the last answer first, then the question, with its buttons."""
     texts = ([t.render(error)] if error is not None else []) + [t.render(prompt.text)]
-    blocks = tuple(Paragraph((Text(line),)) for text in texts for line in text.split("\n") if line.strip())
     actions = tuple(Action(c.action_id, t.gettext(c.label)) for c in prompt.choices)
-    return OutboundMessage(markup=Document(blocks), actions=actions, asks_reply=prompt.free_text and not actions)
+    return OutboundMessage(markup=_lines(*texts), actions=actions, asks_reply=prompt.free_text and not actions)
 
 
 def note_message(text: str) -> OutboundMessage:
-    return OutboundMessage(markup=Document(tuple(Paragraph((Text(line),)) for line in text.split("\n") if line)))
+    return OutboundMessage(markup=_lines(text))
+
+
+def _lines(*texts: str) -> Document:
+    """Each non-empty line of ``texts`` as a paragraph of its own."""
+    return Document(tuple(Paragraph((Text(line),)) for text in texts for line in text.split("\n") if line.strip()))
 
 
 class GuidedPosting:
@@ -195,6 +199,11 @@ class GuidedPosting:
     async def _open_dialog(self, event: Answer, chat: ChatRef) -> guided.GuidedDraft | str:
         """The dialog ``event`` answers, with the event claimed (so a redelivery is not read twice), or why none."""
         user, now = event.user, self._clock.now()
+        # Every plain message and reply comes here: most belong to no dialog, and are told so by a read,
+        # without a write transaction (on SQLite: the store's one write lock).
+        async with self._store.sessions() as session:
+            if await guided.guided_draft(session, user.platform, user.user_id, chat.chat_id) is None:
+                return _NONE
         async with self._store.transaction() as session:
             row = await guided.guided_draft(session, user.platform, user.user_id, chat.chat_id)
             if row is None:

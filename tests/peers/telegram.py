@@ -980,7 +980,11 @@ class TelegramPeer:
 
         msg = self._editable(params, "edit")
         refuse_text_edit_of_media(msg)
-        source, visible = self._text(params)
+        return self.edited(msg, params, *self._text(params))
+
+    def edited(self, msg: PeerMessage, params: dict[str, Any], source: str, visible: str) -> dict[str, Any]:
+        """``msg`` showing ``visible`` (written as ``source``) and the request's keyboard: the bookkeeping of
+        editMessageText and editMessageCaption. Refused when nothing changes, as Telegram does."""
         markup = self._keyboard(params)
         if (source, params.get("parse_mode"), markup) == (msg.source, msg.parse_mode, msg.reply_markup):
             raise self._not_modified()

@@ -221,14 +221,7 @@ class PeerMedia:
         msg: PeerMessage = peer._editable(params, "edit")
         if msg.media is None:
             raise _bad("there is no caption in the message to edit")
-        source, visible = self._caption(params)
-        markup = peer._keyboard(params)
-        if (source, params.get("parse_mode"), markup) == (msg.source, msg.parse_mode, msg.reply_markup):
-            raise peer._not_modified()
-        msg.edits.append({"text": msg.text, "reply_markup": msg.reply_markup})
-        msg.text, msg.source, msg.parse_mode, msg.reply_markup = visible, source, params.get("parse_mode"), markup
-        msg.edit_date = peer.wall()
-        return peer.message_json(msg)
+        return peer.edited(msg, params, *self._caption(params))
 
 
 def refuse_text_edit_of_media(msg: PeerMessage) -> None:
